@@ -1,0 +1,1 @@
+"""The ``isthmus`` command line: thin commands over the packages beside it."""

@@ -1,0 +1,125 @@
+"""Commands on credentials: App API keys and vault secrets."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import typer
+from rich.table import Table
+
+from isthmus.cli.common import HomeOption, console, err, run, settings
+from isthmus.errors import NotFound
+from isthmus.governance.vault import Vault, vault_key
+from isthmus.model import App, ResourceKey
+from isthmus.store import Store
+
+keys = typer.Typer(help="API keys of Apps.", no_args_is_help=True)
+secrets = typer.Typer(help="Secrets in the vault (referenced as secret://NAME).", no_args_is_help=True)
+
+
+def _store(home: Path | None) -> Store:
+    return Store.open(settings(home).resolved_database_url())
+
+
+@keys.command("create")
+def key_create(
+    app: str = typer.Argument(..., help="The App the key identifies."),
+    environment: str = typer.Option("sandbox", "--environment", "-e"),
+    label: str = typer.Option("", help="A note to tell keys apart."),
+    home: Path | None = HomeOption,
+) -> None:
+    """Issue a key. It is printed once and stored only as a digest."""
+
+    async def go() -> str:
+        async with _store(home) as store:
+            if await store.resources.get(ResourceKey(App.__name__, app)) is None:
+                raise NotFound(f"No App '{app}'.", remediation="Apply a project that declares it.")
+            _, plain = await store.keys.create(app, environment, label)
+            return plain
+
+    plain = run(go())
+    err.print(f"API key for App '{app}' ({environment}); shown once, store it now:")
+    typer.echo(plain)
+
+
+@keys.command("list")
+def key_list(app: str | None = typer.Argument(None), home: Path | None = HomeOption) -> None:
+    """List keys (ids and state, never the keys)."""
+
+    async def go() -> None:
+        async with _store(home) as store:
+            rows = await store.keys.list(app)
+        table = Table("id", "app", "environment", "label", "created", "revoked")
+        for k in rows:
+            table.add_row(k.id, k.app, k.environment, k.label, f"{k.created_at:%Y-%m-%d %H:%M}",
+                          f"{k.revoked_at:%Y-%m-%d %H:%M}" if k.revoked_at else "")
+        console.print(table)
+
+    run(go())
+
+
+@keys.command("revoke")
+def key_revoke(key_id: str, home: Path | None = HomeOption) -> None:
+    """Revoke a key; a running gateway refuses it within a second."""
+
+    async def go() -> None:
+        async with _store(home) as store:
+            await store.keys.revoke(key_id)
+
+    run(go())
+    console.print(f"[green]✓[/green] revoked {key_id}")
+
+
+def _vault(store: Store, home: Path | None) -> Vault:
+    s = settings(home)
+    return Vault(store.secrets, vault_key(s.home, s.vault_key))
+
+
+@secrets.command("set")
+def secret_set(
+    name: str,
+    value: str | None = typer.Option(
+        None, help="The value; omit it to read from standard input (keeps it out of history)."
+    ),
+    home: Path | None = HomeOption,
+) -> None:
+    """Store a secret, encrypted."""
+    if value is None:
+        value = sys.stdin.readline().rstrip("\n") if not sys.stdin.isatty() else typer.prompt(
+            "Value", hide_input=True
+        )
+    if not value:
+        err.print("[red]error[/red] the value is empty")
+        raise typer.Exit(1)
+
+    async def go() -> None:
+        async with _store(home) as store:
+            await _vault(store, home).set(name, value)
+
+    run(go())
+    console.print(f"[green]✓[/green] stored; reference it as secret://{Vault.name_of(name)}")
+
+
+@secrets.command("list")
+def secret_list(home: Path | None = HomeOption) -> None:
+    """List secret names (never values)."""
+
+    async def go() -> list[str]:
+        async with _store(home) as store:
+            return await _vault(store, home).names()
+
+    for name in run(go()):
+        typer.echo(f"secret://{name}")
+
+
+@secrets.command("delete")
+def secret_delete(name: str, home: Path | None = HomeOption) -> None:
+    """Delete a secret."""
+
+    async def go() -> None:
+        async with _store(home) as store:
+            await _vault(store, home).delete(name)
+
+    run(go())
+    console.print(f"[green]✓[/green] deleted {name}")

@@ -1,0 +1,45 @@
+"""Shared CLI helpers: settings, the console, and running coroutines."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Coroutine
+from pathlib import Path
+from typing import Any, TypeVar
+
+import typer
+from rich.console import Console
+
+from isthmus.errors import IsthmusError
+from isthmus.settings import Settings
+
+T = TypeVar("T")
+
+console = Console(highlight=False)
+err = Console(stderr=True, highlight=False)
+
+
+def settings(home: Path | None = None) -> Settings:
+    values: dict[str, Any] = {}
+    if home is not None:
+        values["home"] = home
+    return Settings(**values)
+
+
+def run(coroutine: Coroutine[Any, Any, T]) -> T:
+    """Run a coroutine; hub errors become a message and exit status 1, not a traceback."""
+    try:
+        return asyncio.run(coroutine)
+    except IsthmusError as exc:
+        err.print(f"[red]error[/red] [{exc.code}] {exc.detail}")
+        err.print(f"  what to do: {exc.remediation}")
+        raise typer.Exit(1) from None
+
+
+HomeOption = typer.Option(
+    None,
+    "--home",
+    envvar="ISTHMUS_HOME",
+    help="Folder of the embedded store and keys (default: ./.isthmus).",
+    show_default=False,
+)

@@ -1,0 +1,46 @@
+"""The ``isthmus`` command."""
+
+from __future__ import annotations
+
+import typer
+
+from isthmus import __version__
+from isthmus.cli import admin, project, run
+from isthmus.cli.common import console
+
+app = typer.Typer(
+    name="isthmus",
+    help="Isthmus: the integration hub for low-code applications.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+app.command()(project.init)
+app.command()(project.validate)
+app.command()(project.diff)
+app.command()(project.apply)
+app.command()(project.export)
+app.command()(project.schema)
+app.command()(run.serve)
+app.command()(run.demo)
+app.add_typer(admin.keys, name="key")
+app.add_typer(admin.secrets, name="secret")
+
+
+@app.command()
+def connectors() -> None:
+    """List the installed connector types."""
+    from isthmus.connectors import registry
+
+    for name in registry.names():
+        console.print(f"{name:12} {registry.connector_type(name).summary}")
+
+
+@app.command()
+def version() -> None:
+    """Print the version."""
+    console.print(__version__)
+
+
+def main() -> None:
+    app()

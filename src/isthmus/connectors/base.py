@@ -1,0 +1,199 @@
+"""The connector extension point.
+
+A :class:`ConnectorType` is the plugin (registered under the ``isthmus.connectors`` entry
+point): it declares its config schema once, as a pydantic model, and opens a
+:class:`Connector` for one Connection. An open connector offers three things:
+
+* **operations** — typed actions (``call``),
+* **streams** — collections that can be read with a :class:`StreamQuery`; each stream
+  declares which parts of the query the System can do itself (its pushdown), and the
+  hub applies the rest,
+* **triggers** — event sources (webhook, poll, subscribe).
+
+Connectors are async context managers: resources (pools, sessions) live between
+``__aenter__`` and ``__aexit__``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from dataclasses import dataclass, field
+from types import TracebackType
+from typing import Any, ClassVar, Literal, Protocol, Self, runtime_checkable
+
+from multidict import CIMultiDictProxy
+from pydantic import BaseModel, ConfigDict
+from pydantic.alias_generators import to_camel
+
+from isthmus.errors import FatalError, NotFound
+
+Record = dict[str, Any]
+FilterOp = Literal["eq", "ne", "lt", "le", "gt", "ge", "in", "contains"]
+
+
+class ConnectorConfig(BaseModel):
+    """Base of every connector's config model: camelCase in YAML, unknown keys refused."""
+
+    model_config = ConfigDict(
+        alias_generator=to_camel, populate_by_name=True, extra="forbid", frozen=True
+    )
+
+
+@dataclass(frozen=True)
+class OperationSpec:
+    name: str
+    description: str = ""
+    input_schema: Mapping[str, Any] = field(default_factory=dict)
+    idempotent: bool = False
+
+
+@dataclass(frozen=True)
+class Pushdown:
+    """What a stream can do at the source rather than in the hub."""
+
+    filter_ops: frozenset[FilterOp] = frozenset()
+    projection: bool = False
+    sort: bool = False
+    limit: bool = False
+    cursor_field: str | None = None
+
+
+@dataclass(frozen=True)
+class StreamSpec:
+    name: str
+    primary_key: tuple[str, ...] = ()
+    json_schema: Mapping[str, Any] = field(default_factory=dict)
+    pushdown: Pushdown = Pushdown()
+
+
+@dataclass(frozen=True)
+class Filter:
+    field: str
+    op: FilterOp
+    value: Any
+
+
+@dataclass(frozen=True)
+class StreamQuery:
+    filters: tuple[Filter, ...] = ()
+    fields: tuple[str, ...] | None = None
+    sort: tuple[tuple[str, bool], ...] = ()  # (field, descending)
+    limit: int | None = None
+    cursor: Any = None  # read records whose cursor field is greater than this
+
+
+@dataclass(frozen=True)
+class TriggerSpec:
+    name: str
+    mode: Literal["webhook", "poll", "subscribe"]
+    description: str = ""
+
+
+@dataclass(frozen=True)
+class Health:
+    ok: bool
+    detail: str
+
+
+class SecretResolver(Protocol):
+    async def resolve(self, reference: str) -> str:
+        """The value behind ``secret://name``; raises if it is not in the vault."""
+        ...
+
+
+@dataclass(frozen=True)
+class ConnectorContext:
+    """What the hub gives a connector when it opens one Connection."""
+
+    connection: str
+    environment: str
+    secrets: SecretResolver
+
+
+class ConnectorError(FatalError):
+    status = 502
+    code = "connector-error"
+    title = "The connector failed"
+    remediation = "Check the Connection's configuration with 'isthmus validate'."
+
+
+class UnknownOperation(NotFound):
+    code = "unknown-operation"
+    title = "No such operation"
+    remediation = "Call one of the operations the connector lists."
+
+
+class Connector:
+    """An open Connection. Subclasses override the parts they offer."""
+
+    def __init__(self, context: ConnectorContext) -> None:
+        self.context = context
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        return None
+
+    def operations(self) -> Mapping[str, OperationSpec]:
+        return {}
+
+    async def call(self, operation: str, payload: Mapping[str, Any]) -> Any:
+        raise UnknownOperation(f"The connector offers no operation '{operation}'.")
+
+    def streams(self) -> Mapping[str, StreamSpec]:
+        return {}
+
+    def read(self, stream: str, query: StreamQuery) -> AsyncIterator[Record]:
+        raise NotFound(f"The connector offers no stream '{stream}'.")
+
+    def triggers(self) -> Mapping[str, TriggerSpec]:
+        return {}
+
+    def subscribe(self, trigger: str) -> AsyncIterator[Record]:
+        raise NotFound(f"The connector offers no trigger '{trigger}'.")
+
+    async def check(self) -> Health:
+        return Health(ok=True, detail="no check defined; assumed reachable")
+
+
+@dataclass(frozen=True)
+class UpstreamResponse:
+    status: int
+    headers: CIMultiDictProxy[str]
+    body: bytes
+
+
+@runtime_checkable
+class HttpForwarder(Protocol):
+    """A connector the gateway can proxy a route to, passing the HTTP exchange through."""
+
+    async def forward(
+        self,
+        method: str,
+        path: str,
+        *,
+        query: str = "",
+        headers: Mapping[str, str] | None = None,
+        body: bytes | None = None,
+    ) -> UpstreamResponse: ...
+
+
+class ConnectorType(Protocol):
+    """A connector plugin: what the ``isthmus.connectors`` entry point names."""
+
+    name: ClassVar[str]
+    summary: ClassVar[str]
+    config_model: ClassVar[type[ConnectorConfig]]
+
+    def open(self, config: Any, context: ConnectorContext) -> Connector:
+        """A connector for one Connection; the caller enters it with ``async with``."""
+        ...
+
+
+OperationHandler = Callable[[Mapping[str, Any]], Awaitable[Any]]

@@ -1,0 +1,109 @@
+"""The one outbound HTTP client for connectors: pooled aiohttp with an SSRF guard.
+
+Addresses are checked *after* DNS resolution, and aiohttp connects to exactly the
+addresses the resolver returned, so a name that resolves to a private address (DNS
+rebinding included) is refused. Redirects are never followed here; callers that follow
+one must build the next request through this client again. Cloud metadata addresses
+are refused even for Connections that allow private networks.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import socket
+from typing import Any
+
+import aiohttp
+from aiohttp.abc import AbstractResolver, ResolveResult
+from aiohttp.resolver import ThreadedResolver
+from yarl import URL
+
+from isthmus.errors import OutboundBlocked
+
+IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
+
+METADATA_ADDRESSES = frozenset(
+    ipaddress.ip_address(a) for a in ("169.254.169.254", "fd00:ec2::254", "100.100.100.200")
+)
+
+
+def address_refusal(address: IPAddress, *, allow_private: bool) -> str | None:
+    """Why ``address`` may not be contacted, or None if it may."""
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped:
+        address = address.ipv4_mapped
+    if address in METADATA_ADDRESSES:
+        return "a cloud metadata address"
+    if address.is_multicast or address.is_unspecified or address.is_reserved:
+        return "not a unicast address"
+    if allow_private:
+        return None
+    if address.is_loopback:
+        return "a loopback address"
+    if address.is_link_local:
+        return "a link-local address"
+    if address.is_private or not address.is_global:
+        return "a private address"
+    return None
+
+
+def check_literal_host(url: URL, *, allow_private: bool) -> None:
+    """Refuse a URL whose host is an IP literal in a forbidden range (no DNS involved)."""
+    host = url.host or ""
+    try:
+        address = ipaddress.ip_address(host.strip("[]"))
+    except ValueError:
+        return
+    reason = address_refusal(address, allow_private=allow_private)
+    if reason:
+        raise OutboundBlocked(f"The Connection's address is {reason}.")
+
+
+class GuardedResolver(AbstractResolver):
+    """Resolves names, then drops every address the policy refuses."""
+
+    def __init__(self, *, allow_private: bool) -> None:
+        self._inner = ThreadedResolver()
+        self._allow_private = allow_private
+
+    async def resolve(
+        self, host: str, port: int = 0, family: socket.AddressFamily = socket.AF_INET
+    ) -> list[ResolveResult]:
+        results = await self._inner.resolve(host, port, family)
+        allowed = [
+            r
+            for r in results
+            if address_refusal(ipaddress.ip_address(r["host"]), allow_private=self._allow_private)
+            is None
+        ]
+        if not allowed:
+            raise OutboundBlocked("The Connection's host resolves only to refused addresses.")
+        return allowed
+
+    async def close(self) -> None:
+        await self._inner.close()
+
+
+def guarded_session(
+    *,
+    allow_private: bool,
+    limit: int = 100,
+    connect_timeout: float = 5.0,
+    total_timeout: float = 30.0,
+    headers: dict[str, str] | None = None,
+    **kwargs: Any,
+) -> aiohttp.ClientSession:
+    """A pooled session whose every connection passes the address policy."""
+    connector = aiohttp.TCPConnector(
+        limit=limit,
+        limit_per_host=limit,
+        resolver=GuardedResolver(allow_private=allow_private),
+        ttl_dns_cache=30,
+        enable_cleanup_closed=True,
+    )
+    return aiohttp.ClientSession(
+        connector=connector,
+        timeout=aiohttp.ClientTimeout(total=total_timeout, sock_connect=connect_timeout),
+        headers=headers,
+        skip_auto_headers=("User-Agent",),
+        **kwargs,
+    )

@@ -1,0 +1,57 @@
+"""Applies a :class:`StreamQuery` to records in the hub.
+
+Sources that cannot do a part of a query themselves (see ``Pushdown``) leave it to
+this module; the in-memory connector uses it for everything.
+"""
+
+from __future__ import annotations
+
+import operator
+from collections.abc import Callable, Iterable, Iterator
+from typing import Any
+
+from isthmus.connectors.base import Filter, FilterOp, Record, StreamQuery
+
+_COMPARE: dict[FilterOp, Callable[[Any, Any], bool]] = {
+    "eq": operator.eq,
+    "ne": operator.ne,
+    "lt": operator.lt,
+    "le": operator.le,
+    "gt": operator.gt,
+    "ge": operator.ge,
+    "in": lambda value, options: value in options,
+    "contains": lambda value, part: isinstance(value, str) and str(part) in value,
+}
+
+
+def matches(record: Record, filters: Iterable[Filter]) -> bool:
+    for item in filters:
+        value = record.get(item.field)
+        if value is None and item.op not in ("eq", "ne"):
+            return False
+        try:
+            if not _COMPARE[item.op](value, item.value):
+                return False
+        except TypeError:  # comparing unlike types: no match rather than a crash
+            return False
+    return True
+
+
+def _sort_key(field: str) -> Callable[[Record], tuple[bool, Any]]:
+    # None sorts last whatever the direction of the other values.
+    return lambda record: (record.get(field) is None, record.get(field))
+
+
+def apply_query(records: Iterable[Record], query: StreamQuery, cursor_field: str | None) -> Iterator[Record]:
+    rows: Iterable[Record] = (r for r in records if matches(r, query.filters))
+    if query.cursor is not None and cursor_field:
+        rows = (r for r in rows if matches(r, [Filter(cursor_field, "gt", query.cursor)]))
+    if query.sort:
+        ordered = list(rows)
+        for field, descending in reversed(query.sort):
+            ordered.sort(key=_sort_key(field), reverse=descending)
+        rows = ordered
+    for count, record in enumerate(rows):
+        if query.limit is not None and count >= query.limit:
+            return
+        yield {k: record.get(k) for k in query.fields} if query.fields else dict(record)

@@ -1,0 +1,227 @@
+"""The ``rest`` connector: one HTTP API behind a base URL.
+
+It offers the ``request`` operation (method, path, query, headers, JSON body) and a
+``forward`` method the gateway uses to proxy a route without decoding the body.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import re
+from collections.abc import Mapping
+from typing import Any, ClassVar, Literal
+
+import aiohttp
+import orjson
+from multidict import CIMultiDict
+from pydantic import Field, field_validator
+from yarl import URL
+
+from isthmus.connectors.base import (
+    Connector,
+    ConnectorConfig,
+    ConnectorContext,
+    Health,
+    OperationSpec,
+    UnknownOperation,
+    UpstreamResponse,
+)
+from isthmus.connectors.http import check_literal_host, guarded_session
+from isthmus.errors import BadRequest, OutboundBlocked, UpstreamTimeout, UpstreamUnavailable
+from isthmus.model.base import SECRET_PATTERN, SecretRef
+
+_SECRET = re.compile(SECRET_PATTERN)
+
+
+class NoAuth(ConnectorConfig):
+    type: Literal["none"]
+
+
+class BearerAuth(ConnectorConfig):
+    type: Literal["bearer"]
+    token: SecretRef
+
+
+class BasicAuth(ConnectorConfig):
+    type: Literal["basic"]
+    username: str
+    password: SecretRef
+
+
+class HeaderAuth(ConnectorConfig):
+    type: Literal["header"]
+    header: str = "X-Api-Key"
+    value: SecretRef
+
+
+class RestConfig(ConnectorConfig):
+    base_url: str = Field(description="Where the API lives, e.g. https://crm.example.com/api.")
+    headers: dict[str, str] = Field(
+        default_factory=dict,
+        description="Headers sent on every call. A value may be a secret:// reference; "
+        "credential headers (Authorization, *-Api-Key, *-Token, Cookie) must be.",
+    )
+    auth: NoAuth | BearerAuth | BasicAuth | HeaderAuth = Field(
+        default=NoAuth(type="none"), discriminator="type"
+    )
+    connect_timeout_seconds: float = Field(default=5.0, gt=0, le=120)
+    timeout_seconds: float = Field(default=30.0, gt=0, le=600, description="Whole-call limit.")
+    max_connections: int = Field(default=100, ge=1, le=10_000)
+    max_response_bytes: int = Field(default=10 * 1024 * 1024, ge=1024)
+    allow_private_network: bool = Field(
+        default=False,
+        description="Allow private, loopback and link-local addresses (never cloud metadata).",
+    )
+
+    @field_validator("base_url")
+    @classmethod
+    def _absolute_http(cls, value: str) -> str:
+        url = URL(value)
+        if url.scheme not in ("http", "https") or not url.host:
+            raise ValueError("must be an absolute http:// or https:// URL")
+        if url.user or url.password:
+            raise ValueError("must not carry credentials; use 'auth' with a secret:// reference")
+        return value.rstrip("/")
+
+
+class RestConnector(Connector):
+    def __init__(self, config: RestConfig, context: ConnectorContext) -> None:
+        super().__init__(context)
+        self.config = config
+        self.base = URL(config.base_url)
+        self._session: aiohttp.ClientSession | None = None
+
+    async def __aenter__(self) -> RestConnector:
+        check_literal_host(self.base, allow_private=self.config.allow_private_network)
+        headers = {k: await self._value(v) for k, v in self.config.headers.items()}
+        headers.update(await self._auth_headers())
+        self._session = guarded_session(
+            allow_private=self.config.allow_private_network,
+            limit=self.config.max_connections,
+            connect_timeout=self.config.connect_timeout_seconds,
+            total_timeout=self.config.timeout_seconds,
+            headers=headers,
+        )
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        if self._session is not None:
+            await self._session.close()
+            self._session = None
+
+    async def _value(self, value: str) -> str:
+        return await self.context.secrets.resolve(value) if _SECRET.match(value) else value
+
+    async def _auth_headers(self) -> dict[str, str]:
+        auth = self.config.auth
+        if isinstance(auth, BearerAuth):
+            return {"Authorization": f"Bearer {await self._value(auth.token)}"}
+        if isinstance(auth, BasicAuth):
+            pair = f"{auth.username}:{await self._value(auth.password)}".encode()
+            return {"Authorization": "Basic " + base64.b64encode(pair).decode()}
+        if isinstance(auth, HeaderAuth):
+            return {auth.header: await self._value(auth.value)}
+        return {}
+
+    def url_for(self, path: str) -> URL:
+        """The URL of ``path`` (already percent-encoded) under the base URL."""
+        segments = path.split("/")
+        if not path.startswith("/") or any(s in (".", "..") for s in segments[1:]):
+            raise BadRequest("The backend path must be absolute and must not climb ('..').")
+        return self.base.with_path(self.base.raw_path.rstrip("/") + path, encoded=True)
+
+    async def forward(
+        self,
+        method: str,
+        path: str,
+        *,
+        query: str = "",
+        headers: Mapping[str, str] | None = None,
+        body: bytes | None = None,
+    ) -> UpstreamResponse:
+        """Send one request to the System and read its whole response."""
+        if self._session is None:
+            raise RuntimeError("connector used outside 'async with'")
+        url = self.url_for(path)
+        if query:
+            url = url.with_query(query)
+        try:
+            async with self._session.request(
+                method, url, headers=headers, data=body, allow_redirects=False
+            ) as response:
+                limit = self.config.max_response_bytes
+                if (response.content_length or 0) > limit:
+                    raise UpstreamUnavailable("The backend's response is larger than allowed.")
+                payload = await response.content.read(limit + 1)
+                if len(payload) > limit:
+                    raise UpstreamUnavailable("The backend's response is larger than allowed.")
+                return UpstreamResponse(response.status, response.headers, payload)
+        except OutboundBlocked:
+            raise
+        except TimeoutError as exc:
+            raise UpstreamTimeout("The backend did not answer within the Connection's timeout.") from exc
+        except (aiohttp.ClientError, OSError, asyncio.IncompleteReadError) as exc:
+            raise UpstreamUnavailable("The connection to the backend failed.") from exc
+
+    def operations(self) -> Mapping[str, OperationSpec]:
+        return {
+            "request": OperationSpec(
+                name="request",
+                description="Send one HTTP request: method, path, query, headers, body (JSON).",
+                input_schema={
+                    "type": "object",
+                    "properties": {
+                        "method": {"type": "string", "default": "GET"},
+                        "path": {"type": "string", "default": "/"},
+                        "query": {"type": "object"},
+                        "headers": {"type": "object"},
+                        "body": {},
+                    },
+                },
+            )
+        }
+
+    async def call(self, operation: str, payload: Mapping[str, Any]) -> Any:
+        if operation != "request":
+            raise UnknownOperation(f"The rest connector has no operation '{operation}'.")
+        headers = CIMultiDict({str(k): str(v) for k, v in (payload.get("headers") or {}).items()})
+        body = None
+        if payload.get("body") is not None:
+            body = orjson.dumps(payload["body"])
+            headers.setdefault("Content-Type", "application/json")
+        query = URL.build(query=payload.get("query") or {}).query_string
+        response = await self.forward(
+            str(payload.get("method", "GET")).upper(),
+            str(payload.get("path", "/")),
+            query=query,
+            headers=headers,
+            body=body,
+        )
+        return {"status": response.status, "body": _decode(response)}
+
+    async def check(self) -> Health:
+        try:
+            response = await self.forward("GET", "/")
+        except (UpstreamUnavailable, UpstreamTimeout, OutboundBlocked) as exc:
+            return Health(ok=False, detail=exc.detail)
+        return Health(ok=True, detail=f"reachable (HTTP {response.status})")
+
+
+def _decode(response: UpstreamResponse) -> Any:
+    if "json" in response.headers.get("Content-Type", "") and response.body:
+        try:
+            return orjson.loads(response.body)
+        except orjson.JSONDecodeError:
+            pass
+    return response.body.decode("utf-8", "replace")
+
+
+class RestConnectorType:
+    name: ClassVar[str] = "rest"
+    supports_proxy: ClassVar[bool] = True
+    summary: ClassVar[str] = "An HTTP API behind a base URL."
+    config_model: ClassVar[type[ConnectorConfig]] = RestConfig
+
+    def open(self, config: Any, context: ConnectorContext) -> Connector:
+        return RestConnector(config, context)

@@ -1,0 +1,70 @@
+"""The control plane's FastAPI application."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Depends, FastAPI, Request
+
+from isthmus import __version__
+from isthmus.connectors import registry as connector_registry
+from isthmus.control import keys, problems, secrets
+from isthmus.control.resources import kind_router
+from isthmus.control.security import require_admin
+from isthmus.errors import StoreUnavailable
+from isthmus.hub import Hub
+from isthmus.model import kinds
+
+ADMIN_PREFIX = "/admin/v1"
+
+
+def create_control_app(hub: Hub) -> FastAPI:
+    app = FastAPI(
+        title="Isthmus admin API",
+        version=__version__,
+        description="Manage the resources, keys and secrets of an Isthmus hub.",
+        openapi_url="/admin/openapi.json",
+        docs_url="/admin/docs",
+        redoc_url=None,
+    )
+    app.state.hub = hub
+    problems.install(app)
+
+    admin = APIRouter(prefix=ADMIN_PREFIX, dependencies=[Depends(require_admin)])
+    for cls in kinds().values():
+        admin.include_router(kind_router(cls))
+    admin.include_router(keys.router)
+    admin.include_router(secrets.router)
+
+    @admin.get("/connectors", tags=["Connector"], summary="Installed connector types")
+    async def connectors() -> list[dict[str, Any]]:
+        out = []
+        for name in connector_registry.names():
+            kind = connector_registry.connector_type(name)
+            out.append(
+                {
+                    "name": name,
+                    "summary": kind.summary,
+                    "configSchema": kind.config_model.model_json_schema(by_alias=True),
+                }
+            )
+        return out
+
+    app.include_router(admin)
+
+    @app.get("/healthz", tags=["Health"], summary="The process is alive")
+    async def healthz() -> dict[str, str]:
+        return {"status": "ok"}
+
+    @app.get("/readyz", tags=["Health"], summary="The hub can serve: store reachable, snapshot loaded")
+    async def readyz(request: Request) -> dict[str, Any]:
+        try:
+            revision = await hub.store.resources.revision()
+        except Exception as exc:
+            raise StoreUnavailable("The store does not answer.") from exc
+        snapshot = hub.snapshots.current
+        if snapshot is None:
+            raise StoreUnavailable("The gateway has not loaded its configuration yet.")
+        return {"status": "ready", "revision": revision, "servedRevision": snapshot.revision}
+
+    return app

@@ -1,0 +1,82 @@
+"""Every error the control plane returns is RFC 9457 problem+json."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import structlog
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import Response
+from starlette.exceptions import HTTPException
+
+from isthmus.errors import (
+    PROBLEM_CONTENT_TYPE,
+    BadRequest,
+    IsthmusError,
+    MethodNotAllowed,
+    NotFound,
+    Unauthenticated,
+    ValidationFailed,
+    problem_bytes,
+)
+
+log = structlog.get_logger(__name__)
+
+_BY_STATUS: dict[int, type[IsthmusError]] = {
+    400: BadRequest,
+    401: Unauthenticated,
+    404: NotFound,
+    405: MethodNotAllowed,
+}
+
+
+def problem(error: IsthmusError, request: Request) -> Response:
+    return Response(
+        problem_bytes(error.problem(instance=request.url.path)),
+        status_code=error.status,
+        media_type=PROBLEM_CONTENT_TYPE,
+        headers=error.headers,
+    )
+
+
+def _field_errors(errors: Any) -> list[dict[str, Any]]:
+    out = []
+    for error in errors:
+        loc = [str(step) for step in error.get("loc", ())]
+        # Never echo the submitted value: it may be a secret typed in the wrong field.
+        out.append({"pointer": "/" + "/".join(loc), "message": error.get("msg", "invalid")})
+    return out
+
+
+def install(app: FastAPI) -> None:
+    @app.exception_handler(IsthmusError)
+    async def _isthmus(request: Request, exc: IsthmusError) -> Response:
+        return problem(exc, request)
+
+    @app.exception_handler(RequestValidationError)
+    async def _validation(request: Request, exc: RequestValidationError) -> Response:
+        error = ValidationFailed(
+            "The request body or parameters did not validate.",
+            extensions={"errors": _field_errors(exc.errors())},
+        )
+        return problem(error, request)
+
+    @app.exception_handler(HTTPException)
+    async def _http(request: Request, exc: HTTPException) -> Response:
+        cls = _BY_STATUS.get(exc.status_code)
+        if cls is None:
+            error: IsthmusError = IsthmusError("The request failed.")
+            error.status = exc.status_code  # type: ignore[misc]
+        elif cls is MethodNotAllowed:
+            error = cls(f"{request.method} is not allowed here.", headers=dict(exc.headers or {}))
+        elif cls is NotFound:
+            error = cls(f"Nothing at '{request.url.path}'.")
+        else:
+            error = cls()
+        return problem(error, request)
+
+    @app.exception_handler(Exception)
+    async def _unhandled(request: Request, exc: Exception) -> Response:
+        log.exception("control.unhandled", path=request.url.path)
+        return problem(IsthmusError("The control plane failed while handling this request."), request)

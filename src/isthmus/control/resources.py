@@ -1,0 +1,113 @@
+"""CRUD for every resource kind, one router per kind, generated from the kind registry
+so a new kind is served (and documented in the OpenAPI) without touching this file.
+
+No ``from __future__ import annotations`` here: FastAPI must see each endpoint's body
+type, a class local to ``kind_router``, as a real object rather than a string.
+"""
+
+from typing import Any
+
+from fastapi import APIRouter, Depends, Query, Request, Response
+
+from isthmus.errors import BadRequest, Conflict, NotFound, ValidationFailed
+from isthmus.hub import Hub
+from isthmus.model import Resource, ResourceKey
+from isthmus.project.checks import Finding, resource_checks
+from isthmus.project.integrity import dependents, missing_references
+from isthmus.project.issues import dotted
+from isthmus.store import Change
+
+
+def _hub(request: Request) -> Hub:
+    hub: Hub = request.app.state.hub
+    return hub
+
+
+def _key(cls: type[Resource], name: str, environment: str | None) -> ResourceKey:
+    if cls.environment_scoped and not environment:
+        raise BadRequest(
+            f"A {cls.__name__} is per Environment.",
+            remediation="Add '?environment=sandbox' (or another Environment) to the address.",
+        )
+    return ResourceKey(cls.__name__, name, environment if cls.environment_scoped else None)
+
+
+def _refuse(findings: list[Finding]) -> None:
+    if findings:
+        errors = [
+            {"path": dotted(path), "message": message, "hint": hint}
+            for path, message, hint in findings
+        ]
+        raise ValidationFailed(
+            "The resource is not valid.", extensions={"errors": errors}
+        )
+
+
+async def _write(hub: Hub, resource: Resource, action: str) -> None:
+    others = [r for r in await hub.store.resources.list() if r.key != resource.key]
+    findings = list(resource_checks(resource, resource.canonical()))
+    findings += list(missing_references(resource, others))
+    _refuse(findings)
+    await hub.store.resources.apply([Change(action, resource.key, resource)])  # type: ignore[arg-type]
+    await hub.snapshots.refresh()
+
+
+def kind_router(cls: type[Resource]) -> APIRouter:
+    kind = cls.__name__
+    router = APIRouter(prefix=f"/{cls.plural}", tags=[kind])
+    env_param = Query(
+        default=None,
+        description="The Environment, for per-Environment kinds such as Connection.",
+        pattern=r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$",
+    )
+
+    @router.get("", summary=f"List {kind} resources")
+    async def list_(hub: Hub = Depends(_hub)) -> list[dict[str, Any]]:
+        return [r.canonical() for r in await hub.store.resources.list(kind)]
+
+    @router.get("/{name}", summary=f"Get one {kind}")
+    async def get(
+        name: str, environment: str | None = env_param, hub: Hub = Depends(_hub)
+    ) -> dict[str, Any]:
+        resource = await hub.store.resources.get(_key(cls, name, environment))
+        if resource is None:
+            raise NotFound(f"No {kind} '{name}'.")
+        return resource.canonical()
+
+    @router.post("", status_code=201, summary=f"Create a {kind}")
+    async def create(body: cls, hub: Hub = Depends(_hub)) -> dict[str, Any]:  # type: ignore[valid-type]
+        resource: Resource = body
+        await _write(hub, resource, "create")
+        return resource.canonical()
+
+    @router.put("/{name}", summary=f"Create or replace a {kind}")
+    async def put(
+        name: str, body: cls, response: Response, hub: Hub = Depends(_hub)  # type: ignore[valid-type]
+    ) -> dict[str, Any]:
+        resource: Resource = body
+        if resource.metadata.name != name:
+            raise BadRequest("metadata.name must equal the name in the address.")
+        exists = await hub.store.resources.get(resource.key) is not None
+        await _write(hub, resource, "update" if exists else "create")
+        response.status_code = 200 if exists else 201
+        return resource.canonical()
+
+    @router.delete("/{name}", status_code=204, summary=f"Delete a {kind}")
+    async def delete(
+        name: str, environment: str | None = env_param, hub: Hub = Depends(_hub)
+    ) -> Response:
+        key = _key(cls, name, environment)
+        if await hub.store.resources.get(key) is None:
+            raise NotFound(f"No {kind} '{name}'.")
+        users = dependents(key, await hub.store.resources.list())
+        if users:
+            raise Conflict(
+                f"{key} is still used by {', '.join(map(str, users))}.",
+                remediation="Change or delete those resources first.",
+                extensions={"dependents": [str(u) for u in users]},
+            )
+        await hub.store.resources.apply([Change("delete", key, None)])
+        await hub.snapshots.refresh()
+        return Response(status_code=204)
+
+    return router

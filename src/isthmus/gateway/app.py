@@ -1,0 +1,105 @@
+"""The gateway as a raw ASGI application: authenticate, authorize, dispatch.
+
+Raw ASGI rather than a framework: the hot path is a handful of dict lookups and the
+upstream call, and a framework's routing and middleware stack would cost more than
+all of that together (see DESIGN.md's measurements).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, MutableMapping
+from typing import Any
+
+import structlog
+
+from isthmus.errors import IsthmusError, PayloadTooLarge, StoreUnavailable
+from isthmus.gateway import auth
+from isthmus.gateway.dispatch import DISPATCH
+from isthmus.gateway.http import (
+    GatewayRequest,
+    GatewayResponse,
+    internal_problem,
+    problem_response,
+    request_id_from,
+)
+from isthmus.gateway.snapshot import SnapshotHolder
+from isthmus.model import ResourceKey
+
+Scope = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[MutableMapping[str, Any]]]
+Send = Callable[[MutableMapping[str, Any]], Awaitable[None]]
+
+log = structlog.get_logger(__name__)
+
+
+class Gateway:
+    def __init__(self, holder: SnapshotHolder, max_body_bytes: int = 1024 * 1024) -> None:
+        self.holder = holder
+        self.max_body_bytes = max_body_bytes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            return  # lifespan and websockets are not served here
+        headers: list[tuple[bytes, bytes]] = scope["headers"]
+        client = scope.get("client")
+        request = GatewayRequest(
+            method=scope["method"],
+            path=scope["path"],
+            query_string=scope["query_string"],
+            headers=headers,
+            client=client[0] if client else None,
+            request_id=request_id_from(headers),
+        )
+        try:
+            request.body = await self._read_body(receive)
+            response = await self.handle(request)
+        except IsthmusError as error:
+            response = problem_response(error, request.request_id)
+        except Exception:
+            log.exception("gateway.unhandled", request_id=request.request_id)
+            response = internal_problem(request.request_id)
+        await _send(send, response, request.request_id)
+
+    async def handle(self, request: GatewayRequest) -> GatewayResponse:
+        snapshot = self.holder.current
+        if snapshot is None:
+            raise StoreUnavailable("The gateway has not loaded its configuration yet.")
+        match = snapshot.routes.match(request.method, request.path)
+        caller = auth.authenticate(snapshot, request)
+        auth.authorize(snapshot, caller, match.route.api)
+        target = match.route.route.target
+        connector = self.holder.pool.get(
+            ResourceKey("Connection", target.connection, caller.environment)
+        )
+        response = await DISPATCH[target.type](request, match, connector)
+        if match.deprecated:
+            response.headers.append((b"deprecation", b"true"))
+        return response
+
+    async def _read_body(self, receive: Receive) -> bytes:
+        chunks: list[bytes] = []
+        size = 0
+        while True:
+            message = await receive()
+            if message["type"] == "http.disconnect":
+                break
+            chunk = message.get("body", b"")
+            size += len(chunk)
+            if size > self.max_body_bytes:
+                raise PayloadTooLarge(
+                    f"The body is larger than the gateway accepts ({self.max_body_bytes} bytes)."
+                )
+            chunks.append(chunk)
+            if not message.get("more_body", False):
+                break
+        return b"".join(chunks)
+
+
+async def _send(send: Send, response: GatewayResponse, request_id: str) -> None:
+    headers = [
+        *response.headers,
+        (b"content-length", str(len(response.body)).encode()),
+        (b"x-request-id", request_id.encode()),
+    ]
+    await send({"type": "http.response.start", "status": response.status, "headers": headers})
+    await send({"type": "http.response.body", "body": response.body})

@@ -1,0 +1,50 @@
+"""Who is calling: an App, identified by an API key.
+
+The key travels in ``X-Api-Key`` or as ``Authorization: Bearer <key>``; the gateway
+keeps only SHA-256 digests, so comparing digests in a dict lookup is safe against
+timing attacks on the key itself.
+"""
+
+from __future__ import annotations
+
+import hashlib
+
+from isthmus.errors import Forbidden, Unauthenticated
+from isthmus.gateway.http import GatewayRequest
+from isthmus.gateway.snapshot import Caller, Snapshot
+
+
+class NotGranted(Forbidden):
+    code = "not-granted"
+    title = "The App may not call this Api"
+    remediation = "Ask the Api's owner to add it to the App's 'apis' (spec.apis)."
+
+
+_CHALLENGE = {"WWW-Authenticate": 'Bearer realm="isthmus"'}
+
+
+def presented_key(request: GatewayRequest) -> str | None:
+    key = request.header(b"x-api-key")
+    if key is None:
+        authorization = request.header(b"authorization")
+        if authorization and authorization[:7].lower() == b"bearer ":
+            key = authorization[7:].strip()
+    return key.decode("latin-1") if key else None
+
+
+def authenticate(snapshot: Snapshot, request: GatewayRequest) -> Caller:
+    key = presented_key(request)
+    if key is None:
+        raise Unauthenticated("This Api needs an API key and none was sent.", headers=_CHALLENGE)
+    caller = snapshot.keys.get(hashlib.sha256(key.encode("latin-1")).hexdigest())
+    if caller is None:
+        raise Unauthenticated(
+            "The API key is not valid (unknown, revoked, or its App was removed).",
+            headers=_CHALLENGE,
+        )
+    return caller
+
+
+def authorize(snapshot: Snapshot, caller: Caller, api: str) -> None:
+    if api not in snapshot.grants.get(caller.app, frozenset()):
+        raise NotGranted(f"App '{caller.app}' is not granted Api '{api}'.")

@@ -1,0 +1,111 @@
+"""Route targets: one handler per target ``type``. A new pattern adds an entry here."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import Any
+from urllib.parse import parse_qsl, quote
+
+import orjson
+
+from isthmus.connectors.base import Connector, HttpForwarder
+from isthmus.errors import BadRequest, ConfigurationError, UpstreamUnavailable
+from isthmus.gateway.http import GatewayRequest, GatewayResponse, json_response
+from isthmus.gateway.routing import Match
+from isthmus.model import OperationTarget, ProxyTarget
+from isthmus.model.api import PATH_PARAM
+
+Handler = Callable[[GatewayRequest, Match, Connector], Awaitable[GatewayResponse]]
+
+# Never passed on, either way: hop-by-hop headers (RFC 9110 §7.6.1), the caller's
+# credentials for the hub, and the hub's internal headers.
+_HOP_BY_HOP = frozenset(
+    {
+        b"connection",
+        b"keep-alive",
+        b"proxy-authenticate",
+        b"proxy-authorization",
+        b"proxy-connection",
+        b"te",
+        b"trailer",
+        b"transfer-encoding",
+        b"upgrade",
+        b"host",
+        b"content-length",
+    }
+)
+_REQUEST_DROP = _HOP_BY_HOP | {b"authorization", b"x-api-key", b"cookie", b"accept-encoding"}
+_RESPONSE_DROP = _HOP_BY_HOP | {b"content-encoding", b"set-cookie", b"server"}
+
+
+def _forwardable(name: bytes, drop: frozenset[bytes]) -> bool:
+    return name not in drop and not name.startswith(b"x-isthmus-")
+
+
+async def proxy(request: GatewayRequest, match: Match, connector: Connector) -> GatewayResponse:
+    target = match.route.route.target
+    assert isinstance(target, ProxyTarget)
+    if not isinstance(connector, HttpForwarder):
+        raise ConfigurationError(
+            f"Connection '{target.connection}' cannot be proxied to.",
+            remediation="Point proxy targets at a Connection using an HTTP connector ('rest').",
+        )
+    template = target.path or match.route.template
+    path = PATH_PARAM.sub(lambda m: quote(match.params[m.group(1)], safe=""), template)
+    headers = {
+        name.decode("latin-1"): value.decode("latin-1")
+        for name, value in request.headers
+        if _forwardable(name, _REQUEST_DROP)
+    }
+    headers["X-Request-Id"] = request.request_id
+    if request.client:
+        headers["X-Forwarded-For"] = request.client
+    upstream = await connector.forward(
+        request.method,
+        path,
+        query=request.query_string.decode("latin-1") if target.forward_query else "",
+        headers=headers,
+        body=request.body or None,
+    )
+    if upstream.status >= 500:
+        # Backend error pages can carry stack traces and host names: never pass them on.
+        retry_after = upstream.headers.get("Retry-After")
+        raise UpstreamUnavailable(
+            f"The backend answered HTTP {upstream.status}.",
+            extensions={"upstreamStatus": upstream.status},
+            headers={"Retry-After": retry_after} if retry_after else None,
+        )
+    out = [
+        (name.lower().encode("latin-1"), value.encode("latin-1"))
+        for name, value in upstream.headers.items()
+    ]
+    return GatewayResponse(
+        upstream.status, upstream.body, [h for h in out if _forwardable(h[0], _RESPONSE_DROP)]
+    )
+
+
+async def operation(request: GatewayRequest, match: Match, connector: Connector) -> GatewayResponse:
+    target = match.route.route.target
+    assert isinstance(target, OperationTarget)
+    payload: dict[str, Any] = dict(match.params)
+    payload["query"] = dict(parse_qsl(request.query_string.decode("latin-1")))
+    payload["body"] = _json_body(request)
+    result = await connector.call(target.operation, payload)
+    if result is None:
+        return GatewayResponse(204)
+    return json_response(201 if request.method == "POST" else 200, result)
+
+
+def _json_body(request: GatewayRequest) -> Any:
+    if not request.body:
+        return None
+    try:
+        return orjson.loads(request.body)
+    except orjson.JSONDecodeError as exc:
+        raise BadRequest(
+            "The request body is not valid JSON.",
+            remediation="Send a JSON body with 'Content-Type: application/json'.",
+        ) from exc
+
+
+DISPATCH: dict[str, Handler] = {"proxy": proxy, "operation": operation}

@@ -1,0 +1,123 @@
+"""Open connectors, one per Connection, kept open across snapshot rebuilds.
+
+A connector is reopened only when its Connection's config (or a secret it uses)
+changed, so HTTP pools stay warm and in-memory state survives unrelated applies.
+Replaced connectors are closed after a grace period so in-flight calls can finish.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+from collections.abc import Mapping
+from contextlib import AsyncExitStack
+from dataclasses import dataclass
+from datetime import datetime
+
+import orjson
+import structlog
+from pydantic import ValidationError
+
+from isthmus.connectors.base import Connector, ConnectorContext, SecretResolver
+from isthmus.connectors.registry import connector_type
+from isthmus.errors import ConfigurationError, IsthmusError
+from isthmus.model import Connection, ResourceKey
+
+log = structlog.get_logger(__name__)
+_SECRET_REF = re.compile(r"secret://([a-z0-9][a-z0-9._/-]*)")
+
+
+@dataclass
+class _Open:
+    fingerprint: bytes
+    connector: Connector | None
+    error: IsthmusError | None
+    stack: AsyncExitStack
+
+
+class ConnectionUnavailable(ConfigurationError):
+    code = "connection-unavailable"
+    title = "The Connection could not be opened"
+
+
+class ConnectionPool:
+    def __init__(self, secrets: SecretResolver, grace_seconds: float = 10.0) -> None:
+        self._secrets = secrets
+        self._grace = grace_seconds
+        self._open: dict[ResourceKey, _Open] = {}
+        self._closing: set[asyncio.Task[None]] = set()
+
+    def get(self, key: ResourceKey) -> Connector:
+        entry = self._open.get(key)
+        if entry is None:
+            raise ConfigurationError(
+                f"Connection '{key.name}' has no configuration for environment "
+                f"'{key.environment}'.",
+                remediation=f"Declare Connection '{key.name}' with metadata.environment: "
+                f"{key.environment}, or call with a key of another environment.",
+            )
+        if entry.connector is None:
+            assert entry.error is not None
+            raise entry.error
+        return entry.connector
+
+    async def sync(
+        self, connections: Mapping[ResourceKey, Connection], secret_versions: Mapping[str, datetime]
+    ) -> None:
+        """Open what is new or changed, retire what is gone or replaced."""
+        for key, connection in connections.items():
+            fingerprint = _fingerprint(connection, secret_versions)
+            current = self._open.get(key)
+            if current is not None and current.fingerprint == fingerprint:
+                continue
+            self._open[key] = await self._open_one(key, connection, fingerprint)
+            if current is not None:
+                self._retire(current)
+        for key in [k for k in self._open if k not in connections]:
+            self._retire(self._open.pop(key))
+
+    async def _open_one(self, key: ResourceKey, connection: Connection, fingerprint: bytes) -> _Open:
+        stack = AsyncExitStack()
+        context = ConnectorContext(key.name, key.environment or "", self._secrets)
+        try:
+            kind = connector_type(connection.spec.connector)
+            config = kind.config_model.model_validate(connection.spec.config)
+            connector = await stack.enter_async_context(kind.open(config, context))
+        except IsthmusError as exc:
+            log.warning("connection.open_failed", connection=str(key), code=exc.code)
+            return _Open(fingerprint, None, _unavailable(key, exc.detail, exc.remediation), stack)
+        except ValidationError:
+            detail = "Its config does not validate."
+            return _Open(fingerprint, None, _unavailable(key, detail, None), stack)
+        return _Open(fingerprint, connector, None, stack)
+
+    def _retire(self, entry: _Open) -> None:
+        async def close_later() -> None:
+            await asyncio.sleep(self._grace)
+            await entry.stack.aclose()
+
+        task = asyncio.create_task(close_later())
+        self._closing.add(task)
+        task.add_done_callback(self._closing.discard)
+
+    async def aclose(self) -> None:
+        for task in list(self._closing):
+            task.cancel()
+        entries, self._open = list(self._open.values()), {}
+        for entry in entries:
+            await entry.stack.aclose()
+
+
+def _unavailable(key: ResourceKey, detail: str, remediation: str | None) -> ConnectionUnavailable:
+    return ConnectionUnavailable(
+        f"Connection '{key.name}' ({key.environment}) could not be opened: {detail}",
+        remediation=remediation or "Run 'isthmus validate' on the project and fix the Connection.",
+    )
+
+
+def _fingerprint(connection: Connection, secret_versions: Mapping[str, datetime]) -> bytes:
+    spec = connection.canonical()["spec"]
+    body = orjson.dumps(spec, option=orjson.OPT_SORT_KEYS)
+    used = sorted(set(_SECRET_REF.findall(body.decode())))
+    versions = [(name, str(secret_versions.get(name))) for name in used]
+    return body + orjson.dumps(versions)

@@ -1,0 +1,124 @@
+"""The route table: ``/{api}/{version}/{route path}`` to a compiled route.
+
+Built once per snapshot; matching is a dict lookup for the version and, inside it, a
+dict lookup for parameterless paths or a short regex scan for templated ones.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from urllib.parse import unquote
+
+from isthmus.errors import IsthmusError, MethodNotAllowed, NotFound
+from isthmus.model import Api, Route
+from isthmus.model.api import PATH_PARAM
+
+
+class RouteNotFound(NotFound):
+    code = "route-not-found"
+    title = "No such route"
+    remediation = "Check the Api name, version and path against the Api's documentation."
+
+
+class VersionRetired(IsthmusError):
+    status = 410
+    code = "api-version-retired"
+    title = "This Api version is retired"
+    remediation = "Move to a newer version of the Api (see 'versions' in this problem)."
+
+
+@dataclass(frozen=True)
+class CompiledRoute:
+    api: str
+    version: str
+    route: Route
+    pattern: re.Pattern[str] | None  # None for parameterless paths
+
+    @property
+    def template(self) -> str:
+        return self.route.path
+
+
+@dataclass
+class VersionTable:
+    status: str
+    static: dict[str, dict[str, CompiledRoute]] = field(default_factory=dict)
+    templated: list[CompiledRoute] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class Match:
+    route: CompiledRoute
+    params: dict[str, str]
+    deprecated: bool
+
+
+def _compile(template: str) -> re.Pattern[str] | None:
+    if not PATH_PARAM.search(template):
+        return None
+    parts = PATH_PARAM.split(template)
+    # split() alternates literal text and parameter names
+    regex = "".join(
+        re.escape(part) if index % 2 == 0 else f"(?P<{part}>[^/]+)"
+        for index, part in enumerate(parts)
+    )
+    return re.compile(f"^{regex}$")
+
+
+class RouteTable:
+    def __init__(self, apis: Iterable[Api]) -> None:
+        self._versions: dict[tuple[str, str], VersionTable] = {}
+        self._published: dict[str, list[str]] = {}
+        for api in apis:
+            for version in api.spec.versions:
+                if version.status == "draft":
+                    continue
+                table = VersionTable(version.status)
+                self._versions[(api.metadata.name, version.name)] = table
+                if version.status != "retired":
+                    self._published.setdefault(api.metadata.name, []).append(version.name)
+                for route in version.routes:
+                    compiled = CompiledRoute(
+                        api.metadata.name, version.name, route, _compile(route.path)
+                    )
+                    if compiled.pattern is None:
+                        table.static.setdefault(route.path, {})[route.method] = compiled
+                    else:
+                        table.templated.append(compiled)
+
+    def match(self, method: str, path: str) -> Match:
+        _, api, version, rest = (path.split("/", 3) + ["", "", ""])[:4]
+        table = self._versions.get((api, version))
+        if table is None:
+            raise RouteNotFound(
+                f"No published Api version answers '/{api}/{version}'.",
+                extensions={"versions": self._published.get(api, [])} if api else None,
+            )
+        if table.status == "retired":
+            raise VersionRetired(
+                f"Version {version} of Api '{api}' is retired.",
+                extensions={"versions": self._published.get(api, [])},
+            )
+        sub = "/" + rest
+        by_method = table.static.get(sub)
+        params: dict[str, str] = {}
+        if by_method is None:
+            by_method = {}
+            for compiled in table.templated:
+                assert compiled.pattern is not None
+                found = compiled.pattern.match(sub)
+                if found and compiled.route.method not in by_method:
+                    by_method[compiled.route.method] = compiled
+                    if compiled.route.method == method:
+                        params = {k: unquote(v) for k, v in found.groupdict().items()}
+        if not by_method:
+            raise RouteNotFound(f"Api '{api}' {version} has no route '{sub}'.")
+        chosen = by_method.get(method)
+        if chosen is None:
+            allowed = ", ".join(sorted(by_method))
+            raise MethodNotAllowed(
+                f"'{sub}' answers {allowed}, not {method}.", headers={"Allow": allowed}
+            )
+        return Match(chosen, params, table.status == "deprecated")

@@ -1,0 +1,82 @@
+"""The gateway's view of the store, rebuilt whenever the store's revision moves.
+
+The hot path reads only this object (no ORM, no queries): routes, Apps and their
+grants, and the digests of active API keys. A new snapshot replaces the old one in a
+single assignment, so a request sees one consistent revision from start to finish.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass, field
+
+import structlog
+
+from isthmus.gateway.pool import ConnectionPool
+from isthmus.gateway.routing import RouteTable
+from isthmus.model import Api, App, Connection
+from isthmus.store import Store
+
+log = structlog.get_logger(__name__)
+
+
+@dataclass(frozen=True)
+class Caller:
+    key_id: str
+    app: str
+    environment: str
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    revision: int
+    routes: RouteTable
+    keys: dict[str, Caller]  # sha256 digest -> caller
+    grants: dict[str, frozenset[str]]  # app -> Apis it may call
+    built_at: float = field(default=0.0)
+
+
+class SnapshotHolder:
+    """Owns the current snapshot and keeps it in step with the store."""
+
+    def __init__(self, store: Store, pool: ConnectionPool) -> None:
+        self.store = store
+        self.pool = pool
+        self.current: Snapshot | None = None
+        self._lock = asyncio.Lock()
+
+    async def refresh(self, *, force: bool = False) -> Snapshot:
+        """Rebuild if the store moved on (or always, with ``force``)."""
+        async with self._lock:
+            revision = await self.store.resources.revision()
+            if self.current is not None and not force and self.current.revision == revision:
+                return self.current
+            snapshot = await self._build()
+            self.current = snapshot
+            log.info("snapshot.built", revision=snapshot.revision)
+            return snapshot
+
+    async def _build(self) -> Snapshot:
+        revision, resources = await self.store.resources.snapshot()
+        digests = await self.store.keys.active_digests()
+        secret_versions = await self.store.secrets.versions()
+        apis = [r for r in resources if isinstance(r, Api)]
+        apps = {r.metadata.name: r for r in resources if isinstance(r, App)}
+        connections = {r.key: r for r in resources if isinstance(r, Connection)}
+        await self.pool.sync(connections, secret_versions)
+        keys = {
+            digest: Caller(key_id, app, environment)
+            for digest, (key_id, app, environment) in digests.items()
+            if app in apps  # keys of a deleted App stop working with it
+        }
+        grants = {name: frozenset(app.spec.apis) for name, app in apps.items()}
+        return Snapshot(revision, RouteTable(apis), keys, grants, asyncio.get_running_loop().time())
+
+    async def follow(self, interval: float) -> None:
+        """Poll the store's revision forever (changes can come from other processes)."""
+        while True:
+            await asyncio.sleep(interval)
+            try:
+                await self.refresh()
+            except Exception:  # keep serving the last good snapshot
+                log.exception("snapshot.refresh_failed")

@@ -1,0 +1,1 @@
+"""Governance: the secrets vault now; catalog, grants, tokens and health build on it."""

@@ -1,0 +1,84 @@
+"""The secrets vault: values encrypted at rest with Fernet (AES-128-CBC + HMAC-SHA256).
+
+Resources hold only ``secret://name`` references; connectors resolve them when a
+Connection opens. The vault key comes from ``ISTHMUS_VAULT_KEY`` or is generated once
+into the hub's home folder, never into the store beside the ciphertext.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from cryptography.fernet import Fernet, InvalidToken
+
+from isthmus.errors import ConfigurationError, FatalError
+from isthmus.home import read_or_create
+from isthmus.model.base import SECRET_PATTERN
+from isthmus.store.secrets import SecretRepository
+
+SCHEME = "secret://"
+_NAME = re.compile(SECRET_PATTERN.replace("^secret://", "^"))
+
+
+class SecretMissing(ConfigurationError):
+    code = "secret-missing"
+    title = "A referenced secret is not in the vault"
+    remediation = "Store it with 'isthmus secret set NAME' (the detail names it)."
+
+
+class VaultKeyMismatch(FatalError):
+    status = 500
+    code = "vault-key-mismatch"
+    title = "A secret cannot be decrypted"
+    remediation = "Start the hub with the vault key the secret was stored with."
+
+
+class InvalidSecretName(FatalError):
+    status = 422
+    code = "invalid-secret-name"
+    title = "Invalid secret name"
+    remediation = "Use lower-case letters, digits, '.', '_', '-' and '/'."
+
+
+def vault_key(home: Path, configured: str | None) -> str:
+    return configured or read_or_create(home / "vault.key", lambda: Fernet.generate_key().decode())
+
+
+class Vault:
+    def __init__(self, repository: SecretRepository, key: str) -> None:
+        self._repository = repository
+        try:
+            self._fernet = Fernet(key.encode())
+        except ValueError as exc:
+            raise ConfigurationError(
+                "The vault key is not a valid Fernet key.",
+                remediation="Set ISTHMUS_VAULT_KEY to a key made by Fernet.generate_key().",
+            ) from exc
+
+    @staticmethod
+    def name_of(reference: str) -> str:
+        name = reference.removeprefix(SCHEME)
+        if not _NAME.match(name):
+            raise InvalidSecretName(f"'{name}' is not a valid secret name.")
+        return name
+
+    async def set(self, name: str, value: str) -> None:
+        name = self.name_of(name)
+        await self._repository.put(name, self._fernet.encrypt(value.encode()))
+
+    async def resolve(self, reference: str) -> str:
+        name = self.name_of(reference)
+        token = await self._repository.get(name)
+        if token is None:
+            raise SecretMissing(f"The vault has no secret '{name}'.")
+        try:
+            return self._fernet.decrypt(token).decode()
+        except InvalidToken as exc:
+            raise VaultKeyMismatch(f"Secret '{name}' was stored under another vault key.") from exc
+
+    async def names(self) -> list[str]:
+        return sorted(await self._repository.versions())
+
+    async def delete(self, name: str) -> None:
+        await self._repository.delete(self.name_of(name))

@@ -1,0 +1,47 @@
+"""One running hub: the store, the vault, open Connections and the gateway snapshot."""
+
+from __future__ import annotations
+
+import asyncio
+from contextlib import AsyncExitStack
+from types import TracebackType
+from typing import Self
+
+from isthmus.gateway.pool import ConnectionPool
+from isthmus.gateway.snapshot import SnapshotHolder
+from isthmus.governance.vault import Vault, vault_key
+from isthmus.home import admin_token
+from isthmus.settings import Settings
+from isthmus.store import Store
+
+
+class Hub:
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.store = Store.open(settings.resolved_database_url())
+        self.vault = Vault(self.store.secrets, vault_key(settings.home, settings.vault_key))
+        self.admin_token = admin_token(settings.home, settings.admin_token)
+        self.pool = ConnectionPool(self.vault)
+        self.snapshots = SnapshotHolder(self.store, self.pool)
+        self._stack = AsyncExitStack()
+        self._follower: asyncio.Task[None] | None = None
+
+    async def __aenter__(self) -> Self:
+        await self._stack.enter_async_context(self.store)
+        self._stack.push_async_callback(self.pool.aclose)
+        await self.snapshots.refresh(force=True)
+        self._follower = asyncio.create_task(
+            self.snapshots.follow(self.settings.snapshot_poll_seconds)
+        )
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        if self._follower is not None:
+            self._follower.cancel()
+            await asyncio.gather(self._follower, return_exceptions=True)
+        await self._stack.aclose()

@@ -1,0 +1,42 @@
+"""Resource kinds. Importing this package registers every built-in kind."""
+
+from __future__ import annotations
+
+from isthmus.model.api import Api, ApiVersion, OperationTarget, ProxyTarget, Route
+from isthmus.model.app import App
+from isthmus.model.base import (
+    Metadata,
+    Reference,
+    Resource,
+    ResourceKey,
+    SecretRef,
+    references,
+)
+from isthmus.model.connection import Connection
+from isthmus.model.plan import Plan
+from isthmus.model.registry import json_schema_document, json_schemas, kind_by_plural, kind_of, kinds, register_kind
+from isthmus.model.system import System
+
+__all__ = [
+    "Api",
+    "ApiVersion",
+    "App",
+    "Connection",
+    "Metadata",
+    "OperationTarget",
+    "Plan",
+    "ProxyTarget",
+    "Reference",
+    "Resource",
+    "ResourceKey",
+    "Route",
+    "SecretRef",
+    "System",
+    "json_schema_document",
+    "json_schemas",
+    "kind_by_plural",
+    "kind_of",
+    "kinds",
+    "references",
+    "register_kind",
+]

@@ -1,0 +1,82 @@
+"""Checks on a single resource beyond its pydantic schema: owners, environments,
+connector configs, and literal secrets where a ``secret://`` reference belongs."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from typing import Any
+
+from pydantic import ValidationError
+
+from isthmus.connectors import registry as connector_registry
+from isthmus.errors import IsthmusError
+from isthmus.model import Connection, Resource
+
+Path_ = tuple[str | int, ...]
+Finding = tuple[Path_, str, str | None]  # path, message, hint
+
+_CREDENTIAL_KEY = re.compile(
+    r"^(authorization|cookie|password|passwd|passphrase|secret|token|credentials?)$"
+    r"|(password|secret|apikey|privatekey|accesskey|token)$",
+    re.IGNORECASE,
+)
+SECRET_HINT = (
+    "store the value with 'isthmus secret set NAME' and write 'secret://NAME' here; "
+    "literal credentials never go into resources"
+)
+
+
+def literal_secrets(data: Any, path: Path_ = ()) -> Iterator[Finding]:
+    """Fields whose name says 'credential' but whose value is not a secret:// reference."""
+    if isinstance(data, dict):
+        for key, value in data.items():
+            here = (*path, key)
+            normalised = re.sub(r"[-_]", "", str(key))
+            if (
+                isinstance(value, str)
+                and value
+                and _CREDENTIAL_KEY.search(normalised)
+                and not value.startswith("secret://")
+            ):
+                yield here, "a literal secret where a secret:// reference belongs", SECRET_HINT
+            else:
+                yield from literal_secrets(value, here)
+    elif isinstance(data, list):
+        for index, value in enumerate(data):
+            yield from literal_secrets(value, (*path, index))
+
+
+def resource_checks(resource: Resource, raw: dict[str, Any]) -> Iterator[Finding]:
+    meta = resource.metadata
+    if resource.owner_required and not meta.owner:
+        yield ("metadata",), f"a {resource.kind} needs an owner", "add metadata.owner: TEAM"
+    if resource.environment_scoped and not meta.environment:
+        yield (
+            ("metadata",),
+            f"a {resource.kind} belongs to one Environment",
+            "add metadata.environment: sandbox (or production)",
+        )
+    if not resource.environment_scoped and meta.environment:
+        yield (
+            ("metadata", "environment"),
+            f"a {resource.kind} is not per Environment",
+            "remove metadata.environment",
+        )
+    yield from literal_secrets(raw.get("spec"), ("spec",))
+    if isinstance(resource, Connection):
+        yield from connection_config(resource)
+
+
+def connection_config(resource: Connection) -> Iterator[Finding]:
+    spec = resource.spec
+    try:
+        connector = connector_registry.connector_type(spec.connector)
+    except IsthmusError as exc:
+        yield ("spec", "connector"), exc.detail, exc.remediation
+        return
+    try:
+        connector.config_model.model_validate(spec.config)
+    except ValidationError as exc:
+        for error in exc.errors(include_url=False):
+            yield ("spec", "config", *error["loc"]), error["msg"], None

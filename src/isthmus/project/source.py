@@ -1,0 +1,131 @@
+"""Reading YAML project files while remembering where every value came from."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from ruamel.yaml import YAML
+from ruamel.yaml.comments import CommentedMap, CommentedSeq
+from ruamel.yaml.error import MarkedYAMLError
+
+YAML_SUFFIXES = (".yaml", ".yml")
+Path_ = tuple[str | int, ...]
+
+
+@dataclass(frozen=True)
+class Location:
+    file: str
+    line: int  # 1-based
+    column: int  # 1-based
+
+    def __str__(self) -> str:
+        return f"{self.file}:{self.line}:{self.column}"
+
+
+@dataclass
+class Document:
+    """One YAML document of a project file, as plain data plus its source positions."""
+
+    file: str
+    index: int
+    node: Any  # the ruamel round-trip node, kept for positions
+    data: Any  # the same content as plain Python values
+
+    def locate(self, path: Path_) -> Location:
+        """The position of the value at ``path``, or of its nearest existing parent.
+
+        Path steps that are not in the document (pydantic adds union tags such as
+        'proxy' to its error locations) are skipped rather than ending the walk.
+        """
+        node = self.node
+        line, column = _position(node)
+        for step in path:
+            if isinstance(node, CommentedMap) and step in node:
+                line, column = node.lc.key(step)
+                node = node[step]
+            elif isinstance(node, CommentedSeq) and isinstance(step, int) and step < len(node):
+                line, column = node.lc.item(step)
+                node = node[step]
+        return Location(self.file, line + 1, column + 1)
+
+
+    def real_path(self, path: Path_) -> Path_:
+        """``path`` without the steps that are not in the document (union tags), but
+        keeping a missing last step (the name of a missing field)."""
+        node, kept = self.data, []
+        for position, step in enumerate(path):
+            if isinstance(node, dict) and step in node:
+                node = node[step]
+            elif isinstance(node, list) and isinstance(step, int) and step < len(node):
+                node = node[step]
+            elif position < len(path) - 1:
+                continue
+            kept.append(step)
+        return tuple(kept)
+
+
+@dataclass(frozen=True)
+class SyntaxProblem:
+    location: Location
+    message: str
+
+
+def _position(node: Any) -> tuple[int, int]:
+    lc = getattr(node, "lc", None)
+    return (lc.line, lc.col) if lc is not None and lc.line is not None else (0, 0)
+
+
+def plain(node: Any) -> Any:
+    """ruamel's round-trip types turned into the plain JSON-like values pydantic expects."""
+    if isinstance(node, dict):
+        return {str(k): plain(v) for k, v in node.items()}
+    if isinstance(node, list):
+        return [plain(v) for v in node]
+    if isinstance(node, bool) or node is None:
+        return node
+    if isinstance(node, int):
+        return int(node)
+    if isinstance(node, float):
+        return float(node)
+    if isinstance(node, str):
+        return str(node)
+    if isinstance(node, dt.datetime | dt.date):
+        return node.isoformat()
+    return str(node)
+
+
+def project_files(root: Path) -> Iterator[Path]:
+    """YAML files under ``root``, in a stable order, skipping hidden folders."""
+    if root.is_file():
+        yield root
+        return
+    for path in sorted(root.rglob("*")):
+        relative = path.relative_to(root)
+        if any(part.startswith(".") for part in relative.parts):
+            continue
+        if path.is_file() and path.suffix in YAML_SUFFIXES:
+            yield path
+
+
+def read_documents(path: Path, display: str) -> tuple[list[Document], list[SyntaxProblem]]:
+    yaml = YAML(typ="rt")
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        return [], [SyntaxProblem(Location(display, 1, 1), f"cannot read the file: {exc}")]
+    documents: list[Document] = []
+    try:
+        for index, node in enumerate(yaml.load_all(text)):
+            if node is None:  # an empty document, e.g. a trailing '---'
+                continue
+            documents.append(Document(display, index, node, plain(node)))
+    except MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        line, column = (mark.line + 1, mark.column + 1) if mark else (1, 1)
+        message = " ".join(str(p) for p in (exc.context, exc.problem) if p) or "invalid YAML"
+        return documents, [SyntaxProblem(Location(display, line, column), message)]
+    return documents, []

@@ -1,0 +1,184 @@
+"""Loading a project folder into resources, reporting every problem at once."""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, get_args
+
+from pydantic import BaseModel, ValidationError
+from pydantic_core import ErrorDetails
+
+from isthmus.model import Resource, ResourceKey, kinds, references
+from isthmus.project.checks import SECRET_HINT, resource_checks
+from isthmus.project.issues import Issue, dotted
+from isthmus.project.source import Document, Location, project_files, read_documents
+
+
+@dataclass
+class LoadedProject:
+    resources: dict[ResourceKey, Resource] = field(default_factory=dict)
+    origins: dict[ResourceKey, Location] = field(default_factory=dict)
+    documents: dict[ResourceKey, Document] = field(default_factory=dict, repr=False)
+    issues: list[Issue] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not self.issues
+
+
+def load_project(root: Path) -> LoadedProject:
+    """Read every YAML file under ``root`` and validate the whole set."""
+    project = LoadedProject()
+    if not root.exists():
+        project.issues.append(Issue(Location(str(root), 1, 1), "", "no such file or folder"))
+        return project
+    files = list(project_files(root))
+    if not files:
+        project.issues.append(
+            Issue(Location(str(root), 1, 1), "", "no .yaml files found", "run 'isthmus init'")
+        )
+    base = root if root.is_dir() else root.parent
+    for path in files:
+        documents, problems = read_documents(path, str(path.relative_to(base)))
+        project.issues += [Issue(p.location, "", p.message) for p in problems]
+        for document in documents:
+            _load_document(project, document)
+    project.issues += _reference_issues(project)
+    return project
+
+
+def _load_document(project: LoadedProject, document: Document) -> None:
+    data = document.data
+    here = document.locate(())
+    if not isinstance(data, dict):
+        project.issues.append(Issue(here, "", "a resource must be a mapping with kind, metadata, spec"))
+        return
+    kind = data.get("kind")
+    cls = kinds().get(kind) if isinstance(kind, str) else None
+    if cls is None:
+        known = sorted(kinds())
+        close = difflib.get_close_matches(str(kind), known, n=1)
+        hint = f"did you mean '{close[0]}'?" if close else f"known kinds: {', '.join(known)}"
+        message = "missing 'kind'" if kind is None else f"unknown kind '{kind}'"
+        project.issues.append(Issue(document.locate(("kind",)), "kind", message, hint))
+        return
+    try:
+        resource = cls.model_validate(data)
+    except ValidationError as exc:
+        for error in exc.errors(include_url=False):
+            loc = document.real_path(tuple(error["loc"]))
+            project.issues.append(
+                Issue(document.locate(loc), dotted(loc), _message(error), _hint(cls, error))
+            )
+        return
+    findings = list(resource_checks(resource, data))
+    for path, message, hint in findings:
+        project.issues.append(Issue(document.locate(path), dotted(path), message, hint))
+    if findings:
+        return
+    first = project.origins.get(resource.key)
+    if first is not None:
+        project.issues.append(
+            Issue(
+                document.locate(("metadata", "name")),
+                "metadata.name",
+                f"{resource.key} is declared twice",
+                f"the first is at {first}; rename or remove one",
+            )
+        )
+        return
+    project.resources[resource.key] = resource
+    project.origins[resource.key] = here
+    project.documents[resource.key] = document
+
+
+def _reference_issues(project: LoadedProject) -> Iterable[Issue]:
+    names: dict[str, set[str]] = {}
+    for key in project.resources:
+        names.setdefault(key.kind, set()).add(key.name)
+    for key, resource in project.resources.items():
+        document = project.documents[key]
+        for ref in references(resource):
+            known = names.get(ref.kind, set())
+            if ref.name in known:
+                continue
+            close = difflib.get_close_matches(ref.name, sorted(known), n=1)
+            hint = (
+                f"did you mean '{close[0]}'?"
+                if close
+                else f"declare a {ref.kind} named '{ref.name}'"
+                + (f" (existing: {', '.join(sorted(known))})" if known else "")
+            )
+            yield Issue(
+                document.locate(ref.path),
+                dotted(ref.path),
+                f"{ref.kind} '{ref.name}' does not exist",
+                hint,
+            )
+
+
+def _message(error: ErrorDetails) -> str:
+    if error["type"] == "extra_forbidden":
+        return "unknown field"
+    if error["type"] == "missing":
+        return "required field is missing"
+    return error["msg"]
+
+
+def _hint(cls: type[BaseModel], error: ErrorDetails) -> str | None:
+    kind, loc = error["type"], tuple(error["loc"])
+    if kind == "string_pattern_mismatch":
+        pattern = str((error.get("ctx") or {}).get("pattern", ""))
+        if pattern.startswith("^secret://"):
+            return SECRET_HINT
+        if "a-z0-9" in pattern:
+            return "names use lower-case letters, digits and '-' (e.g. 'billing-db')"
+    if kind == "extra_forbidden" and loc:
+        allowed = _fields_at(cls, loc[:-1])
+        close = difflib.get_close_matches(str(loc[-1]), allowed, n=1)
+        if close:
+            return f"did you mean '{close[0]}'?"
+        if allowed:
+            return f"allowed here: {', '.join(allowed)}"
+    if kind == "missing" and loc:
+        return f"add '{loc[-1]}'"
+    return None
+
+
+def _fields_at(cls: type[BaseModel], loc: tuple[Any, ...]) -> list[str]:
+    """The field names (YAML spelling) the model accepts at ``loc``, if it can be told."""
+    current: Any = cls
+    for step in loc:
+        if isinstance(step, int):
+            continue
+        if not (isinstance(current, type) and issubclass(current, BaseModel)):
+            return []
+        by_alias = {(f.alias or n): f for n, f in current.model_fields.items()}
+        info = by_alias.get(str(step))
+        if info is None:
+            continue  # a union tag such as 'proxy'
+        current = _model_in(info.annotation, str(step), loc)
+    if isinstance(current, type) and issubclass(current, BaseModel):
+        return [(f.alias or n) for n, f in current.model_fields.items()]
+    return []
+
+
+def _model_in(annotation: Any, step: str, loc: tuple[Any, ...]) -> Any:
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return annotation
+    models = [a for a in _flatten(annotation) if isinstance(a, type) and issubclass(a, BaseModel)]
+    for model in models:  # a tagged union: pick the member whose tag is in the path
+        tag = model.model_fields.get("type")
+        if tag is not None and set(get_args(tag.annotation)) & {str(s) for s in loc}:
+            return model
+    return models[0] if len(models) == 1 else None
+
+
+def _flatten(annotation: Any) -> list[Any]:
+    args = get_args(annotation)
+    if not args:
+        return [annotation]
+    return [leaf for arg in args for leaf in _flatten(arg)]

@@ -1,0 +1,49 @@
+"""Process settings, read once from ``ISTHMUS_*`` environment variables."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    """Everything a running hub needs that is not a resource."""
+
+    model_config = SettingsConfigDict(env_prefix="ISTHMUS_", extra="ignore")
+
+    home: Path = Field(
+        default=Path(".isthmus"),
+        description="Folder for embedded state: the SQLite store, the vault key, the admin token.",
+    )
+    database_url: str | None = Field(
+        default=None,
+        description="SQLAlchemy async URL of the store; default: SQLite file in 'home'.",
+    )
+    admin_token: str | None = Field(
+        default=None,
+        description="Bearer token for the admin API; default: generated once into 'home'.",
+    )
+    vault_key: str | None = Field(
+        default=None,
+        description="Fernet key that encrypts the secrets vault; default: generated into 'home'.",
+    )
+    host: str = Field(default="127.0.0.1", description="Address both planes listen on.")
+    gateway_port: int = Field(default=8400, description="Port of the data plane (gateway).")
+    control_port: int = Field(default=8401, description="Port of the control plane.")
+    gateway_max_body_bytes: int = Field(
+        default=1024 * 1024, ge=1024, description="Largest request body the gateway accepts."
+    )
+    snapshot_poll_seconds: float = Field(
+        default=1.0,
+        gt=0,
+        description="How often the gateway checks the store for changes made elsewhere.",
+    )
+    log_level: str = Field(default="info")
+    log_format: str = Field(default="console", pattern="^(console|json)$")
+
+    def resolved_database_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite+aiosqlite:///{(self.home / 'isthmus.db').resolve()}"

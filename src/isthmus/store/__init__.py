@@ -1,0 +1,41 @@
+"""The hub's store: SQLite by default, PostgreSQL in cluster mode."""
+
+from __future__ import annotations
+
+from types import TracebackType
+from typing import Self
+
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from isthmus.store.db import create_engine, migrate
+from isthmus.store.keys import ApiKeyInfo, KeyRepository
+from isthmus.store.resources import Change, ResourceRepository, StaleRevision
+from isthmus.store.secrets import SecretRepository
+
+__all__ = ["ApiKeyInfo", "Change", "StaleRevision", "Store"]
+
+
+class Store:
+    """The repositories over one database. Use ``async with Store.open(url)``."""
+
+    def __init__(self, engine: AsyncEngine) -> None:
+        self.engine = engine
+        self.resources = ResourceRepository(engine)
+        self.keys = KeyRepository(engine)
+        self.secrets = SecretRepository(engine)
+
+    @classmethod
+    def open(cls, url: str) -> Store:
+        return cls(create_engine(url))
+
+    async def __aenter__(self) -> Self:
+        await migrate(self.engine)
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.engine.dispose()

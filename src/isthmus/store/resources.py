@@ -1,0 +1,140 @@
+"""Resources in the store: read them, and change many of them in one transaction."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Literal
+
+from sqlalchemy import and_, delete, insert, select, update
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+from isthmus.errors import Conflict
+from isthmus.model import Resource, ResourceKey, kind_of
+from isthmus.store.tables import resources, store_state
+
+
+class StaleRevision(Conflict):
+    code = "stale-revision"
+    title = "The store changed meanwhile"
+    remediation = "Look at the new state (run the diff again) and re-apply."
+
+
+@dataclass(frozen=True)
+class Change:
+    action: Literal["create", "update", "delete"]
+    key: ResourceKey
+    resource: Resource | None  # None for deletes
+
+
+def _env(key: ResourceKey) -> str:
+    return key.environment or ""
+
+
+def _where(key: ResourceKey):  # type: ignore[no-untyped-def]
+    return and_(
+        resources.c.kind == key.kind,
+        resources.c.name == key.name,
+        resources.c.environment == _env(key),
+    )
+
+
+def _parse(document: dict[str, object]) -> Resource:
+    cls = kind_of(str(document.get("kind")))
+    if cls is None:
+        raise ValueError(f"store holds an unknown kind {document.get('kind')!r}")
+    return cls.model_validate(document)
+
+
+class ResourceRepository:
+    def __init__(self, engine: AsyncEngine) -> None:
+        self.engine = engine
+
+    async def revision(self) -> int:
+        async with self.engine.connect() as conn:
+            return int((await conn.execute(select(store_state.c.revision))).scalar_one())
+
+    async def list(self, kind: str | None = None) -> list[Resource]:
+        query = select(resources.c.document).order_by(
+            resources.c.kind, resources.c.name, resources.c.environment
+        )
+        if kind:
+            query = query.where(resources.c.kind == kind)
+        async with self.engine.connect() as conn:
+            rows = (await conn.execute(query)).scalars().all()
+        return [_parse(doc) for doc in rows]
+
+    async def snapshot(self) -> tuple[int, list[Resource]]:
+        """All resources and the revision they belong to, read consistently."""
+        async with self.engine.begin() as conn:
+            revision = int((await conn.execute(select(store_state.c.revision))).scalar_one())
+            docs = (await conn.execute(select(resources.c.document))).scalars().all()
+        return revision, [_parse(doc) for doc in docs]
+
+    async def get(self, key: ResourceKey) -> Resource | None:
+        async with self.engine.connect() as conn:
+            row = (await conn.execute(select(resources.c.document).where(_where(key)))).scalar()
+        return _parse(row) if row is not None else None
+
+    async def apply(self, changes: Sequence[Change], expect_revision: int | None = None) -> int:
+        """Write every change or none; returns the new store revision.
+
+        With ``expect_revision``, refuses (``StaleRevision``) if anything changed since the
+        caller computed its changes from that revision.
+        """
+        async with self.engine.begin() as conn:
+            current = await _lock_revision(conn)
+            if expect_revision is not None and current != expect_revision:
+                raise StaleRevision(
+                    "Resources changed after the diff was computed; nothing was written."
+                )
+            if not changes:
+                return current
+            revision = current + 1
+            now = datetime.now(UTC)
+            for change in changes:
+                await _write(conn, change, revision, now)
+            await conn.execute(update(store_state).values(revision=revision))
+            return revision
+
+
+async def _lock_revision(conn: AsyncConnection) -> int:
+    query = select(store_state.c.revision).where(store_state.c.id == 1)
+    if conn.dialect.name != "sqlite":  # SQLite serialises writers by itself
+        query = query.with_for_update()
+    return int((await conn.execute(query)).scalar_one())
+
+
+async def _write(conn: AsyncConnection, change: Change, revision: int, now: datetime) -> None:
+    key = change.key
+    if change.action == "delete":
+        result = await conn.execute(delete(resources).where(_where(key)))
+        if result.rowcount != 1:
+            raise Conflict(f"{key} does not exist.")
+        return
+    assert change.resource is not None
+    document = change.resource.canonical()
+    if change.action == "create":
+        exists = (await conn.execute(select(resources.c.id).where(_where(key)))).first()
+        if exists:
+            raise Conflict(f"{key} already exists.", remediation="Update it instead.")
+        await conn.execute(
+            insert(resources).values(
+                kind=key.kind,
+                name=key.name,
+                environment=_env(key),
+                document=document,
+                revision=revision,
+                created_at=now,
+                updated_at=now,
+            )
+        )
+        return
+    result = await conn.execute(
+        update(resources)
+        .where(_where(key))
+        .values(document=document, revision=revision, updated_at=now)
+    )
+    if result.rowcount != 1:
+        raise Conflict(f"{key} does not exist.", remediation="Create it instead.")

@@ -1,0 +1,53 @@
+"""Encrypted secret values. Encryption happens in ``isthmus.governance.vault``;
+this table only ever sees ciphertext."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from sqlalchemy import delete, insert, select, update
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from isthmus.errors import NotFound
+from isthmus.store.tables import secrets, store_state
+
+
+class SecretRepository:
+    def __init__(self, engine: AsyncEngine) -> None:
+        self.engine = engine
+
+    async def put(self, name: str, ciphertext: bytes) -> None:
+        now = datetime.now(UTC)
+        async with self.engine.begin() as conn:
+            changed = await conn.execute(
+                update(secrets)
+                .where(secrets.c.name == name)
+                .values(ciphertext=ciphertext, updated_at=now)
+            )
+            if changed.rowcount == 0:
+                await conn.execute(
+                    insert(secrets).values(
+                        name=name, ciphertext=ciphertext, created_at=now, updated_at=now
+                    )
+                )
+            # Connections using the secret must reopen with the new value.
+            await conn.execute(update(store_state).values(revision=store_state.c.revision + 1))
+
+    async def get(self, name: str) -> bytes | None:
+        async with self.engine.connect() as conn:
+            query = select(secrets.c.ciphertext).where(secrets.c.name == name)
+            value = (await conn.execute(query)).scalar()
+        return bytes(value) if value is not None else None
+
+    async def versions(self) -> dict[str, datetime]:
+        """name -> last change, for every secret (no values)."""
+        async with self.engine.connect() as conn:
+            rows = (await conn.execute(select(secrets.c.name, secrets.c.updated_at))).all()
+        return {row[0]: row[1] for row in rows}
+
+    async def delete(self, name: str) -> None:
+        async with self.engine.begin() as conn:
+            result = await conn.execute(delete(secrets).where(secrets.c.name == name))
+            if result.rowcount != 1:
+                raise NotFound(f"No secret '{name}'.")
+            await conn.execute(update(store_state).values(revision=store_state.c.revision + 1))
