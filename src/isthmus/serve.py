@@ -6,6 +6,7 @@ import asyncio
 import signal
 from collections.abc import Awaitable, Callable, Generator
 from contextlib import contextmanager
+from typing import Any
 
 import uvicorn
 
@@ -22,7 +23,7 @@ class _Server(uvicorn.Server):
         yield
 
 
-def _config(app: object, settings: Settings, port: int) -> uvicorn.Config:
+def _config(app: Any, settings: Settings, port: int) -> uvicorn.Config:
     return uvicorn.Config(
         app,
         host=settings.host,
@@ -41,7 +42,11 @@ async def serve(
     """Serve until SIGINT/SIGTERM; ``on_ready`` runs once both ports accept connections."""
     async with Hub(settings) as hub:
         gateway = _Server(
-            _config(Gateway(hub.snapshots, settings.gateway_max_body_bytes), settings, settings.gateway_port)
+            _config(
+                Gateway(hub.snapshots, settings.gateway_max_body_bytes),
+                settings,
+                settings.gateway_port,
+            )
         )
         control = _Server(_config(create_control_app(hub), settings, settings.control_port))
         servers = (gateway, control)

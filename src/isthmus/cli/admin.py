@@ -15,7 +15,9 @@ from isthmus.model import App, ResourceKey
 from isthmus.store import Store
 
 keys = typer.Typer(help="API keys of Apps.", no_args_is_help=True)
-secrets = typer.Typer(help="Secrets in the vault (referenced as secret://NAME).", no_args_is_help=True)
+secrets = typer.Typer(
+    help="Secrets in the vault (referenced as secret://NAME).", no_args_is_help=True
+)
 
 
 def _store(home: Path | None) -> Store:
@@ -52,8 +54,14 @@ def key_list(app: str | None = typer.Argument(None), home: Path | None = HomeOpt
             rows = await store.keys.list(app)
         table = Table("id", "app", "environment", "label", "created", "revoked")
         for k in rows:
-            table.add_row(k.id, k.app, k.environment, k.label, f"{k.created_at:%Y-%m-%d %H:%M}",
-                          f"{k.revoked_at:%Y-%m-%d %H:%M}" if k.revoked_at else "")
+            table.add_row(
+                k.id,
+                k.app,
+                k.environment,
+                k.label,
+                f"{k.created_at:%Y-%m-%d %H:%M}",
+                f"{k.revoked_at:%Y-%m-%d %H:%M}" if k.revoked_at else "",
+            )
         console.print(table)
 
     run(go())
@@ -86,8 +94,10 @@ def secret_set(
 ) -> None:
     """Store a secret, encrypted."""
     if value is None:
-        value = sys.stdin.readline().rstrip("\n") if not sys.stdin.isatty() else typer.prompt(
-            "Value", hide_input=True
+        value = (
+            sys.stdin.readline().rstrip("\n")
+            if not sys.stdin.isatty()
+            else typer.prompt("Value", hide_input=True)
         )
     if not value:
         err.print("[red]error[/red] the value is empty")

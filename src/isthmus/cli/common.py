@@ -15,8 +15,9 @@ from isthmus.settings import Settings
 
 T = TypeVar("T")
 
-console = Console(highlight=False)
-err = Console(stderr=True, highlight=False)
+# soft_wrap: never break a line, so file:line:column reports stay greppable
+console = Console(highlight=False, soft_wrap=True)
+err = Console(stderr=True, highlight=False, soft_wrap=True)
 
 
 def settings(home: Path | None = None) -> Settings:

@@ -8,7 +8,7 @@ from pathlib import Path
 import typer
 
 from isthmus.cli.common import HomeOption, console, err, run, settings
-from isthmus.model import json_schema_document, json_schemas
+from isthmus.model import Resource, json_schema_document, json_schemas
 from isthmus.project.diff import Diff, compute_diff
 from isthmus.project.export import export_project, resource_filename
 from isthmus.project.scaffold import scaffold
@@ -28,8 +28,10 @@ def init(
         raise typer.Exit(1)
     for path in scaffold(directory):
         console.print(f"  created {path}")
-    console.print(f"\nNext: [bold]isthmus validate {directory}[/bold], then "
-                  f"[bold]isthmus apply {directory}[/bold]")
+    console.print(
+        f"\nNext: [bold]isthmus validate {directory}[/bold], then "
+        f"[bold]isthmus apply {directory}[/bold]"
+    )
 
 
 def _report(project: LoadedProject, fmt: str) -> None:
@@ -56,16 +58,18 @@ def validate(
 
 
 def _print_diff(diff: Diff) -> None:
-    symbols = {"create": "[green]+[/green]", "update": "[yellow]~[/yellow]", "delete": "[red]-[/red]"}
+    symbols = {
+        "create": "[green]+[/green]",
+        "update": "[yellow]~[/yellow]",
+        "delete": "[red]-[/red]",
+    }
     for change in diff.changes:
         console.print(f"  {symbols[change.action]} {change.action} {change.key}")
         for field in diff.field_changes.get(change.key, ()):
             console.print(f"      {field}")
     counts = diff.counts()
-    console.print(
-        "No changes." if diff.empty else
-        f"{counts['create']} to create, {counts['update']} to update, {counts['delete']} to delete."
-    )
+    summary = ", ".join(f"{n} to {action}" for action, n in counts.items())
+    console.print("No changes." if diff.empty else summary + ".")
 
 
 async def _apply(directory: Path, home: Path | None, dry_run: bool, prune: bool) -> None:
@@ -84,8 +88,11 @@ async def _apply(directory: Path, home: Path | None, dry_run: bool, prune: bool)
         console.print(f"[green]✓[/green] applied (store revision {new_revision}).")
 
 
-def diff(directory: Path = ProjectDir, home: Path | None = HomeOption,
-         prune: bool = typer.Option(True, help="Show deletes of resources not in the project.")) -> None:
+def diff(
+    directory: Path = ProjectDir,
+    home: Path | None = HomeOption,
+    prune: bool = typer.Option(True, help="Show deletes of resources not in the project."),
+) -> None:
     """Show what 'apply' would change, without changing anything."""
     run(_apply(directory, home, dry_run=True, prune=prune))
 
@@ -102,23 +109,9 @@ def apply(
     run(_apply(directory, home, dry_run, prune))
 
 
-async def _export(directory: Path, home: Path | None, force: bool) -> None:
+async def _stored_resources(home: Path | None) -> list[Resource]:
     async with Store.open(settings(home).resolved_database_url()) as store:
-        resources = await store.resources.list()
-    wanted = {directory / resource_filename(r) for r in resources}
-    stale = [
-        path
-        for plural in {resource_filename(r).parent for r in resources}
-        for path in (directory / plural).glob("*.yaml")
-        if path not in wanted
-    ]
-    if not force and directory.exists() and any(directory.iterdir()):
-        err.print(f"[red]error[/red] {directory} is not empty (use --force to overwrite)")
-        raise typer.Exit(1)
-    for path in stale:
-        path.unlink()
-    written = export_project(resources, directory)
-    console.print(f"[green]✓[/green] wrote {len(written)} resources to {directory}")
+        return await store.resources.list()
 
 
 def export(
@@ -127,7 +120,17 @@ def export(
     force: bool = typer.Option(False, help="Overwrite a folder that is not empty."),
 ) -> None:
     """Write every resource in the store back out as YAML files."""
-    run(_export(directory, home, force))
+    if not force and directory.exists() and any(directory.iterdir()):
+        err.print(f"[red]error[/red] {directory} is not empty (use --force to overwrite)")
+        raise typer.Exit(1)
+    resources = run(_stored_resources(home))
+    wanted = {directory / resource_filename(r) for r in resources}
+    for folder in {(directory / resource_filename(r)).parent for r in resources}:
+        for stale in folder.glob("*.yaml"):  # resources deleted since the last export
+            if stale not in wanted:
+                stale.unlink()
+    written = export_project(resources, directory)
+    console.print(f"[green]✓[/green] wrote {len(written)} resources to {directory}")
 
 
 def schema(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from pathlib import Path
 
 import typer
@@ -11,11 +12,19 @@ from isthmus.logs import configure
 from isthmus.settings import Settings
 
 
-def _settings(home: Path | None, host: str | None, gateway_port: int | None,
-              control_port: int | None) -> Settings:
+def _settings(
+    home: Path | None, host: str | None, gateway_port: int | None, control_port: int | None
+) -> Settings:
     base = settings(home)
-    updates = {k: v for k, v in {"host": host, "gateway_port": gateway_port,
-                                 "control_port": control_port}.items() if v is not None}
+    updates = {
+        k: v
+        for k, v in {
+            "host": host,
+            "gateway_port": gateway_port,
+            "control_port": control_port,
+        }.items()
+        if v is not None
+    }
     return base.model_copy(update=updates)
 
 
@@ -57,8 +66,6 @@ def demo(
 
     s = _settings(home, host, gateway_port, control_port)
     configure("warning", s.log_format)
-    try:
+    with contextlib.suppress(KeyboardInterrupt):
         run(run_demo(s, crm_port, lambda text: console.print(text, soft_wrap=True)))
-    except KeyboardInterrupt:
-        pass
     console.print("Demo stopped.")

@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import copy
 from collections.abc import AsyncIterator, Mapping
-from typing import Any, ClassVar
+from typing import Any, ClassVar, get_args
 
 from pydantic import Field
 
@@ -18,6 +18,7 @@ from isthmus.connectors.base import (
     Connector,
     ConnectorConfig,
     ConnectorContext,
+    FilterOp,
     Health,
     OperationSpec,
     Pushdown,
@@ -30,7 +31,7 @@ from isthmus.connectors.base import (
 from isthmus.connectors.query import apply_query
 from isthmus.errors import BadRequest, Conflict, NotFound
 
-ALL_OPS = frozenset({"eq", "ne", "lt", "le", "gt", "ge", "in", "contains"})
+ALL_OPS: frozenset[FilterOp] = frozenset(get_args(FilterOp))
 VERBS = ("list", "get", "create", "update", "delete")
 
 
@@ -112,7 +113,7 @@ class MemoryConnector(Connector):
             for name, c in self.config.collections.items()
         }
 
-    async def read(self, stream: str, query: StreamQuery) -> AsyncIterator[Record]:  # type: ignore[override]
+    async def read(self, stream: str, query: StreamQuery) -> AsyncIterator[Record]:
         if stream not in self.data:
             raise NotFound(f"The memory connector has no stream '{stream}'.")
         cursor_field = self.config.collections[stream].cursor_field
@@ -125,7 +126,7 @@ class MemoryConnector(Connector):
             for name in self.data
         }
 
-    async def subscribe(self, trigger: str) -> AsyncIterator[Record]:  # type: ignore[override]
+    async def subscribe(self, trigger: str) -> AsyncIterator[Record]:
         collection = trigger.removesuffix(".changed")
         if trigger == collection or collection not in self.data:
             raise NotFound(f"The memory connector has no trigger '{trigger}'.")

@@ -42,7 +42,9 @@ def _sort_key(field: str) -> Callable[[Record], tuple[bool, Any]]:
     return lambda record: (record.get(field) is None, record.get(field))
 
 
-def apply_query(records: Iterable[Record], query: StreamQuery, cursor_field: str | None) -> Iterator[Record]:
+def apply_query(
+    records: Iterable[Record], query: StreamQuery, cursor_field: str | None
+) -> Iterator[Record]:
     rows: Iterable[Record] = (r for r in records if matches(r, query.filters))
     if query.cursor is not None and cursor_field:
         rows = (r for r in rows if matches(r, [Filter(cursor_field, "gt", query.cursor)]))

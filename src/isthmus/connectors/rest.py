@@ -160,7 +160,9 @@ class RestConnector(Connector):
         except OutboundBlocked:
             raise
         except TimeoutError as exc:
-            raise UpstreamTimeout("The backend did not answer within the Connection's timeout.") from exc
+            raise UpstreamTimeout(
+                "The backend did not answer within the Connection's timeout."
+            ) from exc
         except (aiohttp.ClientError, OSError, asyncio.IncompleteReadError) as exc:
             raise UpstreamUnavailable("The connection to the backend failed.") from exc
 

@@ -56,7 +56,9 @@ def create_control_app(hub: Hub) -> FastAPI:
     async def healthz() -> dict[str, str]:
         return {"status": "ok"}
 
-    @app.get("/readyz", tags=["Health"], summary="The hub can serve: store reachable, snapshot loaded")
+    @app.get(
+        "/readyz", tags=["Health"], summary="The hub can serve: store reachable, snapshot loaded"
+    )
     async def readyz(request: Request) -> dict[str, Any]:
         try:
             revision = await hub.store.resources.revision()

@@ -79,4 +79,6 @@ def install(app: FastAPI) -> None:
     @app.exception_handler(Exception)
     async def _unhandled(request: Request, exc: Exception) -> Response:
         log.exception("control.unhandled", path=request.url.path)
-        return problem(IsthmusError("The control plane failed while handling this request."), request)
+        return problem(
+            IsthmusError("The control plane failed while handling this request."), request
+        )

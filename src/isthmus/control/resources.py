@@ -38,9 +38,7 @@ def _refuse(findings: list[Finding]) -> None:
             {"path": dotted(path), "message": message, "hint": hint}
             for path, message, hint in findings
         ]
-        raise ValidationFailed(
-            "The resource is not valid.", extensions={"errors": errors}
-        )
+        raise ValidationFailed("The resource is not valid.", extensions={"errors": errors})
 
 
 async def _write(hub: Hub, resource: Resource, action: str) -> None:
@@ -82,7 +80,10 @@ def kind_router(cls: type[Resource]) -> APIRouter:
 
     @router.put("/{name}", summary=f"Create or replace a {kind}")
     async def put(
-        name: str, body: cls, response: Response, hub: Hub = Depends(_hub)  # type: ignore[valid-type]
+        name: str,
+        body: cls,  # type: ignore[valid-type]
+        response: Response,
+        hub: Hub = Depends(_hub),
     ) -> dict[str, Any]:
         resource: Resource = body
         if resource.metadata.name != name:

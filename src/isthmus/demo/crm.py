@@ -12,18 +12,54 @@ from typing import Any
 from aiohttp import web
 
 CUSTOMERS: list[dict[str, Any]] = [
-    {"id": 1, "name": "Ada Lovelace", "company": "Analytical Engines Ltd", "tier": "gold",
-     "email": "ada@example.com", "country": "GB"},
-    {"id": 2, "name": "Grace Hopper", "company": "Compiler Works", "tier": "platinum",
-     "email": "grace@example.com", "country": "US"},
-    {"id": 3, "name": "Katherine Johnson", "company": "Orbital Dynamics", "tier": "gold",
-     "email": "katherine@example.com", "country": "US"},
-    {"id": 4, "name": "Hedy Lamarr", "company": "Frequency Hopping Inc", "tier": "silver",
-     "email": "hedy@example.com", "country": "AT"},
-    {"id": 5, "name": "Alan Turing", "company": "Bletchley Computing", "tier": "silver",
-     "email": "alan@example.com", "country": "GB"},
-    {"id": 6, "name": "Margaret Hamilton", "company": "Apollo Software", "tier": "platinum",
-     "email": "margaret@example.com", "country": "US"},
+    {
+        "id": 1,
+        "name": "Ada Lovelace",
+        "company": "Analytical Engines Ltd",
+        "tier": "gold",
+        "email": "ada@example.com",
+        "country": "GB",
+    },
+    {
+        "id": 2,
+        "name": "Grace Hopper",
+        "company": "Compiler Works",
+        "tier": "platinum",
+        "email": "grace@example.com",
+        "country": "US",
+    },
+    {
+        "id": 3,
+        "name": "Katherine Johnson",
+        "company": "Orbital Dynamics",
+        "tier": "gold",
+        "email": "katherine@example.com",
+        "country": "US",
+    },
+    {
+        "id": 4,
+        "name": "Hedy Lamarr",
+        "company": "Frequency Hopping Inc",
+        "tier": "silver",
+        "email": "hedy@example.com",
+        "country": "AT",
+    },
+    {
+        "id": 5,
+        "name": "Alan Turing",
+        "company": "Bletchley Computing",
+        "tier": "silver",
+        "email": "alan@example.com",
+        "country": "GB",
+    },
+    {
+        "id": 6,
+        "name": "Margaret Hamilton",
+        "company": "Apollo Software",
+        "tier": "platinum",
+        "email": "margaret@example.com",
+        "country": "US",
+    },
 ]
 
 

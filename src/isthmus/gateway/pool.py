@@ -76,7 +76,9 @@ class ConnectionPool:
         for key in [k for k in self._open if k not in connections]:
             self._retire(self._open.pop(key))
 
-    async def _open_one(self, key: ResourceKey, connection: Connection, fingerprint: bytes) -> _Open:
+    async def _open_one(
+        self, key: ResourceKey, connection: Connection, fingerprint: bytes
+    ) -> _Open:
         stack = AsyncExitStack()
         context = ConnectorContext(key.name, key.environment or "", self._secrets)
         try:

@@ -89,7 +89,7 @@ class RouteTable:
                         table.templated.append(compiled)
 
     def match(self, method: str, path: str) -> Match:
-        _, api, version, rest = (path.split("/", 3) + ["", "", ""])[:4]
+        _, api, version, rest = [*path.split("/", 3), "", "", ""][:4]
         table = self._versions.get((api, version))
         if table is None:
             raise RouteNotFound(

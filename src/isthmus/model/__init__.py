@@ -14,7 +14,14 @@ from isthmus.model.base import (
 )
 from isthmus.model.connection import Connection
 from isthmus.model.plan import Plan
-from isthmus.model.registry import json_schema_document, json_schemas, kind_by_plural, kind_of, kinds, register_kind
+from isthmus.model.registry import (
+    json_schema_document,
+    json_schemas,
+    kind_by_plural,
+    kind_of,
+    kinds,
+    register_kind,
+)
 from isthmus.model.system import System
 
 __all__ = [

@@ -16,7 +16,8 @@ from isthmus.model.base import Name, Ref, Resource, Spec
 from isthmus.model.registry import register_kind
 
 PATH_PARAM = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)\}")
-PATH_PATTERN = r"^/([A-Za-z0-9._~\-]+|\{[A-Za-z_][A-Za-z0-9_]*\})?(/([A-Za-z0-9._~\-]+|\{[A-Za-z_][A-Za-z0-9_]*\}))*$"
+_SEGMENT = r"([A-Za-z0-9._~\-]+|\{[A-Za-z_][A-Za-z0-9_]*\})"
+PATH_PATTERN = rf"^/{_SEGMENT}?(/{_SEGMENT})*$"
 
 Method = Literal["GET", "POST", "PUT", "PATCH", "DELETE"]
 VersionName = Annotated[str, Field(pattern=r"^v[0-9]+(\.[0-9]+)?$")]

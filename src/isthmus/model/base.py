@@ -9,7 +9,8 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Annotated, Any, ClassVar, Literal, get_args, get_origin
+from types import UnionType
+from typing import Annotated, Any, ClassVar, Literal, Union, get_args, get_origin
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 from pydantic.alias_generators import to_camel
@@ -65,7 +66,7 @@ class Metadata(Spec):
 class Resource(Spec):
     """A declared resource. Subclasses set ``kind`` (a Literal) and ``spec``."""
 
-    api_version: Literal["isthmus.dev/v1"] = Field(default=API_VERSION, alias="apiVersion")
+    api_version: Literal["isthmus.dev/v1"] = Field(default="isthmus.dev/v1", alias="apiVersion")
     kind: str
     metadata: Metadata
     spec: Any
@@ -115,6 +116,9 @@ def _ref_in(annotation: Any, metadata: list[Any]) -> Ref | None:
     if get_origin(annotation) is Annotated:
         args = get_args(annotation)
         return _ref_in(args[0], list(args[1:]))
+    if get_origin(annotation) in (Union, UnionType):  # Optional[Annotated[str, Ref(...)]]
+        found = (_ref_in(arg, []) for arg in get_args(annotation))
+        return next((ref for ref in found if ref is not None), None)
     return None
 
 

@@ -18,9 +18,7 @@ class RateLimit(Spec):
 
 class PlanSpec(Spec):
     rate: RateLimit | None = Field(default=None, description="Sustained request rate per App.")
-    daily_quota: int | None = Field(
-        default=None, gt=0, description="Requests per App per UTC day."
-    )
+    daily_quota: int | None = Field(default=None, gt=0, description="Requests per App per UTC day.")
 
 
 @register_kind

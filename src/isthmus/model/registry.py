@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any, TypeVar
 
-from pydantic import TypeAdapter
-from pydantic.json_schema import models_json_schema
+from pydantic import BaseModel, TypeAdapter
+from pydantic.json_schema import JsonSchemaMode, models_json_schema
 
 from isthmus.model.base import Resource
 
@@ -16,7 +16,8 @@ _KINDS: dict[str, type[Resource]] = {}
 
 def register_kind(cls: R) -> R:
     """Class decorator: make a kind known to the loader, the store, the admin API and docs."""
-    kind = cls.model_fields["kind"].default
+    model: type[Resource] = cls
+    kind = model.model_fields["kind"].default
     if not isinstance(kind, str):
         raise TypeError(f"{cls.__name__}.kind needs a default naming the kind")
     _KINDS[kind] = cls
@@ -48,8 +49,10 @@ def json_schemas() -> dict[str, Any]:
 
 def json_schema_document() -> dict[str, Any]:
     """One JSON Schema that accepts any resource, for YAML editors (yaml-language-server)."""
-    models = [(cls, "validation") for _, cls in sorted(_KINDS.items())]
-    refs, top = models_json_schema(models, by_alias=True)  # type: ignore[arg-type]
+    models: list[tuple[type[BaseModel], JsonSchemaMode]] = [
+        (cls, "validation") for _, cls in sorted(_KINDS.items())
+    ]
+    refs, top = models_json_schema(models, by_alias=True)
     return {
         "$schema": "https://json-schema.org/draft/2020-12/schema",
         "title": "Isthmus resource",

@@ -12,6 +12,7 @@ from pydantic import ValidationError
 from isthmus.connectors import registry as connector_registry
 from isthmus.errors import IsthmusError
 from isthmus.model import Connection, Resource
+from isthmus.project.source import real_path
 
 Path_ = tuple[str | int, ...]
 Finding = tuple[Path_, str, str | None]  # path, message, hint
@@ -48,6 +49,16 @@ def literal_secrets(data: Any, path: Path_ = ()) -> Iterator[Finding]:
 
 
 def resource_checks(resource: Resource, raw: dict[str, Any]) -> Iterator[Finding]:
+    """Every finding once per field path (a literal secret also fails its field's pattern)."""
+    seen: set[Path_] = set()
+    for path, message, hint in _all_checks(resource, raw):
+        path = real_path(raw, path)
+        if path not in seen:
+            seen.add(path)
+            yield path, message, hint
+
+
+def _all_checks(resource: Resource, raw: dict[str, Any]) -> Iterator[Finding]:
     meta = resource.metadata
     if resource.owner_required and not meta.owner:
         yield ("metadata",), f"a {resource.kind} needs an owner", "add metadata.owner: TEAM"
@@ -79,4 +90,9 @@ def connection_config(resource: Connection) -> Iterator[Finding]:
         connector.config_model.model_validate(spec.config)
     except ValidationError as exc:
         for error in exc.errors(include_url=False):
-            yield ("spec", "config", *error["loc"]), error["msg"], None
+            path = ("spec", "config", *error["loc"])
+            pattern = str((error.get("ctx") or {}).get("pattern", ""))
+            if pattern.startswith("^secret://"):
+                yield path, "a literal secret where a secret:// reference belongs", SECRET_HINT
+            else:
+                yield path, error["msg"], None

@@ -17,7 +17,11 @@ def missing_references(resource: Resource, others: Iterable[Resource]) -> Iterat
     known = _names(others) | {(resource.kind, resource.metadata.name)}
     for ref in references(resource):
         if (ref.kind, ref.name) not in known:
-            yield ref.path, f"{ref.kind} '{ref.name}' does not exist", f"create the {ref.kind} first"
+            yield (
+                ref.path,
+                f"{ref.kind} '{ref.name}' does not exist",
+                f"create the {ref.kind} first",
+            )
 
 
 def dependents(key: ResourceKey, resources: Iterable[Resource]) -> list[ResourceKey]:

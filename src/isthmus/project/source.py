@@ -35,37 +35,49 @@ class Document:
     node: Any  # the ruamel round-trip node, kept for positions
     data: Any  # the same content as plain Python values
 
-    def locate(self, path: Path_) -> Location:
+    def locate(self, path: Path_, *, at_key: bool = False) -> Location:
         """The position of the value at ``path``, or of its nearest existing parent.
 
         Path steps that are not in the document (pydantic adds union tags such as
-        'proxy' to its error locations) are skipped rather than ending the walk.
+        'proxy' to its error locations) are skipped rather than ending the walk. A scalar
+        is located at its value unless ``at_key`` (the field name itself is wrong).
         """
         node = self.node
         line, column = _position(node)
-        for step in path:
+        for index, step in enumerate(path):
             if isinstance(node, CommentedMap) and step in node:
-                line, column = node.lc.key(step)
-                node = node[step]
+                child = node[step]
+                scalar = not isinstance(child, CommentedMap | CommentedSeq)
+                last = index == len(path) - 1
+                use_value = scalar and not (at_key and last)
+                line, column = node.lc.value(step) if use_value else node.lc.key(step)
+                node = child
             elif isinstance(node, CommentedSeq) and isinstance(step, int) and step < len(node):
                 line, column = node.lc.item(step)
                 node = node[step]
         return Location(self.file, line + 1, column + 1)
 
-
     def real_path(self, path: Path_) -> Path_:
-        """``path`` without the steps that are not in the document (union tags), but
-        keeping a missing last step (the name of a missing field)."""
-        node, kept = self.data, []
-        for position, step in enumerate(path):
-            if isinstance(node, dict) and step in node:
-                node = node[step]
-            elif isinstance(node, list) and isinstance(step, int) and step < len(node):
-                node = node[step]
-            elif position < len(path) - 1:
-                continue
-            kept.append(step)
-        return tuple(kept)
+        return real_path(self.data, path)
+
+
+def real_path(data: Any, path: Path_) -> Path_:
+    """``path`` without the steps that are not in ``data`` (pydantic's union tags such as
+    'proxy'), but keeping a missing last step (the name of a missing field)."""
+    node, kept = data, []
+    for position, step in enumerate(path):
+        if _has(node, step):
+            node = node[step]
+        elif position < len(path) - 1:
+            continue
+        kept.append(step)
+    return tuple(kept)
+
+
+def _has(node: Any, step: str | int) -> bool:
+    if isinstance(node, dict):
+        return step in node
+    return isinstance(node, list) and isinstance(step, int) and step < len(node)
 
 
 @dataclass(frozen=True)

@@ -22,6 +22,9 @@ class LoadedProject:
     resources: dict[ResourceKey, Resource] = field(default_factory=dict)
     origins: dict[ResourceKey, Location] = field(default_factory=dict)
     documents: dict[ResourceKey, Document] = field(default_factory=dict, repr=False)
+    # (kind, name) of every resource declared, valid or not: a reference to an invalid
+    # resource is reported once, at the resource, not again at every reference.
+    declared: set[tuple[str, str]] = field(default_factory=set, repr=False)
     issues: list[Issue] = field(default_factory=list)
 
     @property
@@ -54,7 +57,9 @@ def _load_document(project: LoadedProject, document: Document) -> None:
     data = document.data
     here = document.locate(())
     if not isinstance(data, dict):
-        project.issues.append(Issue(here, "", "a resource must be a mapping with kind, metadata, spec"))
+        project.issues.append(
+            Issue(here, "", "a resource must be a mapping with kind, metadata, spec")
+        )
         return
     kind = data.get("kind")
     cls = kinds().get(kind) if isinstance(kind, str) else None
@@ -65,18 +70,29 @@ def _load_document(project: LoadedProject, document: Document) -> None:
         message = "missing 'kind'" if kind is None else f"unknown kind '{kind}'"
         project.issues.append(Issue(document.locate(("kind",)), "kind", message, hint))
         return
+    name = (
+        (data.get("metadata") or {}).get("name") if isinstance(data.get("metadata"), dict) else None
+    )
+    if isinstance(name, str):
+        project.declared.add((cls.__name__, name))
     try:
         resource = cls.model_validate(data)
     except ValidationError as exc:
         for error in exc.errors(include_url=False):
             loc = document.real_path(tuple(error["loc"]))
+            at_key = error["type"] == "extra_forbidden"
             project.issues.append(
-                Issue(document.locate(loc), dotted(loc), _message(error), _hint(cls, error))
+                Issue(
+                    document.locate(loc, at_key=at_key),
+                    dotted(loc),
+                    _message(error),
+                    _hint(cls, error),
+                )
             )
         return
     findings = list(resource_checks(resource, data))
-    for path, message, hint in findings:
-        project.issues.append(Issue(document.locate(path), dotted(path), message, hint))
+    for path, problem, advice in findings:
+        project.issues.append(Issue(document.locate(path), dotted(path), problem, advice))
     if findings:
         return
     first = project.origins.get(resource.key)
@@ -97,8 +113,8 @@ def _load_document(project: LoadedProject, document: Document) -> None:
 
 def _reference_issues(project: LoadedProject) -> Iterable[Issue]:
     names: dict[str, set[str]] = {}
-    for key in project.resources:
-        names.setdefault(key.kind, set()).add(key.name)
+    for kind, name in project.declared:
+        names.setdefault(kind, set()).add(name)
     for key, resource in project.resources.items():
         document = project.documents[key]
         for ref in references(resource):

@@ -7,6 +7,7 @@ like test and live keys of payment APIs, so one gateway serves both without conf
 
 from __future__ import annotations
 
+import builtins  # the repositories' list() methods shadow the builtin in class scope
 import hashlib
 import secrets
 from dataclasses import dataclass
@@ -62,7 +63,7 @@ class KeyRepository:
             await conn.execute(update(store_state).values(revision=store_state.c.revision + 1))
         return ApiKeyInfo(key_id, app, environment, label, now, None), plain
 
-    async def list(self, app: str | None = None) -> list[ApiKeyInfo]:
+    async def list(self, app: str | None = None) -> builtins.list[ApiKeyInfo]:
         query = select(
             api_keys.c.id,
             api_keys.c.app,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import builtins  # the repositories' list() methods shadow the builtin in class scope
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -55,7 +56,7 @@ class ResourceRepository:
         async with self.engine.connect() as conn:
             return int((await conn.execute(select(store_state.c.revision))).scalar_one())
 
-    async def list(self, kind: str | None = None) -> list[Resource]:
+    async def list(self, kind: str | None = None) -> builtins.list[Resource]:
         query = select(resources.c.document).order_by(
             resources.c.kind, resources.c.name, resources.c.environment
         )
@@ -65,7 +66,7 @@ class ResourceRepository:
             rows = (await conn.execute(query)).scalars().all()
         return [_parse(doc) for doc in rows]
 
-    async def snapshot(self) -> tuple[int, list[Resource]]:
+    async def snapshot(self) -> tuple[int, builtins.list[Resource]]:
         """All resources and the revision they belong to, read consistently."""
         async with self.engine.begin() as conn:
             revision = int((await conn.execute(select(store_state.c.revision))).scalar_one())

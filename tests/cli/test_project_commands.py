@@ -1,0 +1,143 @@
+"""The project commands end to end, in-process: init, validate, apply, diff, export, schema."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import jsonschema
+from typer.testing import CliRunner
+
+from isthmus.cli.main import app
+from tests.fixtures import VALID_PROJECT
+from tests.helpers import write_project
+
+runner = CliRunner()
+
+
+def cli(*args: str) -> tuple[int, str]:
+    result = runner.invoke(app, list(args))
+    return result.exit_code, result.output
+
+
+def test_init_scaffolds_a_project_that_validates_and_applies(tmp_path: Path) -> None:
+    code, out = cli("init", str(tmp_path / "proj"))
+    assert code == 0, out
+    code, out = cli("validate", str(tmp_path / "proj"))
+    assert code == 0, out
+    assert "5 resources are valid" in out
+    code, out = cli("apply", str(tmp_path / "proj"), "--home", str(tmp_path / "home"))
+    assert code == 0, out
+    assert "5 to create" in out
+    code, out = cli("init", str(tmp_path / "proj"))
+    assert code == 1 and "not empty" in out
+
+
+def test_validate_reports_each_problem_with_file_and_line(tmp_path: Path) -> None:
+    files = dict(VALID_PROJECT)
+    files["apps.yaml"] = files["apps.yaml"].replace("plan: gold", "plan: platinum")
+    files["systems.yaml"] = files["systems.yaml"].replace("category: saas", "category: cloud")
+    files["extra.yaml"] = "kind: Widget\nmetadata: {name: w}\n"
+    code, out = cli("validate", str(write_project(tmp_path, files)))
+    assert code == 1
+    assert "apps.yaml:5:9: Plan 'platinum' does not exist (spec.plan)" in out
+    assert "systems.yaml:6:13:" in out and "(spec.category)" in out
+    assert "extra.yaml:1:7: unknown kind 'Widget'" in out
+    assert "3 problem(s) found" in out
+    code, out = cli("validate", str(tmp_path), "--format", "json")
+    assert code == 1
+    assert {(i["file"], i["line"]) for i in json.loads(out)} == {
+        ("apps.yaml", 5),
+        ("systems.yaml", 6),
+        ("extra.yaml", 1),
+    }
+
+
+def test_apply_export_apply_is_an_empty_diff(tmp_path: Path) -> None:
+    home = str(tmp_path / "home")
+    project = write_project(tmp_path / "project", VALID_PROJECT)
+    code, out = cli("apply", str(project), "--home", home)
+    assert code == 0, out
+    assert "7 to create, 0 to update, 0 to delete" in out
+    code, out = cli("export", str(tmp_path / "exported"), "--home", home)
+    assert code == 0, out
+    assert (tmp_path / "exported" / "connections" / "crm.sandbox.yaml").exists()
+    code, out = cli("apply", str(tmp_path / "exported"), "--home", home)
+    assert code == 0, out
+    assert "No changes." in out
+    # and the exported files alone validate
+    code, out = cli("validate", str(tmp_path / "exported"))
+    assert code == 0, out
+
+
+def test_diff_shows_field_changes_and_prunes(tmp_path: Path) -> None:
+    home = str(tmp_path / "home")
+    project = write_project(tmp_path / "p", VALID_PROJECT)
+    assert cli("apply", str(project), "--home", home)[0] == 0
+    (project / "apps.yaml").write_text(
+        (project / "apps.yaml").read_text().replace("requests: 100", "requests: 200")
+    )
+    (project / "systems.yaml").write_text(
+        "kind: System\nmetadata: {name: crm, owner: sales-ops}\nspec: {category: saas}\n"
+    )
+    conns = (project / "connections.yaml").read_text().split("---")[0]
+    (project / "connections.yaml").write_text(conns)
+    code, out = cli("diff", str(project), "--home", home)
+    assert code == 0, out
+    assert "~ update Plan/gold" in out and "spec.rate.requests" in out
+    assert "- delete Connection/stock@sandbox" in out
+    assert "- delete System/stock" in out
+    assert "0 to create, 1 to update, 2 to delete" in out
+    # diff changed nothing: the same diff again
+    assert cli("diff", str(project), "--home", home)[1] == out
+    code, out = cli("apply", str(project), "--home", home, "--no-prune")
+    assert "0 to create, 1 to update, 0 to delete" in out
+
+
+def test_an_invalid_project_applies_nothing(tmp_path: Path) -> None:
+    home = str(tmp_path / "home")
+    files = dict(VALID_PROJECT)
+    files["apps.yaml"] = files["apps.yaml"].replace("[customers]", "[custmers]")
+    code, out = cli("apply", str(write_project(tmp_path / "p", files)), "--home", home)
+    assert code == 1
+    assert "Nothing was applied" in out
+    code, out = cli("export", str(tmp_path / "out"), "--home", home)
+    assert "wrote 0 resources" in out
+
+
+def test_schema_describes_every_kind_and_validates_documents(tmp_path: Path) -> None:
+    code, out = cli("schema")
+    assert code == 0
+    document = json.loads(out)
+    titles = {d.get("title") for d in document["$defs"].values()}
+    assert {"System", "Connection", "Api", "App", "Plan"} <= titles
+    validator = jsonschema.Draft202012Validator(document)
+    good = {
+        "kind": "App",
+        "metadata": {"name": "portal"},
+        "spec": {"apis": ["customers"], "plan": "gold"},
+    }
+    assert list(validator.iter_errors(good)) == []
+    bad = {"kind": "App", "metadata": {"name": "Portal!"}, "spec": {"apis": "customers"}}
+    assert list(validator.iter_errors(bad))
+    code, out = cli("schema", "--kind", "Plan")
+    assert json.loads(out)["title"] == "Plan"
+    assert cli("schema", "--kind", "Nope")[0] == 1
+
+
+def test_keys_and_secrets_commands(tmp_path: Path) -> None:
+    home = str(tmp_path / "home")
+    assert cli("apply", str(write_project(tmp_path / "p", VALID_PROJECT)), "--home", home)[0] == 0
+    result = runner.invoke(app, ["key", "create", "portal", "--home", home, "--label", "ci"])
+    assert result.exit_code == 0, result.output
+    key = result.output.strip().splitlines()[-1]
+    assert key.startswith("isk_sandbox_")
+    code, out = cli("key", "list", "portal", "--home", home)
+    assert "ci" in out and key not in out
+    code, out = cli("key", "create", "nobody", "--home", home)
+    assert code == 1 and "No App 'nobody'" in out
+    result = runner.invoke(app, ["secret", "set", "crm-token", "--home", home], input="tok-123\n")
+    assert result.exit_code == 0, result.output
+    assert "secret://crm-token" in cli("secret", "list", "--home", home)[1]
+    assert (tmp_path / "home" / "vault.key").stat().st_mode & 0o077 == 0
+    assert "tok-123".encode() not in (tmp_path / "home" / "isthmus.db").read_bytes()

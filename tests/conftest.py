@@ -1,0 +1,57 @@
+"""Fixtures shared by the whole suite."""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+
+from isthmus.store import Store
+from tests.services import POSTGRES_ADMIN_DSN, unavailable
+
+
+async def _postgres_database() -> tuple[str, str]:
+    import asyncpg
+
+    name = f"isthmus_test_{secrets.token_hex(6)}"
+    try:
+        conn = await asyncpg.connect(POSTGRES_ADMIN_DSN, timeout=5)
+    except (OSError, asyncpg.PostgresError) as exc:
+        unavailable("PostgreSQL", exc)
+    try:
+        await conn.execute(f'CREATE DATABASE "{name}"')
+    finally:
+        await conn.close()
+    base = POSTGRES_ADMIN_DSN.rsplit("/", 1)[0].replace("postgresql://", "postgresql+asyncpg://")
+    return name, f"{base}/{name}"
+
+
+async def _drop_database(name: str) -> None:
+    import asyncpg
+
+    conn = await asyncpg.connect(POSTGRES_ADMIN_DSN, timeout=5)
+    try:
+        await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    finally:
+        await conn.close()
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+async def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[str]:
+    """A fresh, empty store database: a SQLite file, or a new PostgreSQL database."""
+    if request.param == "sqlite":
+        yield f"sqlite+aiosqlite:///{tmp_path / 'store.db'}"
+        return
+    name, url = await _postgres_database()
+    try:
+        yield url
+    finally:
+        await _drop_database(name)
+
+
+@pytest.fixture
+async def store(store_url: str) -> AsyncIterator[Store]:
+    async with Store.open(store_url) as opened:
+        yield opened

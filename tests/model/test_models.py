@@ -1,0 +1,88 @@
+"""Resource models: the envelope, references, canonical form and the kind registry."""
+
+from __future__ import annotations
+
+import pytest
+from pydantic import ValidationError
+
+from isthmus.model import Api, App, Connection, Reference, ResourceKey, kinds, references
+
+
+def api(routes: list[dict[str, object]], **version: object) -> Api:
+    return Api.model_validate(
+        {
+            "kind": "Api",
+            "metadata": {"name": "customers"},
+            "spec": {"versions": [{"name": "v1", "routes": routes, **version}]},
+        }
+    )
+
+
+def test_every_reference_is_found_with_its_yaml_path() -> None:
+    app = App.model_validate(
+        {"kind": "App", "metadata": {"name": "a"}, "spec": {"apis": ["x", "y"], "plan": "gold"}}
+    )
+    assert list(references(app)) == [
+        Reference(("spec", "apis", 0), "Api", "x"),
+        Reference(("spec", "apis", 1), "Api", "y"),
+        Reference(("spec", "plan"), "Plan", "gold"),
+    ]
+    conn = Connection.model_validate(
+        {
+            "kind": "Connection",
+            "metadata": {"name": "c", "environment": "sandbox"},
+            "spec": {"system": "crm", "connector": "memory"},
+        }
+    )
+    assert list(references(conn)) == [Reference(("spec", "system"), "System", "crm")]
+    routes = [{"path": "/a", "target": {"type": "operation", "connection": "c", "operation": "o"}}]
+    assert [r.path for r in references(api(routes))] == [
+        ("spec", "versions", 0, "routes", 0, "target", "connection")
+    ]
+
+
+def test_canonical_form_round_trips_and_keeps_union_tags() -> None:
+    original = api(
+        [{"method": "get", "path": "/c/{id}", "target": {"type": "proxy", "connection": "crm"}}]
+    )
+    data = original.canonical()
+    assert list(data)[:2] == ["apiVersion", "kind"]
+    assert data["spec"]["versions"][0]["routes"][0]["target"]["type"] == "proxy"
+    assert "status" not in data["spec"]["versions"][0]  # defaults are left out
+    assert Api.model_validate(data) == original
+
+
+@pytest.mark.parametrize(
+    ("routes", "message"),
+    [
+        (
+            [
+                {"path": "/c/{id}", "target": {"type": "proxy", "connection": "c"}},
+                {"path": "/c/{key}", "target": {"type": "proxy", "connection": "c"}},
+            ],
+            "two routes answer GET /c/{key}",
+        ),
+        (
+            [{"path": "/c", "target": {"type": "proxy", "connection": "c", "path": "/x/{id}"}}],
+            "does not capture",
+        ),
+        ([{"path": "c/x", "target": {"type": "proxy", "connection": "c"}}], "pattern"),
+        ([{"path": "/c", "target": {"connection": "c"}}], "discriminator"),
+    ],
+)
+def test_route_mistakes_are_refused(routes: list[dict[str, object]], message: str) -> None:
+    with pytest.raises(ValidationError, match=message):
+        api(routes)
+
+
+def test_names_are_slugs() -> None:
+    with pytest.raises(ValidationError):
+        App.model_validate({"kind": "App", "metadata": {"name": "My App"}})
+
+
+def test_registry_knows_the_builtin_kinds_and_their_plural() -> None:
+    assert {"System", "Connection", "Api", "App", "Plan"} <= set(kinds())
+    assert kinds()["Connection"].plural == "connections"
+    assert kinds()["Connection"].environment_scoped
+    key = ResourceKey("Connection", "crm", "sandbox")
+    assert str(key) == "Connection/crm@sandbox"

@@ -1,0 +1,139 @@
+"""The store on SQLite and PostgreSQL: the same tests, both databases."""
+
+from __future__ import annotations
+
+import pytest
+
+from isthmus.errors import Conflict, NotFound
+from isthmus.governance.vault import SecretMissing, Vault, VaultKeyMismatch
+from isthmus.model import App, Connection, ResourceKey, System
+from isthmus.store import Change, StaleRevision, Store
+from isthmus.store.db import current_revision, migrate
+from isthmus.store.keys import digest
+
+
+def system(name: str, owner: str = "team-a") -> System:
+    return System.model_validate({"kind": "System", "metadata": {"name": name, "owner": owner}})
+
+
+def connection(name: str, environment: str, url: str = "https://crm.example.com") -> Connection:
+    return Connection.model_validate(
+        {
+            "kind": "Connection",
+            "metadata": {"name": name, "environment": environment},
+            "spec": {"system": "crm", "connector": "rest", "config": {"baseUrl": url}},
+        }
+    )
+
+
+async def test_migrations_reach_head_and_are_idempotent(store: Store) -> None:
+    assert await current_revision(store.engine) == "0001"
+    await migrate(store.engine)  # a second start must not fail or change anything
+    assert await current_revision(store.engine) == "0001"
+    assert await store.resources.revision() == 0
+
+
+async def test_create_update_delete_bump_the_revision(store: Store) -> None:
+    crm = system("crm")
+    r1 = await store.resources.apply([Change("create", crm.key, crm)])
+    assert r1 == 1
+    assert await store.resources.get(crm.key) == crm
+    changed = system("crm", owner="team-b")
+    r2 = await store.resources.apply([Change("update", crm.key, changed)])
+    assert r2 == 2
+    stored = await store.resources.get(crm.key)
+    assert stored is not None and stored.metadata.owner == "team-b"
+    r3 = await store.resources.apply([Change("delete", crm.key, None)])
+    assert r3 == 3
+    assert await store.resources.get(crm.key) is None
+
+
+async def test_environment_is_part_of_identity(store: Store) -> None:
+    sandbox = connection("crm", "sandbox", "https://sandbox.example.com")
+    production = connection("crm", "production", "https://crm.example.com")
+    await store.resources.apply(
+        [Change("create", sandbox.key, sandbox), Change("create", production.key, production)]
+    )
+    got = await store.resources.get(ResourceKey("Connection", "crm", "production"))
+    assert got is not None and got.spec.config["baseUrl"] == "https://crm.example.com"
+    assert len(await store.resources.list("Connection")) == 2
+
+
+async def test_a_failing_change_writes_nothing(store: Store) -> None:
+    crm = system("crm")
+    await store.resources.apply([Change("create", crm.key, crm)])
+    erp = system("erp")
+    before = await store.resources.revision()
+    with pytest.raises(Conflict):
+        # the second change collides, so the first must be rolled back with it
+        await store.resources.apply(
+            [Change("create", erp.key, erp), Change("create", crm.key, crm)]
+        )
+    assert await store.resources.get(erp.key) is None
+    assert await store.resources.revision() == before
+
+
+async def test_stale_revision_is_refused(store: Store) -> None:
+    crm = system("crm")
+    seen = await store.resources.revision()
+    await store.resources.apply([Change("create", crm.key, crm)])
+    erp = system("erp")
+    with pytest.raises(StaleRevision):
+        await store.resources.apply([Change("create", erp.key, erp)], expect_revision=seen)
+    assert await store.resources.get(erp.key) is None
+
+
+async def test_update_and_delete_of_missing_resources_conflict(store: Store) -> None:
+    ghost = system("ghost")
+    with pytest.raises(Conflict):
+        await store.resources.apply([Change("update", ghost.key, ghost)])
+    with pytest.raises(Conflict):
+        await store.resources.apply([Change("delete", ghost.key, None)])
+
+
+async def test_api_keys_are_stored_as_digests(store: Store) -> None:
+    info, plain = await store.keys.create("my-app", "sandbox", "laptop")
+    assert plain.startswith("isk_sandbox_" + info.id)
+    index = await store.keys.active_digests()
+    assert index == {digest(plain): (info.id, "my-app", "sandbox")}
+    listed = await store.keys.list("my-app")
+    assert [k.id for k in listed] == [info.id]
+    async with store.engine.connect() as conn:
+        from sqlalchemy import text
+
+        dump = str((await conn.execute(text("SELECT * FROM api_keys"))).all())
+    assert plain not in dump
+    await store.keys.revoke(info.id)
+    assert await store.keys.active_digests() == {}
+    with pytest.raises(NotFound):
+        await store.keys.revoke(info.id)
+
+
+async def test_vault_encrypts_at_rest(store: Store) -> None:
+    from cryptography.fernet import Fernet
+
+    vault = Vault(store.secrets, Fernet.generate_key().decode())
+    canary = "canary-" + "s3cr3t-value-7781"
+    await vault.set("crm-token", canary)
+    assert await vault.resolve("secret://crm-token") == canary
+    raw = await store.secrets.get("crm-token")
+    assert raw is not None and canary.encode() not in raw
+    assert await vault.names() == ["crm-token"]
+    other = Vault(store.secrets, Fernet.generate_key().decode())
+    with pytest.raises(VaultKeyMismatch):
+        await other.resolve("secret://crm-token")
+    with pytest.raises(SecretMissing):
+        await vault.resolve("secret://nope")
+    revision = await store.resources.revision()
+    await vault.set("crm-token", "rotated")
+    assert await store.resources.revision() == revision + 1  # connections must reopen
+    await vault.delete("crm-token")
+    assert await vault.names() == []
+
+
+async def test_snapshot_reads_revision_with_resources(store: Store) -> None:
+    app = App.model_validate({"kind": "App", "metadata": {"name": "my-app"}})
+    await store.resources.apply([Change("create", app.key, app)])
+    revision, resources = await store.resources.snapshot()
+    assert revision == 1
+    assert resources == [app]
