@@ -37,9 +37,15 @@ def matches(record: Record, filters: Iterable[Filter]) -> bool:
     return True
 
 
-def _sort_key(field: str) -> Callable[[Record], tuple[bool, Any]]:
-    # None sorts last whatever the direction of the other values.
-    return lambda record: (record.get(field) is None, record.get(field))
+def _sorted(rows: list[Record], field: str, descending: bool) -> list[Record]:
+    """Stable sort on one field; records without a value go last in either direction."""
+    present = [r for r in rows if r.get(field) is not None]
+    missing = [r for r in rows if r.get(field) is None]
+    try:
+        present.sort(key=lambda record: record[field], reverse=descending)
+    except TypeError:  # unlike types (numbers and text): order by kind, then by text
+        present.sort(key=lambda r: (type(r[field]).__name__, str(r[field])), reverse=descending)
+    return present + missing
 
 
 def apply_query(
@@ -50,8 +56,8 @@ def apply_query(
         rows = (r for r in rows if matches(r, [Filter(cursor_field, "gt", query.cursor)]))
     if query.sort:
         ordered = list(rows)
-        for field, descending in reversed(query.sort):
-            ordered.sort(key=_sort_key(field), reverse=descending)
+        for field, descending in reversed(query.sort):  # last key first: sorts are stable
+            ordered = _sorted(ordered, field, descending)
         rows = ordered
     for count, record in enumerate(rows):
         if query.limit is not None and count >= query.limit:
