@@ -11,12 +11,14 @@ from isthmus.gateway.pool import ConnectionPool
 from isthmus.gateway.snapshot import SnapshotHolder
 from isthmus.governance.vault import Vault, vault_key
 from isthmus.home import admin_token
+from isthmus.logs import configure_once
 from isthmus.settings import Settings
 from isthmus.store import Store
 
 
 class Hub:
     def __init__(self, settings: Settings) -> None:
+        configure_once()
         self.settings = settings
         self.store = Store.open(settings.resolved_database_url())
         self.vault = Vault(self.store.secrets, vault_key(settings.home, settings.vault_key))

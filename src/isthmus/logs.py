@@ -8,6 +8,12 @@ import sys
 import structlog
 
 
+def configure_once() -> None:
+    """Safe defaults for a hub embedded by code that did not configure logging itself."""
+    if not structlog.is_configured():
+        configure()
+
+
 def configure(level: str = "info", fmt: str = "console") -> None:
     numeric = logging.getLevelName(level.upper())
     if not isinstance(numeric, int):
@@ -15,7 +21,10 @@ def configure(level: str = "info", fmt: str = "console") -> None:
     renderer: structlog.types.Processor = (
         structlog.processors.JSONRenderer()
         if fmt == "json"
-        else structlog.dev.ConsoleRenderer(colors=sys.stderr.isatty())
+        # plain tracebacks: rich ones print local variables, which can hold secrets
+        else structlog.dev.ConsoleRenderer(
+            colors=sys.stderr.isatty(), exception_formatter=structlog.dev.plain_traceback
+        )
     )
     structlog.configure(
         processors=[

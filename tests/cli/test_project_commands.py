@@ -140,4 +140,4 @@ def test_keys_and_secrets_commands(tmp_path: Path) -> None:
     assert result.exit_code == 0, result.output
     assert "secret://crm-token" in cli("secret", "list", "--home", home)[1]
     assert (tmp_path / "home" / "vault.key").stat().st_mode & 0o077 == 0
-    assert "tok-123".encode() not in (tmp_path / "home" / "isthmus.db").read_bytes()
+    assert b"tok-123" not in (tmp_path / "home" / "isthmus.db").read_bytes()

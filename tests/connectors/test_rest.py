@@ -25,8 +25,12 @@ async def backend() -> AsyncIterator[tuple[str, Seen]]:
         seen.append(request)
         body = await request.read()
         return web.json_response(
-            {"path": request.path, "raw": request.raw_path, "query": dict(request.query),
-             "body": body.decode() or None}
+            {
+                "path": request.path,
+                "raw": request.raw_path,
+                "query": dict(request.query),
+                "body": body.decode() or None,
+            }
         )
 
     async def slow(request: web.Request) -> web.Response:
@@ -56,7 +60,8 @@ async def test_request_operation_joins_base_path_and_sends_json(backend: tuple[s
     url, _ = backend
     async with rest({"baseUrl": url, "allowPrivateNetwork": True}).open() as api:
         result = await api.call(
-            "request", {"method": "post", "path": "/people", "query": {"q": "a b"}, "body": {"x": 1}}
+            "request",
+            {"method": "post", "path": "/people", "query": {"q": "a b"}, "body": {"x": 1}},
         )
     assert result["status"] == 200
     assert result["body"]["path"] == "/base/people"
@@ -68,8 +73,11 @@ async def test_request_operation_joins_base_path_and_sends_json(backend: tuple[s
     ("auth", "header", "expected"),
     [
         ({"type": "bearer", "token": "secret://tok"}, "Authorization", "Bearer s3cret"),
-        ({"type": "basic", "username": "u", "password": "secret://tok"}, "Authorization",
-         "Basic dTpzM2NyZXQ="),
+        (
+            {"type": "basic", "username": "u", "password": "secret://tok"},
+            "Authorization",
+            "Basic dTpzM2NyZXQ=",
+        ),
         ({"type": "header", "header": "X-Key", "value": "secret://tok"}, "X-Key", "s3cret"),
     ],
 )
@@ -77,8 +85,12 @@ async def test_auth_comes_from_the_vault(
     backend: tuple[str, Seen], auth: dict[str, str], header: str, expected: str
 ) -> None:
     url, seen = backend
-    config = {"baseUrl": url, "allowPrivateNetwork": True, "auth": auth,
-              "headers": {"X-Tenant": "acme", "X-Api-Token": "secret://tok"}}
+    config = {
+        "baseUrl": url,
+        "allowPrivateNetwork": True,
+        "auth": auth,
+        "headers": {"X-Tenant": "acme", "X-Api-Token": "secret://tok"},
+    }
     async with rest(config, {"tok": "s3cret"}).open() as api:
         await api.call("request", {"path": "/x"})
     assert seen[-1].headers[header] == expected
@@ -88,8 +100,11 @@ async def test_auth_comes_from_the_vault(
 
 async def test_missing_secret_fails_at_open(backend: tuple[str, Seen]) -> None:
     url, _ = backend
-    config = {"baseUrl": url, "allowPrivateNetwork": True,
-              "auth": {"type": "bearer", "token": "secret://absent"}}
+    config = {
+        "baseUrl": url,
+        "allowPrivateNetwork": True,
+        "auth": {"type": "bearer", "token": "secret://absent"},
+    }
     with pytest.raises(SecretMissing):
         async with rest(config).open():
             pass

@@ -16,7 +16,11 @@ class TestMemoryConnector(ConnectorContract):
     def case(self) -> ConnectorCase:
         return ConnectorCase(
             connector_type("memory"),
-            {"collections": {"items": {"primaryKey": "sku", "records": [{"sku": "a"}, {"sku": "b"}]}}},
+            {
+                "collections": {
+                    "items": {"primaryKey": "sku", "records": [{"sku": "a"}, {"sku": "b"}]}
+                }
+            },
             sample_operation=("items.get", {"sku": "a"}),
         )
 

@@ -144,8 +144,8 @@ class RestConnector(Connector):
         if self._session is None:
             raise RuntimeError("connector used outside 'async with'")
         url = self.url_for(path)
-        if query:
-            url = url.with_query(query)
+        if query:  # the caller's query string is already percent-encoded: keep it as is
+            url = URL(f"{url}?{query}", encoded=True)
         try:
             async with self._session.request(
                 method, url, headers=headers, data=body, allow_redirects=False

@@ -45,7 +45,7 @@ class ConnectionPool:
         self._secrets = secrets
         self._grace = grace_seconds
         self._open: dict[ResourceKey, _Open] = {}
-        self._closing: set[asyncio.Task[None]] = set()
+        self._retired: dict[asyncio.Task[None], _Open] = {}
 
     def get(self, key: ResourceKey) -> Connector:
         entry = self._open.get(key)
@@ -99,13 +99,17 @@ class ConnectionPool:
             await entry.stack.aclose()
 
         task = asyncio.create_task(close_later())
-        self._closing.add(task)
-        task.add_done_callback(self._closing.discard)
+        self._retired[task] = entry
+        task.add_done_callback(lambda done: self._retired.pop(done, None))
 
     async def aclose(self) -> None:
-        for task in list(self._closing):
+        """Close everything now, including connectors still in their grace period."""
+        entries = list(self._open.values())
+        self._open = {}
+        for task, entry in list(self._retired.items()):
             task.cancel()
-        entries, self._open = list(self._open.values()), {}
+            entries.append(entry)
+        self._retired.clear()
         for entry in entries:
             await entry.stack.aclose()
 

@@ -1,0 +1,226 @@
+"""A running hub (in-process) with a real backend system on loopback."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+from aiohttp import web
+
+from isthmus.control.app import create_control_app
+from isthmus.gateway.app import Gateway
+from isthmus.hub import Hub
+from isthmus.model import Resource, kind_of
+from isthmus.settings import Settings
+from isthmus.store import Change
+from tests.helpers import Reply, asgi_call, free_port
+
+
+@dataclass
+class Backend:
+    url: str
+    seen: list[dict[str, Any]] = field(default_factory=list)
+
+
+@pytest.fixture
+async def backend() -> AsyncIterator[Backend]:
+    port = free_port()
+    state = Backend(f"http://127.0.0.1:{port}")
+
+    async def record(request: web.Request) -> web.StreamResponse:
+        body = await request.read()
+        state.seen.append(
+            {
+                "method": request.method,
+                "raw_path": request.raw_path,
+                "headers": dict(request.headers),
+                "body": body,
+            }
+        )
+        if request.path.startswith("/boom"):
+            return web.Response(
+                status=500,
+                text='Traceback (most recent call last):\n  File "/srv/db.py" db01.internal',
+            )
+        if request.path.startswith("/busy"):
+            return web.json_response({}, status=503, headers={"Retry-After": "7"})
+        if request.path.startswith("/missing"):
+            return web.json_response({"error": "no such thing"}, status=404)
+        return web.json_response(
+            {"path": request.raw_path, "method": request.method},
+            headers={"Connection": "keep-alive", "X-Backend": "crm", "Set-Cookie": "s=1"},
+        )
+
+    app = web.Application()
+    app.router.add_route("*", "/{tail:.*}", record)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    await web.TCPSite(runner, "127.0.0.1", port).start()
+    yield state
+    await runner.cleanup()
+
+
+def resource(document: dict[str, Any]) -> Resource:
+    cls = kind_of(document["kind"])
+    assert cls is not None
+    return cls.model_validate(document)
+
+
+def project(backend_url: str) -> list[dict[str, Any]]:
+    target = {"type": "proxy", "connection": "crm"}
+    return [
+        {"kind": "System", "metadata": {"name": "crm", "owner": "sales"}},
+        {
+            "kind": "Connection",
+            "metadata": {"name": "crm", "environment": "sandbox"},
+            "spec": {
+                "system": "crm",
+                "connector": "rest",
+                "config": {"baseUrl": backend_url, "allowPrivateNetwork": True},
+            },
+        },
+        {
+            "kind": "Connection",
+            "metadata": {"name": "stock", "environment": "sandbox"},
+            "spec": {
+                "system": "crm",
+                "connector": "memory",
+                "config": {
+                    "collections": {
+                        "items": {"primaryKey": "sku", "records": [{"sku": "a", "qty": 1}]}
+                    }
+                },
+            },
+        },
+        {
+            "kind": "Api",
+            "metadata": {"name": "customers"},
+            "spec": {
+                "versions": [
+                    {
+                        "name": "v1",
+                        "status": "deprecated",
+                        "routes": [{"path": "/customers", "target": target}],
+                    },
+                    {
+                        "name": "v2",
+                        "routes": [
+                            {"path": "/customers", "target": target},
+                            {"method": "POST", "path": "/customers", "target": target},
+                            {
+                                "path": "/customers/{id}",
+                                "target": {**target, "path": "/people/{id}"},
+                            },
+                            {"path": "/boom", "target": target},
+                            {"path": "/busy", "target": target},
+                            {"path": "/missing", "target": target},
+                        ],
+                    },
+                    {
+                        "name": "v3",
+                        "status": "draft",
+                        "routes": [{"path": "/customers", "target": target}],
+                    },
+                    {"name": "v0", "status": "retired", "routes": []},
+                ]
+            },
+        },
+        {
+            "kind": "Api",
+            "metadata": {"name": "stock"},
+            "spec": {
+                "versions": [
+                    {
+                        "name": "v1",
+                        "routes": [
+                            {
+                                "path": "/items",
+                                "target": {
+                                    "type": "operation",
+                                    "connection": "stock",
+                                    "operation": "items.list",
+                                },
+                            },
+                            {
+                                "method": "POST",
+                                "path": "/items",
+                                "target": {
+                                    "type": "operation",
+                                    "connection": "stock",
+                                    "operation": "items.create",
+                                },
+                            },
+                            {
+                                "path": "/items/{sku}",
+                                "target": {
+                                    "type": "operation",
+                                    "connection": "stock",
+                                    "operation": "items.get",
+                                },
+                            },
+                            {
+                                "method": "DELETE",
+                                "path": "/items/{sku}",
+                                "target": {
+                                    "type": "operation",
+                                    "connection": "stock",
+                                    "operation": "items.delete",
+                                },
+                            },
+                        ],
+                    }
+                ]
+            },
+        },
+        {"kind": "App", "metadata": {"name": "portal"}, "spec": {"apis": ["customers", "stock"]}},
+        {"kind": "App", "metadata": {"name": "other"}, "spec": {"apis": []}},
+    ]
+
+
+@dataclass
+class Running:
+    hub: Hub
+    gateway: Gateway
+    control: Any
+    key: str
+    admin: dict[str, str]
+
+    async def get(self, path: str, key: str | None = None, **kw: Any) -> Reply:
+        return await self.call("GET", path, key=key, **kw)
+
+    async def call(
+        self,
+        method: str,
+        path: str,
+        key: str | None = None,
+        headers: dict[str, str] | None = None,
+        **kw: Any,
+    ) -> Reply:
+        all_headers = dict(headers or {})
+        if key is not None:
+            all_headers["X-Api-Key"] = key
+        return await asgi_call(self.gateway, method, path, headers=all_headers, **kw)
+
+    async def admin_call(self, method: str, path: str, **kw: Any) -> Reply:
+        headers = {**self.admin, "Content-Type": "application/json", **kw.pop("headers", {})}
+        return await asgi_call(self.control, method, path, headers=headers, **kw)
+
+
+@pytest.fixture
+async def running(tmp_path: Path, backend: Backend) -> AsyncIterator[Running]:
+    settings = Settings(home=tmp_path / "home", admin_token="admin-secret-token")
+    async with Hub(settings) as hub:
+        changes = [Change("create", r.key, r) for r in map(resource, project(backend.url))]
+        await hub.store.resources.apply(changes)
+        _, key = await hub.store.keys.create("portal", "sandbox")
+        await hub.snapshots.refresh()
+        yield Running(
+            hub,
+            Gateway(hub.snapshots, max_body_bytes=4096),
+            create_control_app(hub),
+            key,
+            {"Authorization": "Bearer admin-secret-token"},
+        )

@@ -1,0 +1,240 @@
+"""The gateway end to end in-process: auth, routing, proxying, operations, problems."""
+
+from __future__ import annotations
+
+import orjson
+import pytest
+
+from isthmus.model import ResourceKey
+from isthmus.store import Change
+from tests.gateway.conftest import Backend, Running, resource
+from tests.helpers import assert_problem
+
+
+async def test_proxy_forwards_to_the_backend(running: Running, backend: Backend) -> None:
+    reply = await running.get("/customers/v2/customers", running.key, query="limit=2&q=a%20b")
+    assert reply.status == 200, reply.body
+    assert reply.json() == {"path": "/customers?limit=2&q=a%20b", "method": "GET"}
+    assert reply.headers["x-backend"] == "crm"
+    assert "set-cookie" not in reply.headers and "connection" not in reply.headers
+    assert len(backend.seen) == 1
+
+
+async def test_path_parameters_are_encoded_not_interpreted(
+    running: Running, backend: Backend
+) -> None:
+    reply = await running.get("/customers/v2/customers/a%2F..%2Fadmin", running.key)
+    assert reply.status == 200
+    assert backend.seen[-1]["raw_path"] == "/people/a%2F..%2Fadmin"
+
+
+async def test_credentials_and_internal_headers_stay_in_the_hub(
+    running: Running, backend: Backend
+) -> None:
+    headers = {
+        "X-Isthmus-Caller": "forged",
+        "x-isthmus-environment": "production",
+        "Cookie": "session=abc",
+        "Proxy-Authorization": "Basic Zm9v",
+        "X-Request-Id": "trace-123",
+        "X-Custom": "kept",
+    }
+    reply = await running.get("/customers/v2/customers", running.key, headers=headers)
+    assert reply.status == 200
+    sent = {k.lower(): v for k, v in backend.seen[-1]["headers"].items()}
+    assert running.key not in str(sent)
+    for dropped in (
+        "x-api-key",
+        "x-isthmus-caller",
+        "x-isthmus-environment",
+        "cookie",
+        "proxy-authorization",
+    ):
+        assert dropped not in sent
+    assert sent["x-custom"] == "kept"
+    assert sent["x-request-id"] == "trace-123"
+    assert sent["x-forwarded-for"] == "127.0.0.1"
+    assert reply.headers["x-request-id"] == "trace-123"
+
+
+async def test_bearer_key_works_and_post_bodies_pass(running: Running, backend: Backend) -> None:
+    reply = await running.call(
+        "POST",
+        "/customers/v2/customers",
+        headers={"Authorization": f"Bearer {running.key}", "Content-Type": "application/json"},
+        body=b'{"name": "Ada"}',
+    )
+    assert reply.status == 200
+    assert backend.seen[-1]["body"] == b'{"name": "Ada"}'
+    assert "authorization" not in {k.lower() for k in backend.seen[-1]["headers"]}
+
+
+async def test_without_or_with_a_wrong_key(running: Running, backend: Backend) -> None:
+    body = assert_problem(await running.get("/customers/v2/customers"), 401, "unauthenticated")
+    assert "X-Api-Key" in body["remediation"]
+    assert body["requestId"]
+    assert_problem(
+        await running.get("/customers/v2/customers", "isk_sandbox_x_y"), 401, "unauthenticated"
+    )
+    assert backend.seen == []
+
+
+async def test_an_app_reaches_only_granted_apis(running: Running) -> None:
+    _, other_key = await running.hub.store.keys.create("other", "sandbox")
+    await running.hub.snapshots.refresh()
+    body = assert_problem(
+        await running.get("/customers/v2/customers", other_key), 403, "not-granted"
+    )
+    assert "'other'" in body["detail"]
+
+
+async def test_versions_and_lifecycle(running: Running) -> None:
+    reply = await running.get("/customers/v1/customers", running.key)
+    assert reply.status == 200 and reply.headers["deprecation"] == "true"
+    assert_problem(
+        await running.get("/customers/v3/customers", running.key), 404, "route-not-found"
+    )
+    body = assert_problem(
+        await running.get("/customers/v0/customers", running.key), 410, "api-version-retired"
+    )
+    assert body["versions"] == ["v1", "v2"]
+
+
+async def test_routing_problems(running: Running) -> None:
+    assert_problem(await running.get("/nope/v1/x", running.key), 404, "route-not-found")
+    assert_problem(await running.get("/customers/v2/nope", running.key), 404, "route-not-found")
+    reply = await running.call("DELETE", "/customers/v2/customers", running.key)
+    assert_problem(reply, 405, "method-not-allowed")
+    assert reply.headers["allow"] == "GET, POST"
+
+
+async def test_backend_errors_never_leak(running: Running) -> None:
+    reply = await running.get("/customers/v2/boom", running.key)
+    body = assert_problem(reply, 502, "upstream-unavailable")
+    assert "db01" not in reply.body.decode() and body["upstreamStatus"] == 500
+    reply = await running.get("/customers/v2/busy", running.key)
+    assert_problem(reply, 502, "upstream-unavailable")
+    assert reply.headers["retry-after"] == "7"
+    reply = await running.get("/customers/v2/missing", running.key)
+    assert reply.status == 404 and reply.json() == {"error": "no such thing"}  # 4xx pass
+
+
+async def test_an_unreachable_backend_is_a_502(running: Running) -> None:
+    await running.hub.store.resources.apply([Change("update", *_crm("http://127.0.0.1:9"))])
+    await running.hub.snapshots.refresh()
+    assert_problem(
+        await running.get("/customers/v2/customers", running.key), 502, "upstream-unavailable"
+    )
+
+
+def _crm(url: str, **config: object) -> tuple[ResourceKey, object]:
+    doc = {
+        "kind": "Connection",
+        "metadata": {"name": "crm", "environment": "sandbox"},
+        "spec": {
+            "system": "crm",
+            "connector": "rest",
+            "config": {"baseUrl": url, "allowPrivateNetwork": True, **config},
+        },
+    }
+    r = resource(doc)
+    return r.key, r
+
+
+async def test_environment_comes_from_the_key(running: Running) -> None:
+    _, production_key = await running.hub.store.keys.create("portal", "production")
+    await running.hub.snapshots.refresh()
+    body = assert_problem(
+        await running.get("/customers/v2/customers", production_key), 503, "not-configured"
+    )
+    assert "production" in body["detail"]
+
+
+async def test_revoked_keys_stop_working(running: Running) -> None:
+    [info] = await running.hub.store.keys.list("portal")
+    await running.hub.store.keys.revoke(info.id)
+    await running.hub.snapshots.refresh()
+    assert_problem(
+        await running.get("/customers/v2/customers", running.key), 401, "unauthenticated"
+    )
+
+
+async def test_operation_targets(running: Running) -> None:
+    reply = await running.get("/stock/v1/items", running.key)
+    assert reply.json() == [{"sku": "a", "qty": 1}]
+    reply = await running.call("POST", "/stock/v1/items", running.key, body=b'{"sku":"b"}')
+    assert reply.status == 201 and reply.json() == {"sku": "b"}
+    assert (await running.get("/stock/v1/items/b", running.key)).json() == {"sku": "b"}
+    assert (await running.call("DELETE", "/stock/v1/items/b", running.key)).status == 204
+    assert_problem(await running.get("/stock/v1/items/b", running.key), 404, "not-found")
+    reply = await running.call("POST", "/stock/v1/items", running.key, body=b"{not json")
+    assert_problem(reply, 400, "bad-request")
+
+
+async def test_body_size_is_limited(running: Running, backend: Backend) -> None:
+    reply = await running.call("POST", "/customers/v2/customers", running.key, body=b"x" * 5000)
+    assert_problem(reply, 413, "payload-too-large")
+    assert backend.seen == []
+
+
+async def test_connections_stay_open_across_unrelated_changes(running: Running) -> None:
+    await running.call("POST", "/stock/v1/items", running.key, body=b'{"sku":"kept"}')
+    plan = resource({"kind": "Plan", "metadata": {"name": "gold"}})
+    await running.hub.store.resources.apply([Change("create", plan.key, plan)])
+    await running.hub.snapshots.refresh()
+    # the memory connector was not reopened, so its state is still there
+    assert (await running.get("/stock/v1/items/kept", running.key)).status == 200
+
+
+async def test_a_changed_secret_reopens_the_connection(running: Running, backend: Backend) -> None:
+    await running.hub.vault.set("crm-token", "first")
+    await running.hub.store.resources.apply(
+        [
+            Change(
+                "update", *_crm(backend.url, auth={"type": "bearer", "token": "secret://crm-token"})
+            )
+        ]
+    )
+    await running.hub.snapshots.refresh()
+    await running.get("/customers/v2/customers", running.key)
+    assert backend.seen[-1]["headers"]["Authorization"] == "Bearer first"
+    await running.hub.vault.set("crm-token", "second")
+    await running.hub.snapshots.refresh()
+    await running.get("/customers/v2/customers", running.key)
+    assert backend.seen[-1]["headers"]["Authorization"] == "Bearer second"
+
+
+async def test_a_connection_that_cannot_open_is_a_503(running: Running) -> None:
+    await running.hub.store.resources.apply(
+        [
+            Change(
+                "update",
+                *_crm("http://127.0.0.1:1", auth={"type": "bearer", "token": "secret://absent"}),
+            )
+        ]
+    )
+    await running.hub.snapshots.refresh()
+    body = assert_problem(
+        await running.get("/customers/v2/customers", running.key), 503, "connection-unavailable"
+    )
+    assert "absent" in body["detail"]
+    # other Connections keep serving
+    assert (await running.get("/stock/v1/items", running.key)).status == 200
+
+
+async def test_unexpected_failures_are_500_problems(
+    running: Running, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def broken(*args: object, **kwargs: object) -> None:
+        raise RuntimeError("secret internals at db01.internal")
+
+    # Fault injection: the route table itself fails.
+    snapshot = running.hub.snapshots.current
+    assert snapshot is not None
+    monkeypatch.setattr(snapshot.routes, "match", broken)
+    reply = await running.get("/customers/v2/customers", running.key)
+    body = assert_problem(reply, 500, "internal-error")
+    assert "db01" not in reply.body.decode()
+    assert (
+        orjson.loads(reply.body)["requestId"] == reply.headers["x-request-id"] == body["requestId"]
+    )
