@@ -30,7 +30,8 @@ def test_init_scaffolds_a_project_that_validates_and_applies(tmp_path: Path) -> 
     assert code == 0, out
     assert "5 to create" in out
     code, out = cli("init", str(tmp_path / "proj"))
-    assert code == 1 and "not empty" in out
+    assert code == 1
+    assert "not empty" in out
 
 
 def test_validate_reports_each_problem_with_file_and_line(tmp_path: Path) -> None:
@@ -41,7 +42,8 @@ def test_validate_reports_each_problem_with_file_and_line(tmp_path: Path) -> Non
     code, out = cli("validate", str(write_project(tmp_path, files)))
     assert code == 1
     assert "apps.yaml:5:9: Plan 'platinum' does not exist (spec.plan)" in out
-    assert "systems.yaml:6:13:" in out and "(spec.category)" in out
+    assert "systems.yaml:6:13:" in out
+    assert "(spec.category)" in out
     assert "extra.yaml:1:7: unknown kind 'Widget'" in out
     assert "3 problem(s) found" in out
     code, out = cli("validate", str(tmp_path), "--format", "json")
@@ -84,7 +86,8 @@ def test_diff_shows_field_changes_and_prunes(tmp_path: Path) -> None:
     (project / "connections.yaml").write_text(conns)
     code, out = cli("diff", str(project), "--home", home)
     assert code == 0, out
-    assert "~ update Plan/gold" in out and "spec.rate.requests" in out
+    assert "~ update Plan/gold" in out
+    assert "spec.rate.requests" in out
     assert "- delete Connection/stock@sandbox" in out
     assert "- delete System/stock" in out
     assert "0 to create, 1 to update, 2 to delete" in out
@@ -133,9 +136,11 @@ def test_keys_and_secrets_commands(tmp_path: Path) -> None:
     key = result.output.strip().splitlines()[-1]
     assert key.startswith("isk_sandbox_")
     code, out = cli("key", "list", "portal", "--home", home)
-    assert "ci" in out and key not in out
+    assert "ci" in out
+    assert key not in out
     code, out = cli("key", "create", "nobody", "--home", home)
-    assert code == 1 and "No App 'nobody'" in out
+    assert code == 1
+    assert "No App 'nobody'" in out
     result = runner.invoke(app, ["secret", "set", "crm-token", "--home", home], input="tok-123\n")
     assert result.exit_code == 0, result.output
     assert "secret://crm-token" in cli("secret", "list", "--home", home)[1]

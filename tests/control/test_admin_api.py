@@ -41,7 +41,8 @@ async def test_crud_round_trip(running: Running) -> None:
     assert names == ["crm", "erp"]
     changed = {**SYSTEM, "metadata": {"name": "erp", "owner": "controlling"}}
     reply = await running.admin_call("PUT", "/admin/v1/systems/erp", body=js(changed))
-    assert reply.status == 200 and reply.json()["metadata"]["owner"] == "controlling"
+    assert reply.status == 200
+    assert reply.json()["metadata"]["owner"] == "controlling"
     reply = await running.admin_call("PUT", "/admin/v1/systems/other", body=js(changed))
     assert_problem(reply, 400, "bad-request")
     assert (await running.admin_call("DELETE", "/admin/v1/systems/erp")).status == 204
@@ -54,7 +55,8 @@ async def test_environment_scoped_addresses(running: Running) -> None:
     reply = await running.admin_call(
         "GET", "/admin/v1/connections/crm", query="environment=sandbox"
     )
-    assert reply.status == 200 and reply.json()["metadata"]["environment"] == "sandbox"
+    assert reply.status == 200
+    assert reply.json()["metadata"]["environment"] == "sandbox"
 
 
 async def test_writes_are_checked_like_apply(running: Running) -> None:
@@ -161,7 +163,8 @@ async def test_openapi_documents_every_kind(running: Running) -> None:
 async def test_health_endpoints(running: Running) -> None:
     assert (await asgi_call(running.control, "GET", "/healthz")).json() == {"status": "ok"}
     ready = (await asgi_call(running.control, "GET", "/readyz")).json()
-    assert ready["status"] == "ready" and ready["revision"] == ready["servedRevision"]
+    assert ready["status"] == "ready"
+    assert ready["revision"] == ready["servedRevision"]
 
 
 async def test_connectors_are_listed_with_their_schema(running: Running) -> None:

@@ -86,13 +86,15 @@ def test_duplicates_point_at_the_first_declaration(tmp_path: Path) -> None:
         tmp_path,
         {
             "one.yaml": "kind: System\nmetadata: {name: crm, owner: a}\n",
-            "two.yaml": "kind: Plan\nmetadata: {name: p}\n---\nkind: System\nmetadata: {name: crm, owner: b}\n",
+            "two.yaml": "kind: Plan\nmetadata: {name: p}\n---\n"
+            "kind: System\nmetadata: {name: crm, owner: b}\n",
         },
     )
     [issue] = load_project(root).issues
     assert (issue.location.file, issue.location.line) == ("two.yaml", 5)
     assert "declared twice" in issue.message
-    assert issue.hint is not None and "one.yaml:1" in issue.hint
+    assert issue.hint is not None
+    assert "one.yaml:1" in issue.hint
 
 
 def test_yaml_syntax_errors_and_non_mappings(tmp_path: Path) -> None:

@@ -42,7 +42,8 @@ async def test_create_update_delete_bump_the_revision(store: Store) -> None:
     r2 = await store.resources.apply([Change("update", crm.key, changed)])
     assert r2 == 2
     stored = await store.resources.get(crm.key)
-    assert stored is not None and stored.metadata.owner == "team-b"
+    assert stored is not None
+    assert stored.metadata.owner == "team-b"
     r3 = await store.resources.apply([Change("delete", crm.key, None)])
     assert r3 == 3
     assert await store.resources.get(crm.key) is None
@@ -55,7 +56,8 @@ async def test_environment_is_part_of_identity(store: Store) -> None:
         [Change("create", sandbox.key, sandbox), Change("create", production.key, production)]
     )
     got = await store.resources.get(ResourceKey("Connection", "crm", "production"))
-    assert got is not None and got.spec.config["baseUrl"] == "https://crm.example.com"
+    assert got is not None
+    assert got.spec.config["baseUrl"] == "https://crm.example.com"
     assert len(await store.resources.list("Connection")) == 2
 
 
@@ -117,7 +119,8 @@ async def test_vault_encrypts_at_rest(store: Store) -> None:
     await vault.set("crm-token", canary)
     assert await vault.resolve("secret://crm-token") == canary
     raw = await store.secrets.get("crm-token")
-    assert raw is not None and canary.encode() not in raw
+    assert raw is not None
+    assert canary.encode() not in raw
     assert await vault.names() == ["crm-token"]
     other = Vault(store.secrets, Fernet.generate_key().decode())
     with pytest.raises(VaultKeyMismatch):

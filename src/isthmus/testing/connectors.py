@@ -61,7 +61,8 @@ class ConnectorContract:
 
     def test_declares_itself(self, case: ConnectorCase) -> None:
         kind = case.connector_type
-        assert kind.name and kind.name == kind.name.lower()
+        assert kind.name
+        assert kind.name == kind.name.lower()
         assert kind.summary
         assert issubclass(kind.config_model, ConnectorConfig)
         schema = kind.config_model.model_json_schema(by_alias=True)
