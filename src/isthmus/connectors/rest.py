@@ -192,7 +192,7 @@ class RestConnector(Connector):
         if payload.get("body") is not None:
             body = orjson.dumps(payload["body"])
             headers.setdefault("Content-Type", "application/json")
-        query = URL.build(query=payload.get("query") or {}).query_string
+        query = URL.build(query=payload.get("query") or {}).raw_query_string
         response = await self.forward(
             str(payload.get("method", "GET")).upper(),
             str(payload.get("path", "/")),

@@ -1,0 +1,84 @@
+"""``isthmus demo``: the printed curl line works, and without the key it is a 401 problem."""
+
+from __future__ import annotations
+
+import json
+import re
+import shlex
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from isthmus.store import Store
+from tests.e2e.proc import Process
+from tests.helpers import PROBLEM_FIELDS, free_port
+
+pytestmark = pytest.mark.e2e
+
+
+def run_curl(command: str) -> tuple[int, str, str]:
+    """Run a printed curl line; -i added so the status and content type can be checked."""
+    args = shlex.split(command)
+    assert args[0] == "curl"
+    result = subprocess.run([args[0], "-i", *args[1:]], capture_output=True, text=True, timeout=30)
+    head, _, body = result.stdout.replace("\r\n", "\n").partition("\n\n")
+    status = int(head.split()[1])
+    content_type = re.search(r"(?im)^content-type:\s*(\S+)", head)
+    return status, content_type.group(1) if content_type else "", body
+
+
+async def test_demo_prints_a_curl_that_lists_customers(tmp_path: Path) -> None:
+    ports = [str(free_port()) for _ in range(3)]
+    demo = Process(
+        ["demo", "--home", str(tmp_path / "demo"), "--gateway-port", ports[0],
+         "--control-port", ports[1], "--crm-port", ports[2]],
+        tmp_path,
+    )
+    try:
+        text = await demo.wait_for_text("Without the key")
+        curls = [line.strip() for line in text.splitlines() if line.strip().startswith("curl ")]
+        with_key, without_key = curls
+        assert "X-Api-Key: isk_sandbox_" in with_key
+        assert f"http://127.0.0.1:{ports[1]}/admin/docs" in text
+
+        status, content_type, body = run_curl(with_key)
+        assert status == 200
+        assert content_type.startswith("application/json")
+        customers = json.loads(body)["items"]
+        assert len(customers) == 6
+        assert customers[0]["name"] == "Ada Lovelace"
+
+        status, content_type, body = run_curl(without_key)
+        assert status == 401
+        assert content_type == "application/problem+json"
+        problem = json.loads(body)
+        assert PROBLEM_FIELDS <= set(problem)
+        assert "X-Api-Key" in problem["remediation"]
+    finally:
+        code = demo.stop()
+    assert code == 0, demo.output
+    assert "Demo stopped." in demo.output
+
+
+async def test_demo_runs_twice_on_the_same_home(tmp_path: Path) -> None:
+    """A second run re-applies cleanly and revokes the previous run's demo key."""
+    keys = []
+    for _ in range(2):
+        ports = [str(free_port()) for _ in range(3)]
+        demo = Process(
+            ["demo", "--home", str(tmp_path / "demo"), "--gateway-port", ports[0],
+             "--control-port", ports[1], "--crm-port", ports[2]],
+            tmp_path,
+        )
+        try:
+            text = await demo.wait_for_text("Without the key")
+            keys += re.findall(r"isk_sandbox_\S+?(?=')", text)
+        finally:
+            assert demo.stop() == 0, demo.output
+    assert len(keys) == 2
+    async with Store.open(f"sqlite+aiosqlite:///{tmp_path / 'demo' / 'isthmus.db'}") as store:
+        issued = await store.keys.list("demo-app")
+    assert [k.id in keys[0] for k in issued] == [True, False]
+    assert issued[0].revoked_at is not None
+    assert issued[1].revoked_at is None
