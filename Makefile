@@ -11,6 +11,7 @@ $(BIN)/python:
 	$(BIN)/python -m pip install --quiet --upgrade pip
 
 $(STAMP): pyproject.toml | $(BIN)/python
+	@command -v curl >/dev/null || { [ "$$(id -u)" = 0 ] && apt-get install -y -q curl; } || true
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
 	rm -f $(VENV)/.installed-*
 	touch $(STAMP)
@@ -20,6 +21,8 @@ demo: $(STAMP)
 
 test: $(STAMP)
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
+	$(BIN)/ruff check src tests
+	$(BIN)/mypy
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests benchmarks
