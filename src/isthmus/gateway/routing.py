@@ -102,17 +102,19 @@ class RouteTable:
                 extensions={"versions": self._published.get(api, [])},
             )
         sub = "/" + rest
-        by_method = table.static.get(sub)
+        # A literal path wins over a template for the same method; other methods may
+        # still be answered by templates (GET /items/search beside POST /items/{id}).
+        by_method = dict(table.static.get(sub, {}))
         params: dict[str, str] = {}
-        if by_method is None:
-            by_method = {}
-            for compiled in table.templated:
-                assert compiled.pattern is not None
-                found = compiled.pattern.match(sub)
-                if found and compiled.route.method not in by_method:
-                    by_method[compiled.route.method] = compiled
-                    if compiled.route.method == method:
-                        params = {k: unquote(v) for k, v in found.groupdict().items()}
+        for compiled in table.templated:
+            assert compiled.pattern is not None
+            if compiled.route.method in by_method:
+                continue
+            found = compiled.pattern.match(sub)
+            if found:
+                by_method[compiled.route.method] = compiled
+                if compiled.route.method == method:
+                    params = {k: unquote(v) for k, v in found.groupdict().items()}
         if not by_method:
             raise RouteNotFound(f"Api '{api}' {version} has no route '{sub}'.")
         chosen = by_method.get(method)

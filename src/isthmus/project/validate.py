@@ -50,6 +50,7 @@ def load_project(root: Path) -> LoadedProject:
         for document in documents:
             _load_document(project, document)
     project.issues += _reference_issues(project)
+    project.issues.sort(key=lambda i: (i.location.file, i.location.line, i.location.column))
     return project
 
 
