@@ -17,8 +17,10 @@ def table(*routes: tuple[str, str]) -> RouteTable:
             "metadata": {"name": "items"},
             "spec": {
                 "versions": [
-                    {"name": "v1", "routes": [
-                        {"method": m, "path": p, "target": target} for m, p in routes]},
+                    {
+                        "name": "v1",
+                        "routes": [{"method": m, "path": p, "target": target} for m, p in routes],
+                    },
                     {"name": "v0", "status": "retired"},
                 ]
             },
