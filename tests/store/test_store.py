@@ -140,3 +140,12 @@ async def test_snapshot_reads_revision_with_resources(store: Store) -> None:
     revision, resources = await store.resources.snapshot()
     assert revision == 1
     assert resources == [app]
+
+
+def test_a_missing_driver_names_the_extra() -> None:
+    from isthmus.errors import ConfigurationError
+    from isthmus.store.db import create_engine
+
+    with pytest.raises(ConfigurationError) as info:
+        create_engine("postgresql+psycopg2cffi://u@127.0.0.1/x")
+    assert "isthmus[postgres]" in info.value.remediation

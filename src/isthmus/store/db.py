@@ -11,7 +11,10 @@ from sqlalchemy import Connection, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
+from isthmus.errors import ConfigurationError
+
 MIGRATIONS = Path(__file__).with_name("migrations")
+_EXTRAS = {"postgresql": "postgres"}
 
 
 def create_engine(url: str) -> AsyncEngine:
@@ -22,7 +25,14 @@ def create_engine(url: str) -> AsyncEngine:
         engine = create_async_engine(url, connect_args={"timeout": 30})
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
         return engine
-    return create_async_engine(url, pool_pre_ping=True, pool_size=5, max_overflow=10)
+    try:
+        return create_async_engine(url, pool_pre_ping=True, pool_size=5, max_overflow=10)
+    except ImportError as exc:  # the driver is an optional extra
+        extra = _EXTRAS.get(parsed.get_backend_name(), "the database driver")
+        raise ConfigurationError(
+            f"The store's database driver is not installed ({exc.name or parsed.drivername}).",
+            remediation=f"Install it: pip install 'isthmus[{extra}]'.",
+        ) from exc
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
