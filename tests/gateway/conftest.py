@@ -47,6 +47,15 @@ async def backend() -> AsyncIterator[Backend]:
             )
         if request.path.startswith("/busy"):
             return web.json_response({}, status=503, headers={"Retry-After": "7"})
+        if request.path.startswith("/moved"):
+            return web.Response(
+                status=302,
+                headers={
+                    "Location": "http://10.0.0.5:8080/internal",
+                    "X-Name": "履歴書",
+                    "Link": "<http://10.0.0.5/next>; rel=next",
+                },
+            )
         if request.path.startswith("/missing"):
             return web.json_response({"error": "no such thing"}, status=404)
         return web.json_response(
@@ -117,6 +126,7 @@ def project(backend_url: str) -> list[dict[str, Any]]:
                             {"path": "/boom", "target": target},
                             {"path": "/busy", "target": target},
                             {"path": "/missing", "target": target},
+                            {"path": "/moved", "target": target},
                         ],
                     },
                     {

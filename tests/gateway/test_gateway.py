@@ -24,9 +24,13 @@ async def test_proxy_forwards_to_the_backend(running: Running, backend: Backend)
 async def test_path_parameters_are_encoded_not_interpreted(
     running: Running, backend: Backend
 ) -> None:
-    reply = await running.get("/customers/v2/customers/a%2F..%2Fadmin", running.key)
+    reply = await running.get("/customers/v2/customers/a%2Fb%20c", running.key)
     assert reply.status == 200
-    assert backend.seen[-1]["raw_path"] == "/people/a%2F..%2Fadmin"
+    assert backend.seen[-1]["raw_path"] == "/people/a%2Fb%20c"
+    for climbing in ("a%2F..%2Fadmin", "..", "%2e%2e", ".%2E%2F.."):
+        reply = await running.get(f"/customers/v2/customers/{climbing}", running.key)
+        assert_problem(reply, 400, "bad-request")
+    assert len(backend.seen) == 1
 
 
 async def test_credentials_and_internal_headers_stay_in_the_hub(
@@ -243,3 +247,75 @@ async def test_unexpected_failures_are_500_problems(
     assert (
         orjson.loads(reply.body)["requestId"] == reply.headers["x-request-id"] == body["requestId"]
     )
+
+
+async def test_the_connection_headers_cannot_be_overridden(
+    running: Running, backend: Backend
+) -> None:
+    await running.hub.vault.set("crm-token", "configured")
+    await running.hub.store.resources.apply(
+        [
+            Change(
+                "update",
+                *_crm(
+                    backend.url,
+                    headers={"X-Tenant": "acme"},
+                    auth={"type": "bearer", "token": "secret://crm-token"},
+                ),
+            )
+        ]
+    )
+    await running.hub.snapshots.refresh()
+    forged = {
+        "X-Tenant": "evil",
+        "Forwarded": "for=1.2.3.4;host=admin.internal",
+        "X-Forwarded-Host": "admin.internal",
+        "X-Forwarded-For": "1.2.3.4",
+    }
+    reply = await running.get("/customers/v2/customers", running.key, headers=forged)
+    assert reply.status == 200
+    sent = backend.seen[-1]["headers"]
+    assert sent["X-Tenant"] == "acme"
+    assert sent["Authorization"] == "Bearer configured"
+    assert "Forwarded" not in sent
+    assert "X-Forwarded-Host" not in sent
+    assert sent["X-Forwarded-For"] == "127.0.0.1"
+
+
+async def test_backend_urls_stay_inside_and_any_header_bytes_pass(running: Running) -> None:
+    reply = await running.get("/customers/v2/moved", running.key)
+    assert reply.status == 302
+    assert "location" not in reply.headers
+    assert "link" not in reply.headers
+    assert reply.headers["x-name"] == "履歴書"  # the bytes passed through unchanged
+
+
+async def test_a_caller_gone_mid_body_reaches_no_backend(
+    running: Running, backend: Backend
+) -> None:
+    scope = {
+        "type": "http",
+        "method": "POST",
+        "path": "/customers/v2/customers",
+        "raw_path": b"/customers/v2/customers",
+        "query_string": b"",
+        "headers": [(b"x-api-key", running.key.encode())],
+        "client": ("127.0.0.1", 1),
+    }
+    messages = iter(
+        [
+            {"type": "http.request", "body": b'{"half": ', "more_body": True},
+            {"type": "http.disconnect"},
+        ]
+    )
+    sent: list[object] = []
+
+    async def receive() -> object:
+        return next(messages)
+
+    async def send(message: object) -> None:
+        sent.append(message)
+
+    await running.gateway(scope, receive, send)
+    assert sent == []
+    assert backend.seen == []

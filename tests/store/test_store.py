@@ -149,3 +149,29 @@ def test_a_missing_driver_names_the_extra() -> None:
     with pytest.raises(ConfigurationError) as info:
         create_engine("postgresql+psycopg2cffi://u@127.0.0.1/x")
     assert "isthmus[postgres]" in info.value.remediation
+
+
+async def test_concurrent_writers_never_share_a_revision(store: Store) -> None:
+    import asyncio
+
+    crm = system("crm")
+    await asyncio.gather(
+        *(store.keys.create(f"app-{i}", "sandbox") for i in range(5)),
+        store.resources.apply([Change("create", crm.key, crm)]),
+        *(store.secrets.put(f"s{i}", b"x") for i in range(3)),
+    )
+    assert await store.resources.revision() == 9
+
+
+async def test_only_one_of_two_applies_from_the_same_revision_wins(store: Store) -> None:
+    import asyncio
+
+    seen = await store.resources.revision()
+    first, second = system("first"), system("second")
+    outcomes = await asyncio.gather(
+        store.resources.apply([Change("create", first.key, first)], expect_revision=seen),
+        store.resources.apply([Change("create", second.key, second)], expect_revision=seen),
+        return_exceptions=True,
+    )
+    assert sorted(type(o).__name__ for o in outcomes) == ["StaleRevision", "int"]
+    assert len(await store.resources.list("System")) == 1

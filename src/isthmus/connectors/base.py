@@ -166,6 +166,7 @@ class Connector:
 class UpstreamResponse:
     status: int
     headers: CIMultiDictProxy[str]
+    raw_headers: tuple[tuple[bytes, bytes], ...]  # as received: any bytes, repeats kept
     body: bytes
 
 

@@ -11,6 +11,7 @@ import base64
 import re
 from collections.abc import Mapping
 from typing import Any, ClassVar, Literal
+from urllib.parse import unquote
 
 import aiohttp
 import orjson
@@ -91,24 +92,38 @@ class RestConnector(Connector):
         self.config = config
         self.base = URL(config.base_url)
         self._session: aiohttp.ClientSession | None = None
+        self._fixed: CIMultiDict[str] = CIMultiDict()
+        self._closed = False
 
     async def __aenter__(self) -> RestConnector:
         check_literal_host(self.base, allow_private=self.config.allow_private_network)
-        headers = {k: await self._value(v) for k, v in self.config.headers.items()}
-        headers.update(await self._auth_headers())
+        for name, value in self.config.headers.items():
+            self._fixed[name] = await self._value(value)
+        self._fixed.update(await self._auth_headers())
         self._session = guarded_session(
             allow_private=self.config.allow_private_network,
             limit=self.config.max_connections,
             connect_timeout=self.config.connect_timeout_seconds,
             total_timeout=self.config.timeout_seconds,
-            headers=headers,
         )
         return self
 
     async def __aexit__(self, *exc: object) -> None:
+        self._closed = True
         if self._session is not None:
             await self._session.close()
             self._session = None
+
+    def _headers(self, given: Mapping[str, str] | None) -> CIMultiDict[str]:
+        """The caller's headers, except that the Connection's own (credentials, tenant
+        headers) always win: a caller cannot replace or add to them."""
+        merged: CIMultiDict[str] = CIMultiDict()
+        items = given.items() if given is not None else ()
+        for name, value in items:
+            if name not in self._fixed:
+                merged.add(name, value)
+        merged.extend(self._fixed)
+        return merged
 
     async def _value(self, value: str) -> str:
         return await self.context.secrets.resolve(value) if _SECRET.match(value) else value
@@ -125,9 +140,13 @@ class RestConnector(Connector):
         return {}
 
     def url_for(self, path: str) -> URL:
-        """The URL of ``path`` (already percent-encoded) under the base URL."""
-        segments = path.split("/")
-        if not path.startswith("/") or any(s in (".", "..") for s in segments[1:]):
+        """The URL of ``path`` (already percent-encoded) under the base URL.
+
+        Dot segments are refused also when percent-encoded, even inside an encoded
+        slash ('..%2F'), since some backends decode before they normalise.
+        """
+        decoded = [part for segment in path.split("/") for part in unquote(segment).split("/")]
+        if not path.startswith("/") or any(part in (".", "..") for part in decoded):
             raise BadRequest("The backend path must be absolute and must not climb ('..').")
         return self.base.with_path(self.base.raw_path.rstrip("/") + path, encoded=True)
 
@@ -142,21 +161,20 @@ class RestConnector(Connector):
     ) -> UpstreamResponse:
         """Send one request to the System and read its whole response."""
         if self._session is None:
+            if self._closed:  # replaced by a new configuration while this call waited
+                raise UpstreamUnavailable("The Connection was reconfigured; send it again.")
             raise RuntimeError("connector used outside 'async with'")
         url = self.url_for(path)
         if query:  # the caller's query string is already percent-encoded: keep it as is
             url = URL(f"{url}?{query}", encoded=True)
         try:
             async with self._session.request(
-                method, url, headers=headers, data=body, allow_redirects=False
+                method, url, headers=self._headers(headers), data=body, allow_redirects=False
             ) as response:
-                limit = self.config.max_response_bytes
-                if (response.content_length or 0) > limit:
-                    raise UpstreamUnavailable("The backend's response is larger than allowed.")
-                payload = await response.content.read(limit + 1)
-                if len(payload) > limit:
-                    raise UpstreamUnavailable("The backend's response is larger than allowed.")
-                return UpstreamResponse(response.status, response.headers, payload)
+                payload = await _read_capped(response, self.config.max_response_bytes)
+                return UpstreamResponse(
+                    response.status, response.headers, response.raw_headers, payload
+                )
         except OutboundBlocked:
             raise
         except TimeoutError as exc:
@@ -200,6 +218,11 @@ class RestConnector(Connector):
             headers=headers,
             body=body,
         )
+        if response.status >= 500:  # its body may carry a stack trace: never pass it on
+            raise UpstreamUnavailable(
+                f"The backend answered HTTP {response.status}.",
+                extensions={"upstreamStatus": response.status},
+            )
         return {"status": response.status, "body": _decode(response)}
 
     async def check(self) -> Health:
@@ -208,6 +231,22 @@ class RestConnector(Connector):
         except (UpstreamUnavailable, UpstreamTimeout, OutboundBlocked) as exc:
             return Health(ok=False, detail=exc.detail)
         return Health(ok=True, detail=f"reachable (HTTP {response.status})")
+
+
+async def _read_capped(response: aiohttp.ClientResponse, limit: int) -> bytes:
+    too_large = UpstreamUnavailable(
+        "The backend's response is larger than the Connection allows (maxResponseBytes)."
+    )
+    if (response.content_length or 0) > limit:
+        raise too_large
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in response.content.iter_chunked(64 * 1024):
+        size += len(chunk)
+        if size > limit:
+            raise too_large
+        chunks.append(chunk)
+    return b"".join(chunks)
 
 
 def _decode(response: UpstreamResponse) -> Any:

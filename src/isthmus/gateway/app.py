@@ -32,6 +32,10 @@ Send = Callable[[MutableMapping[str, Any]], Awaitable[None]]
 log = structlog.get_logger(__name__)
 
 
+class ClientGone(Exception):
+    """The caller disconnected before its request body was complete."""
+
+
 class Gateway:
     def __init__(self, holder: SnapshotHolder, max_body_bytes: int = 1024 * 1024) -> None:
         self.holder = holder
@@ -42,9 +46,12 @@ class Gateway:
             return  # lifespan and websockets are not served here
         headers: list[tuple[bytes, bytes]] = scope["headers"]
         client = scope.get("client")
+        raw_path = scope.get("raw_path")
         request = GatewayRequest(
             method=scope["method"],
-            path=scope["path"],
+            # Route on the path as sent, so an encoded '/' inside a parameter stays in it
+            # and parameters are decoded exactly once.
+            path=raw_path.decode("latin-1").partition("?")[0] if raw_path else scope["path"],
             query_string=scope["query_string"],
             headers=headers,
             client=client[0] if client else None,
@@ -53,6 +60,8 @@ class Gateway:
         try:
             request.body = await self._read_body(receive)
             response = await self.handle(request)
+        except ClientGone:
+            return  # nobody to answer, and a half-received body must not reach a backend
         except IsthmusError as error:
             response = problem_response(error, request.request_id)
         except Exception:
@@ -64,8 +73,9 @@ class Gateway:
         snapshot = self.holder.current
         if snapshot is None:
             raise StoreUnavailable("The gateway has not loaded its configuration yet.")
-        match = snapshot.routes.match(request.method, request.path)
+        # Authenticate first: without a key, not even the map of Apis and versions shows.
         caller = auth.authenticate(snapshot, request)
+        match = snapshot.routes.match(request.method, request.path)
         auth.authorize(snapshot, caller, match.route.api)
         target = match.route.route.target
         connector = self.holder.pool.get(
@@ -82,7 +92,7 @@ class Gateway:
         while True:
             message = await receive()
             if message["type"] == "http.disconnect":
-                break
+                raise ClientGone
             chunk = message.get("body", b"")
             size += len(chunk)
             if size > self.max_body_bytes:

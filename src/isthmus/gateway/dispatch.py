@@ -7,6 +7,7 @@ from typing import Any
 from urllib.parse import parse_qsl, quote
 
 import orjson
+from multidict import CIMultiDict
 
 from isthmus.connectors.base import Connector, HttpForwarder
 from isthmus.errors import BadRequest, ConfigurationError, UpstreamUnavailable
@@ -34,8 +35,28 @@ _HOP_BY_HOP = frozenset(
         b"content-length",
     }
 )
-_REQUEST_DROP = _HOP_BY_HOP | {b"authorization", b"x-api-key", b"cookie", b"accept-encoding"}
-_RESPONSE_DROP = _HOP_BY_HOP | {b"content-encoding", b"set-cookie", b"server"}
+# Forwarding headers are the gateway's to set, not the caller's to forge.
+_REQUEST_DROP = _HOP_BY_HOP | {
+    b"authorization",
+    b"x-api-key",
+    b"cookie",
+    b"accept-encoding",
+    b"forwarded",
+    b"x-forwarded-for",
+    b"x-forwarded-host",
+    b"x-forwarded-proto",
+    b"x-real-ip",
+}
+# Backend URLs (Location, Link, …) name internal hosts and paths callers cannot use.
+_RESPONSE_DROP = _HOP_BY_HOP | {
+    b"content-encoding",
+    b"set-cookie",
+    b"server",
+    b"location",
+    b"content-location",
+    b"link",
+    b"refresh",
+}
 
 
 def _forwardable(name: bytes, drop: frozenset[bytes]) -> bool:
@@ -52,11 +73,11 @@ async def proxy(request: GatewayRequest, match: Match, connector: Connector) -> 
         )
     template = target.path or match.route.template
     path = PATH_PARAM.sub(lambda m: quote(match.params[m.group(1)], safe=""), template)
-    headers = {
-        name.decode("latin-1"): value.decode("latin-1")
+    headers: CIMultiDict[str] = CIMultiDict(
+        (name.decode("latin-1"), value.decode("latin-1"))
         for name, value in request.headers
         if _forwardable(name, _REQUEST_DROP)
-    }
+    )
     headers["X-Request-Id"] = request.request_id
     if request.client:
         headers["X-Forwarded-For"] = request.client
@@ -75,10 +96,7 @@ async def proxy(request: GatewayRequest, match: Match, connector: Connector) -> 
             extensions={"upstreamStatus": upstream.status},
             headers={"Retry-After": retry_after} if retry_after else None,
         )
-    out = [
-        (name.lower().encode("latin-1"), value.encode("latin-1"))
-        for name, value in upstream.headers.items()
-    ]
+    out = [(name.lower(), value) for name, value in upstream.raw_headers]
     return GatewayResponse(
         upstream.status, upstream.body, [h for h in out if _forwardable(h[0], _RESPONSE_DROP)]
     )

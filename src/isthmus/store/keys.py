@@ -17,7 +17,8 @@ from sqlalchemy import insert, select, update
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from isthmus.errors import NotFound
-from isthmus.store.tables import api_keys, store_state
+from isthmus.store.resources import bump_revision
+from isthmus.store.tables import api_keys
 
 PREFIX = "isk"
 
@@ -60,7 +61,7 @@ class KeyRepository:
                     created_at=now,
                 )
             )
-            await conn.execute(update(store_state).values(revision=store_state.c.revision + 1))
+            await bump_revision(conn)
         return ApiKeyInfo(key_id, app, environment, label, now, None), plain
 
     async def list(self, app: str | None = None) -> builtins.list[ApiKeyInfo]:
@@ -87,7 +88,7 @@ class KeyRepository:
             )
             if result.rowcount != 1:
                 raise NotFound(f"No active API key '{key_id}'.")
-            await conn.execute(update(store_state).values(revision=store_state.c.revision + 1))
+            await bump_revision(conn)
 
     async def active_digests(self) -> dict[str, tuple[str, str, str]]:
         """digest -> (key id, app, environment) for every unrevoked key."""

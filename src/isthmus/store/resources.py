@@ -67,7 +67,11 @@ class ResourceRepository:
         return [_parse(doc) for doc in rows]
 
     async def snapshot(self) -> tuple[int, builtins.list[Resource]]:
-        """All resources and the revision they belong to, read consistently."""
+        """All resources and a revision no newer than them.
+
+        The revision is read first: if a write lands in between, the caller sees newer
+        resources under an older revision and simply rebuilds once more, never the reverse.
+        """
         async with self.engine.begin() as conn:
             revision = int((await conn.execute(select(store_state.c.revision))).scalar_one())
             docs = (await conn.execute(select(resources.c.document))).scalars().all()
@@ -85,26 +89,35 @@ class ResourceRepository:
         caller computed its changes from that revision.
         """
         async with self.engine.begin() as conn:
-            current = await _lock_revision(conn)
-            if expect_revision is not None and current != expect_revision:
-                raise StaleRevision(
-                    "Resources changed after the diff was computed; nothing was written."
-                )
             if not changes:
+                current = int((await conn.execute(select(store_state.c.revision))).scalar_one())
+                if expect_revision is not None and current != expect_revision:
+                    raise _stale()
                 return current
-            revision = current + 1
+            revision = await bump_revision(conn, expect_revision)
             now = datetime.now(UTC)
             for change in changes:
                 await _write(conn, change, revision, now)
-            await conn.execute(update(store_state).values(revision=revision))
             return revision
 
 
-async def _lock_revision(conn: AsyncConnection) -> int:
-    query = select(store_state.c.revision).where(store_state.c.id == 1)
-    if conn.dialect.name != "sqlite":  # SQLite serialises writers by itself
-        query = query.with_for_update()
-    return int((await conn.execute(query)).scalar_one())
+def _stale() -> StaleRevision:
+    return StaleRevision("Resources changed after the diff was computed; nothing was written.")
+
+
+async def bump_revision(conn: AsyncConnection, expect: int | None = None) -> int:
+    """Increment the store revision as the transaction's first write; returns the new value.
+
+    The UPDATE takes the write lock (SQLite) or the row lock (PostgreSQL) atomically, so
+    two writers can never both move from the same revision; with ``expect`` it refuses
+    unless the revision is still the one the caller read.
+    """
+    bump = update(store_state).values(revision=store_state.c.revision + 1)
+    if expect is not None:
+        bump = bump.where(store_state.c.revision == expect)
+    if (await conn.execute(bump)).rowcount != 1:
+        raise _stale()
+    return int((await conn.execute(select(store_state.c.revision))).scalar_one())
 
 
 async def _write(conn: AsyncConnection, change: Change, revision: int, now: datetime) -> None:

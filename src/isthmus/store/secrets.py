@@ -9,7 +9,8 @@ from sqlalchemy import delete, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from isthmus.errors import NotFound
-from isthmus.store.tables import secrets, store_state
+from isthmus.store.resources import bump_revision
+from isthmus.store.tables import secrets
 
 
 class SecretRepository:
@@ -19,6 +20,9 @@ class SecretRepository:
     async def put(self, name: str, ciphertext: bytes) -> None:
         now = datetime.now(UTC)
         async with self.engine.begin() as conn:
+            # First write: serialises writers, so update-then-insert cannot race. The new
+            # revision also makes Connections using the secret reopen with its new value.
+            await bump_revision(conn)
             changed = await conn.execute(
                 update(secrets)
                 .where(secrets.c.name == name)
@@ -30,8 +34,6 @@ class SecretRepository:
                         name=name, ciphertext=ciphertext, created_at=now, updated_at=now
                     )
                 )
-            # Connections using the secret must reopen with the new value.
-            await conn.execute(update(store_state).values(revision=store_state.c.revision + 1))
 
     async def get(self, name: str) -> bytes | None:
         async with self.engine.connect() as conn:
@@ -50,4 +52,4 @@ class SecretRepository:
             result = await conn.execute(delete(secrets).where(secrets.c.name == name))
             if result.rowcount != 1:
                 raise NotFound(f"No secret '{name}'.")
-            await conn.execute(update(store_state).values(revision=store_state.c.revision + 1))
+            await bump_revision(conn)
