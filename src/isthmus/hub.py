@@ -29,9 +29,13 @@ class Hub:
         self._follower: asyncio.Task[None] | None = None
 
     async def __aenter__(self) -> Self:
-        await self._stack.enter_async_context(self.store)
-        self._stack.push_async_callback(self.pool.aclose)
-        await self.snapshots.refresh(force=True)
+        try:
+            await self._stack.enter_async_context(self.store)
+            self._stack.push_async_callback(self.pool.aclose)
+            await self.snapshots.refresh(force=True)
+        except BaseException:
+            await self._stack.aclose()
+            raise
         self._follower = asyncio.create_task(
             self.snapshots.follow(self.settings.snapshot_poll_seconds)
         )

@@ -170,3 +170,36 @@ async def test_metadata_addresses_are_refused_even_when_private_is_allowed(host:
     with pytest.raises(OutboundBlocked):
         async with rest({"baseUrl": f"http://{host}/", "allowPrivateNetwork": True}).open() as api:
             await api.call("request", {"path": "/latest/meta-data"})
+
+
+async def test_every_request_of_a_guarded_session_is_checked(backend: tuple[str, Seen]) -> None:
+    from isthmus.connectors.http import guarded_session
+
+    url, seen = backend
+    async with guarded_session(allow_private=False) as session:
+        with pytest.raises(OutboundBlocked):
+            await session.get(url + "/x")
+    assert seen == []
+
+
+@pytest.mark.parametrize(
+    ("address", "allow_private", "refused"),
+    [
+        ("93.184.216.34", False, False),
+        ("10.1.2.3", False, True),
+        ("10.1.2.3", True, False),
+        ("169.254.170.2", True, True),  # container credential endpoint
+        ("fe80::1", True, True),
+        ("fd00:ec2::23", True, True),
+        ("2002:7f00:1::", False, True),  # 6to4 wrapping 127.0.0.1
+        ("::ffff:169.254.169.254", True, True),
+        ("2001:4860:4860::8888", False, False),
+    ],
+)
+def test_address_policy(address: str, allow_private: bool, refused: bool) -> None:
+    import ipaddress
+
+    from isthmus.connectors.http import address_refusal
+
+    reason = address_refusal(ipaddress.ip_address(address), allow_private=allow_private)
+    assert (reason is not None) is refused

@@ -4,13 +4,15 @@ Addresses are checked *after* DNS resolution, and aiohttp connects to exactly th
 addresses the resolver returned, so a name that resolves to a private address (DNS
 rebinding included) is refused. Redirects are never followed here; callers that follow
 one must build the next request through this client again. Cloud metadata addresses
-are refused even for Connections that allow private networks.
+and every link-local address are refused even for Connections that allow private
+networks. IP literals skip DNS, so every request's URL is also checked on its way out.
 """
 
 from __future__ import annotations
 
 import ipaddress
 import socket
+from types import SimpleNamespace
 from typing import Any
 
 import aiohttp
@@ -22,25 +24,39 @@ from isthmus.errors import OutboundBlocked
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 
+# Cloud instance-metadata and credential endpoints outside the link-local ranges.
 METADATA_ADDRESSES = frozenset(
-    ipaddress.ip_address(a) for a in ("169.254.169.254", "fd00:ec2::254", "100.100.100.200")
+    ipaddress.ip_address(a) for a in ("fd00:ec2::254", "fd00:ec2::23", "100.100.100.200")
 )
+
+
+def _embedded_ipv4(address: ipaddress.IPv6Address) -> ipaddress.IPv4Address | None:
+    """The IPv4 address an IPv6 form carries (mapped, 6to4, Teredo), if any."""
+    if address.ipv4_mapped:
+        return address.ipv4_mapped
+    if address.sixtofour:
+        return address.sixtofour
+    if address.teredo:
+        return address.teredo[1]
+    return None
 
 
 def address_refusal(address: IPAddress, *, allow_private: bool) -> str | None:
     """Why ``address`` may not be contacted, or None if it may."""
-    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped:
-        address = address.ipv4_mapped
-    if address in METADATA_ADDRESSES:
-        return "a cloud metadata address"
+    if isinstance(address, ipaddress.IPv6Address):
+        embedded = _embedded_ipv4(address)
+        if embedded is not None:
+            return address_refusal(embedded, allow_private=allow_private)
+    if address in METADATA_ADDRESSES or address.is_link_local:
+        # 169.254.0.0/16 and fe80::/10 hold the metadata and credential endpoints of
+        # every major cloud: refused even where private networks are allowed.
+        return "a link-local or cloud metadata address"
     if address.is_multicast or address.is_unspecified or address.is_reserved:
         return "not a unicast address"
     if allow_private:
         return None
     if address.is_loopback:
         return "a loopback address"
-    if address.is_link_local:
-        return "a link-local address"
     if address.is_private or not address.is_global:
         return "a private address"
     return None
@@ -93,6 +109,15 @@ def guarded_session(
     **kwargs: Any,
 ) -> aiohttp.ClientSession:
     """A pooled session whose every connection passes the address policy."""
+    async def check_each_request(
+        _session: aiohttp.ClientSession,
+        _context: SimpleNamespace,
+        params: aiohttp.TraceRequestStartParams,
+    ) -> None:
+        check_literal_host(params.url, allow_private=allow_private)
+
+    tracing = aiohttp.TraceConfig()
+    tracing.on_request_start.append(check_each_request)
     connector = aiohttp.TCPConnector(
         limit=limit,
         limit_per_host=limit,
@@ -105,5 +130,6 @@ def guarded_session(
         timeout=aiohttp.ClientTimeout(total=total_timeout, sock_connect=connect_timeout),
         headers=headers,
         skip_auto_headers=("User-Agent",),
+        trace_configs=[tracing],
         **kwargs,
     )

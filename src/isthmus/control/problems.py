@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from http import HTTPStatus
 from typing import Any
 
 import structlog
@@ -49,6 +50,20 @@ def _field_errors(errors: Any) -> list[dict[str, Any]]:
     return out
 
 
+def _generic(status: int) -> IsthmusError:
+    """A problem for an HTTP status the hub has no own error class for (415, 413, …)."""
+    phrase = HTTPStatus(status).phrase if status in HTTPStatus._value2member_map_ else "Error"
+
+    class HttpStatusError(IsthmusError):
+        pass
+
+    HttpStatusError.status = status
+    HttpStatusError.code = "http-" + str(status)
+    HttpStatusError.title = phrase
+    HttpStatusError.remediation = "Correct the request as the status says and send it again."
+    return HttpStatusError(f"The request failed with HTTP {status} ({phrase}).")
+
+
 def install(app: FastAPI) -> None:
     @app.exception_handler(IsthmusError)
     async def _isthmus(request: Request, exc: IsthmusError) -> Response:
@@ -66,8 +81,7 @@ def install(app: FastAPI) -> None:
     async def _http(request: Request, exc: HTTPException) -> Response:
         cls = _BY_STATUS.get(exc.status_code)
         if cls is None:
-            error: IsthmusError = IsthmusError("The request failed.")
-            error.status = exc.status_code  # type: ignore[misc]
+            error: IsthmusError = _generic(exc.status_code)
         elif cls is MethodNotAllowed:
             error = cls(f"{request.method} is not allowed here.", headers=dict(exc.headers or {}))
         elif cls is NotFound:

@@ -42,11 +42,14 @@ def _refuse(findings: list[Finding]) -> None:
 
 
 async def _write(hub: Hub, resource: Resource, action: str) -> None:
-    others = [r for r in await hub.store.resources.list() if r.key != resource.key]
+    revision, everything = await hub.store.resources.snapshot()
+    others = [r for r in everything if r.key != resource.key]
     findings = list(resource_checks(resource, resource.canonical()))
     findings += list(missing_references(resource, others))
     _refuse(findings)
-    await hub.store.resources.apply([Change(action, resource.key, resource)])  # type: ignore[arg-type]
+    # Checked against `revision`: if anything changed since, the write is refused (409).
+    change = Change(action, resource.key, resource)  # type: ignore[arg-type]
+    await hub.store.resources.apply([change], expect_revision=revision)
     await hub.snapshots.refresh()
 
 
@@ -98,16 +101,17 @@ def kind_router(cls: type[Resource]) -> APIRouter:
         name: str, environment: str | None = env_param, hub: Hub = Depends(_hub)
     ) -> Response:
         key = _key(cls, name, environment)
-        if await hub.store.resources.get(key) is None:
+        revision, everything = await hub.store.resources.snapshot()
+        if not any(r.key == key for r in everything):
             raise NotFound(f"No {kind} '{name}'.")
-        users = dependents(key, await hub.store.resources.list())
+        users = dependents(key, everything)
         if users:
             raise Conflict(
                 f"{key} is still used by {', '.join(map(str, users))}.",
                 remediation="Change or delete those resources first.",
                 extensions={"dependents": [str(u) for u in users]},
             )
-        await hub.store.resources.apply([Change("delete", key, None)])
+        await hub.store.resources.apply([Change("delete", key, None)], expect_revision=revision)
         await hub.snapshots.refresh()
         return Response(status_code=204)
 

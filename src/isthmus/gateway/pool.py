@@ -41,7 +41,7 @@ class ConnectionUnavailable(ConfigurationError):
 
 
 class ConnectionPool:
-    def __init__(self, secrets: SecretResolver, grace_seconds: float = 10.0) -> None:
+    def __init__(self, secrets: SecretResolver, grace_seconds: float = 60.0) -> None:
         self._secrets = secrets
         self._grace = grace_seconds
         self._open: dict[ResourceKey, _Open] = {}
@@ -90,6 +90,11 @@ class ConnectionPool:
             return _Open(fingerprint, None, _unavailable(key, exc.detail, exc.remediation), stack)
         except ValidationError:
             detail = "Its config does not validate."
+            return _Open(fingerprint, None, _unavailable(key, detail, None), stack)
+        except Exception:
+            # A faulty connector must not stop the snapshot (and with it key revocations).
+            log.exception("connection.open_crashed", connection=str(key))
+            detail = "The connector failed while opening it."
             return _Open(fingerprint, None, _unavailable(key, detail, None), stack)
         return _Open(fingerprint, connector, None, stack)
 

@@ -11,7 +11,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from urllib.parse import unquote
 
-from isthmus.errors import IsthmusError, MethodNotAllowed, NotFound
+from isthmus.errors import FatalError, MethodNotAllowed, NotFound
 from isthmus.model import Api, Route
 from isthmus.model.api import PATH_PARAM
 
@@ -22,7 +22,7 @@ class RouteNotFound(NotFound):
     remediation = "Check the Api name, version and path against the Api's documentation."
 
 
-class VersionRetired(IsthmusError):
+class VersionRetired(FatalError):
     status = 410
     code = "api-version-retired"
     title = "This Api version is retired"
