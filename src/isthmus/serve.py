@@ -4,16 +4,27 @@ from __future__ import annotations
 
 import asyncio
 import signal
+import socket
 from collections.abc import Awaitable, Callable, Generator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from typing import Any
 
 import uvicorn
 
 from isthmus.control.app import create_control_app
+from isthmus.errors import ConfigurationError
 from isthmus.gateway.app import Gateway
 from isthmus.hub import Hub
 from isthmus.settings import Settings
+
+
+class PortUnavailable(ConfigurationError):
+    code = "port-unavailable"
+    title = "Cannot listen on the port"
+    remediation = (
+        "Stop what uses the port (another hub?) or choose others with --gateway-port / "
+        "--control-port (ISTHMUS_GATEWAY_PORT / ISTHMUS_CONTROL_PORT)."
+    )
 
 
 class _Server(uvicorn.Server):
@@ -23,58 +34,70 @@ class _Server(uvicorn.Server):
         yield
 
 
-def _config(app: Any, settings: Settings, port: int) -> uvicorn.Config:
-    return uvicorn.Config(
+def listen(host: str, port: int) -> socket.socket:
+    """A bound, listening socket. Bound here rather than by uvicorn, which exits the
+    process on failure; this way a taken port is a clear error."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host, port))
+        sock.listen(2048)
+    except OSError as exc:
+        sock.close()
+        raise PortUnavailable(f"Cannot listen on {host}:{port} ({exc.strerror}).") from exc
+    return sock
+
+
+def _server(app: Any) -> _Server:
+    config = uvicorn.Config(
         app,
-        host=settings.host,
-        port=port,
         lifespan="off",
         log_config=None,
         access_log=False,
         server_header=False,
         date_header=False,
     )
+    return _Server(config)
 
 
 async def serve(
     settings: Settings, on_ready: Callable[[Hub], Awaitable[None]] | None = None
 ) -> None:
-    """Serve until SIGINT/SIGTERM; ``on_ready`` runs once both ports accept connections."""
-    async with Hub(settings) as hub:
-        gateway = _Server(
-            _config(
-                Gateway(hub.snapshots, settings.gateway_max_body_bytes),
-                settings,
-                settings.gateway_port,
-            )
-        )
-        control = _Server(_config(create_control_app(hub), settings, settings.control_port))
-        servers = (gateway, control)
+    """Serve until SIGINT/SIGTERM; ``on_ready`` runs once both ports accept connections.
 
-        def stop() -> None:
-            for server in servers:
-                server.should_exit = True
+    The gateway listens on ``host``; the control plane on ``control_host``, loopback by
+    default, so exposing the gateway never exposes the admin API with it.
+    """
+    with ExitStack() as sockets:
+        gateway_socket = sockets.enter_context(listen(settings.host, settings.gateway_port))
+        control_socket = sockets.enter_context(listen(settings.control_host, settings.control_port))
+        async with Hub(settings) as hub:
+            gateway = _server(Gateway(hub.snapshots, settings.gateway_max_body_bytes))
+            control = _server(create_control_app(hub))
+            servers = (gateway, control)
 
-        loop = asyncio.get_running_loop()
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            loop.add_signal_handler(sig, stop)
-        try:
-            tasks = [asyncio.create_task(server.serve()) for server in servers]
-            while not all(server.started for server in servers):
-                if any(task.done() for task in tasks):  # a port was taken, say
-                    stop()
-                    break
-                await asyncio.sleep(0.05)
-            else:
-                if on_ready is not None:
-                    await on_ready(hub)
-            await asyncio.gather(*tasks)
-        finally:
+            def stop() -> None:
+                for server in servers:
+                    server.should_exit = True
+
+            loop = asyncio.get_running_loop()
             for sig in (signal.SIGINT, signal.SIGTERM):
-                loop.remove_signal_handler(sig)
-        if not all(server.started for server in servers):
-            raise SystemExit(
-                f"could not listen on {settings.host}:{settings.gateway_port} and "
-                f"{settings.control_port}; is another hub running? (set ISTHMUS_GATEWAY_PORT / "
-                "ISTHMUS_CONTROL_PORT)"
-            )
+                loop.add_signal_handler(sig, stop)
+            try:
+                tasks = [
+                    asyncio.create_task(gateway.serve(sockets=[gateway_socket])),
+                    asyncio.create_task(control.serve(sockets=[control_socket])),
+                ]
+                while not all(server.started for server in servers):
+                    if any(task.done() for task in tasks):
+                        stop()
+                        break
+                    await asyncio.sleep(0.05)
+                else:
+                    if on_ready is not None:
+                        await on_ready(hub)
+                await asyncio.gather(*tasks)
+            finally:
+                for sig in (signal.SIGINT, signal.SIGTERM):
+                    loop.remove_signal_handler(sig)

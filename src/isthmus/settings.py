@@ -29,7 +29,11 @@ class Settings(BaseSettings):
         default=None,
         description="Fernet key that encrypts the secrets vault; default: generated into 'home'.",
     )
-    host: str = Field(default="127.0.0.1", description="Address both planes listen on.")
+    host: str = Field(default="127.0.0.1", description="Address the gateway listens on.")
+    control_host: str = Field(
+        default="127.0.0.1",
+        description="Address the control plane (admin API) listens on; keep it private.",
+    )
     gateway_port: int = Field(default=8400, description="Port of the data plane (gateway).")
     control_port: int = Field(default=8401, description="Port of the control plane.")
     gateway_max_body_bytes: int = Field(

@@ -146,3 +146,76 @@ def test_keys_and_secrets_commands(tmp_path: Path) -> None:
     assert "secret://crm-token" in cli("secret", "list", "--home", home)[1]
     assert (tmp_path / "home" / "vault.key").stat().st_mode & 0o077 == 0
     assert b"tok-123" not in (tmp_path / "home" / "isthmus.db").read_bytes()
+
+
+def test_user_text_is_printed_as_written(tmp_path: Path) -> None:
+    files = {"a.yaml": 'kind: "[/foo]"\nmetadata: {name: x}\n'}
+    code, out = cli("validate", str(write_project(tmp_path / "[bold]p", files)))
+    assert code == 1
+    assert "unknown kind '[/foo]'" in out
+    code, out = cli("key", "create", "nope", "--home", str(tmp_path / "h"))
+    assert "[not-found] No App 'nope'." in out
+
+
+def test_no_prune_lets_references_point_into_the_store(tmp_path: Path) -> None:
+    home = str(tmp_path / "home")
+    assert cli("init", str(tmp_path / "starter"))[0] == 0
+    assert cli("apply", str(tmp_path / "starter"), "--home", home)[0] == 0
+    extra = write_project(
+        tmp_path / "extra",
+        {
+            "app.yaml": "kind: App\nmetadata: {name: second}\n"
+            "spec: {apis: [items], plan: standard}\n"
+        },
+    )
+    code, out = cli("apply", str(extra), "--home", home)
+    assert code == 1  # pruning would delete the Api the App needs
+    code, out = cli("apply", str(extra), "--home", home, "--no-prune")
+    assert code == 0, out
+    assert "1 to create, 0 to update, 0 to delete" in out
+
+
+def test_export_force_removes_files_of_deleted_resources(tmp_path: Path) -> None:
+    home = str(tmp_path / "home")
+    project = write_project(tmp_path / "p", VALID_PROJECT)
+    assert cli("apply", str(project), "--home", home)[0] == 0
+    assert cli("export", str(tmp_path / "out"), "--home", home)[0] == 0
+    (project / "apps.yaml").write_text("kind: Plan\nmetadata: {name: gold}\n")
+    (project / "apis" / "customers.yaml").unlink()
+    assert cli("apply", str(project), "--home", home)[0] == 0
+    assert cli("export", str(tmp_path / "out"), "--home", home)[0] == 1  # not empty
+    code, out = cli("export", str(tmp_path / "out"), "--home", home, "--force")
+    assert code == 0, out
+    assert not (tmp_path / "out" / "apis" / "customers.yaml").exists()
+    assert not (tmp_path / "out" / "apps" / "portal.yaml").exists()
+    assert "No changes." in cli("diff", str(tmp_path / "out"), "--home", home)[1]
+
+
+def test_paths_and_names_are_checked_before_anything_is_written(tmp_path: Path) -> None:
+    afile = tmp_path / "afile"
+    afile.write_text("x")
+    for command in (("init", str(afile)), ("export", str(afile))):
+        code, out = cli(*command)
+        assert code == 1
+        assert "is a file, not a folder" in out
+    home = str(tmp_path / "home")
+    assert cli("apply", str(write_project(tmp_path / "p", VALID_PROJECT)), "--home", home)[0] == 0
+    code, out = cli("key", "create", "portal", "-e", "Bad Env", "--home", home)
+    assert code == 1
+    assert "not an Environment name" in out
+    result = runner.invoke(app, ["key", "create", "portal", "-e", "prodution", "--home", home])
+    assert result.exit_code == 0
+    assert "no Connection is declared for Environment 'prodution'" in result.output
+
+
+def test_an_unusable_store_is_a_clean_error(tmp_path: Path) -> None:
+    (tmp_path / "p").mkdir()
+    write_project(tmp_path / "p", VALID_PROJECT)
+    result = runner.invoke(
+        app,
+        ["apply", str(tmp_path / "p")],
+        env={"ISTHMUS_DATABASE_URL": "postgresql+asyncpg://nobody@127.0.0.1:1/none"},
+    )
+    assert result.exit_code == 1
+    assert "[store-unavailable] The store could not be opened" in result.output
+    assert "Traceback" not in result.output

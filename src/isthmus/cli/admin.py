@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
+import re
 import sys
 from pathlib import Path
 
 import typer
 from rich.table import Table
 
-from isthmus.cli.common import HomeOption, console, err, run, settings
+from isthmus.cli.common import HomeOption, console, err, fail, ok, run, settings, warn
 from isthmus.errors import NotFound
 from isthmus.governance.vault import Vault, vault_key
-from isthmus.model import App, ResourceKey
+from isthmus.model import App, Connection, ResourceKey
+from isthmus.model.base import NAME_PATTERN
 from isthmus.store import Store
 
 keys = typer.Typer(help="API keys of Apps.", no_args_is_help=True)
@@ -32,15 +34,24 @@ def key_create(
     home: Path | None = HomeOption,
 ) -> None:
     """Issue a key. It is printed once and stored only as a digest."""
+    if not re.match(NAME_PATTERN, environment):
+        fail(f"'{environment}' is not an Environment name (lower-case letters, digits, '-')")
+        raise typer.Exit(1)
 
-    async def go() -> str:
+    async def go() -> tuple[str, bool]:
         async with _store(home) as store:
             if await store.resources.get(ResourceKey(App.__name__, app)) is None:
                 raise NotFound(f"No App '{app}'.", remediation="Apply a project that declares it.")
+            served = any(
+                c.metadata.environment == environment
+                for c in await store.resources.list(Connection.__name__)
+            )
             _, plain = await store.keys.create(app, environment, label)
-            return plain
+            return plain, served
 
-    plain = run(go())
+    plain, served = run(go())
+    if not served:
+        warn(f"no Connection is declared for Environment '{environment}' yet")
     err.print(f"API key for App '{app}' ({environment}); shown once, store it now:")
     typer.echo(plain)
 
@@ -76,7 +87,7 @@ def key_revoke(key_id: str, home: Path | None = HomeOption) -> None:
             await store.keys.revoke(key_id)
 
     run(go())
-    console.print(f"[green]✓[/green] revoked {key_id}")
+    ok(f"revoked {key_id}")
 
 
 def _vault(store: Store, home: Path | None) -> Vault:
@@ -100,7 +111,7 @@ def secret_set(
             else typer.prompt("Value", hide_input=True)
         )
     if not value:
-        err.print("[red]error[/red] the value is empty")
+        fail("the value is empty")
         raise typer.Exit(1)
 
     async def go() -> None:
@@ -108,7 +119,7 @@ def secret_set(
             await _vault(store, home).set(name, value)
 
     run(go())
-    console.print(f"[green]✓[/green] stored; reference it as secret://{Vault.name_of(name)}")
+    ok(f"stored; reference it as secret://{Vault.name_of(name)}")
 
 
 @secrets.command("list")
@@ -132,4 +143,4 @@ def secret_delete(name: str, home: Path | None = HomeOption) -> None:
             await _vault(store, home).delete(name)
 
     run(go())
-    console.print(f"[green]✓[/green] deleted {name}")
+    ok(f"deleted {name}")

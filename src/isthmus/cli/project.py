@@ -3,17 +3,35 @@
 from __future__ import annotations
 
 import json
+from enum import StrEnum
 from pathlib import Path
 
 import typer
+from rich.text import Text
 
-from isthmus.cli.common import HomeOption, console, err, run, settings
-from isthmus.model import Resource, json_schema_document, json_schemas
+from isthmus.cli.common import (
+    HomeOption,
+    bad,
+    console,
+    err,
+    fail,
+    folder_or_exit,
+    ok,
+    run,
+    settings,
+)
+from isthmus.model import Resource, json_schema_document, json_schemas, kinds
 from isthmus.project.diff import Diff, compute_diff
 from isthmus.project.export import export_project, resource_filename
 from isthmus.project.scaffold import scaffold
 from isthmus.project.validate import LoadedProject, load_project
 from isthmus.store import Store
+
+
+class OutputFormat(StrEnum):
+    text = "text"
+    json = "json"
+
 
 ProjectDir = typer.Argument(Path("."), help="The project folder (or one YAML file).")
 
@@ -23,15 +41,10 @@ def init(
     force: bool = typer.Option(False, help="Write into a folder that is not empty."),
 ) -> None:
     """Create a starter project: a System, a Connection, an Api, an App and a Plan."""
-    if directory.exists() and any(directory.iterdir()) and not force:
-        err.print(f"[red]error[/red] {directory} is not empty (use --force to write anyway)")
-        raise typer.Exit(1)
+    folder_or_exit(directory, force=force)
     for path in scaffold(directory):
         console.print(f"  created {path}")
-    console.print(
-        f"\nNext: [bold]isthmus validate {directory}[/bold], then "
-        f"[bold]isthmus apply {directory}[/bold]"
-    )
+    console.print(f"\nNext: isthmus validate {directory}, then isthmus apply {directory}")
 
 
 def _report(project: LoadedProject, fmt: str) -> None:
@@ -39,14 +52,14 @@ def _report(project: LoadedProject, fmt: str) -> None:
         console.print_json(json.dumps([issue.as_dict() for issue in project.issues]))
         return
     for issue in project.issues:
-        err.print(f"[red]✗[/red] {issue}", soft_wrap=True)
+        bad(str(issue))
     if project.issues:
         err.print(f"\n{len(project.issues)} problem(s) found.")
 
 
 def validate(
     directory: Path = ProjectDir,
-    fmt: str = typer.Option("text", "--format", help="text or json"),
+    fmt: OutputFormat = typer.Option(OutputFormat.text, "--format", help="Report format."),
 ) -> None:
     """Check a project and report every problem with file:line:column."""
     project = load_project(directory)
@@ -54,17 +67,16 @@ def validate(
     if not project.ok:
         raise typer.Exit(1)
     if fmt == "text":
-        console.print(f"[green]✓[/green] {len(project.resources)} resources are valid.")
+        ok(f"{len(project.resources)} resources are valid.")
 
 
 def _print_diff(diff: Diff) -> None:
-    symbols = {
-        "create": "[green]+[/green]",
-        "update": "[yellow]~[/yellow]",
-        "delete": "[red]-[/red]",
-    }
+    symbols = {"create": ("+", "green"), "update": ("~", "yellow"), "delete": ("-", "red")}
     for change in diff.changes:
-        console.print(f"  {symbols[change.action]} {change.action} {change.key}")
+        symbol, colour = symbols[change.action]
+        console.print(
+            Text("  ") + Text(symbol, style=colour) + Text(f" {change.action} {change.key}")
+        )
         for field in diff.field_changes.get(change.key, ()):
             console.print(f"      {field}")
     counts = diff.counts()
@@ -73,19 +85,21 @@ def _print_diff(diff: Diff) -> None:
 
 
 async def _apply(directory: Path, home: Path | None, dry_run: bool, prune: bool) -> None:
-    project = load_project(directory)
-    if not project.ok:
-        _report(project, "text")
-        err.print("Nothing was applied.")
-        raise typer.Exit(1)
     async with Store.open(settings(home).resolved_database_url()) as store:
         revision, current = await store.resources.snapshot()
+        # Without pruning, what the store holds stays, so references may point at it.
+        known = () if prune else [(r.kind, r.metadata.name) for r in current]
+        project = load_project(directory, known=known)
+        if not project.ok:
+            _report(project, "text")
+            err.print("Nothing was applied.")
+            raise typer.Exit(1)
         diff = compute_diff(project.resources, current, prune=prune)
         _print_diff(diff)
         if dry_run or diff.empty:
             return
         new_revision = await store.resources.apply(diff.changes, expect_revision=revision)
-        console.print(f"[green]✓[/green] applied (store revision {new_revision}).")
+        ok(f"applied (store revision {new_revision}).")
 
 
 def diff(
@@ -120,17 +134,15 @@ def export(
     force: bool = typer.Option(False, help="Overwrite a folder that is not empty."),
 ) -> None:
     """Write every resource in the store back out as YAML files."""
-    if not force and directory.exists() and any(directory.iterdir()):
-        err.print(f"[red]error[/red] {directory} is not empty (use --force to overwrite)")
-        raise typer.Exit(1)
+    folder_or_exit(directory, force=force)
     resources = run(_stored_resources(home))
     wanted = {directory / resource_filename(r) for r in resources}
-    for folder in {(directory / resource_filename(r)).parent for r in resources}:
-        for stale in folder.glob("*.yaml"):  # resources deleted since the last export
+    for cls in kinds().values():  # files of resources deleted since the last export
+        for stale in (directory / cls.plural).glob("*.yaml"):
             if stale not in wanted:
                 stale.unlink()
     written = export_project(resources, directory)
-    console.print(f"[green]✓[/green] wrote {len(written)} resources to {directory}")
+    ok(f"wrote {len(written)} resources to {directory}")
 
 
 def schema(
@@ -144,6 +156,6 @@ def schema(
         return
     schemas = json_schemas()
     if kind not in schemas:
-        err.print(f"[red]error[/red] unknown kind '{kind}'; known: {', '.join(schemas)}")
+        fail(f"unknown kind '{kind}'; known: {', '.join(schemas)}")
         raise typer.Exit(1)
     typer.echo(json.dumps(schemas[kind], indent=2))

@@ -28,7 +28,9 @@ def _settings(
     return base.model_copy(update=updates)
 
 
-HostOption = typer.Option(None, "--host", help="Address to listen on (default 127.0.0.1).")
+HostOption = typer.Option(
+    None, "--host", help="Address the gateway listens on (default 127.0.0.1)."
+)
 GatewayPort = typer.Option(None, "--gateway-port", help="Gateway port (default 8400).")
 ControlPort = typer.Option(None, "--control-port", help="Control plane port (default 8401).")
 
@@ -48,7 +50,7 @@ def serve(
     async def announce(_hub: object) -> None:
         console.print(
             f"Isthmus is serving: gateway http://{s.host}:{s.gateway_port}  "
-            f"control http://{s.host}:{s.control_port}/admin/docs",
+            f"control http://{s.control_host}:{s.control_port}/admin/docs",
         )
 
     run(serve_hub(s, on_ready=announce))

@@ -32,10 +32,11 @@ FilterOp = Literal["eq", "ne", "lt", "le", "gt", "ge", "in", "contains"]
 
 
 class ConnectorConfig(BaseModel):
-    """Base of every connector's config model: camelCase in YAML, unknown keys refused."""
+    """Base of every connector's config model: camelCase in YAML, unknown keys refused,
+    no type coercion."""
 
     model_config = ConfigDict(
-        alias_generator=to_camel, populate_by_name=True, extra="forbid", frozen=True
+        alias_generator=to_camel, populate_by_name=True, extra="forbid", frozen=True, strict=True
     )
 
 

@@ -109,6 +109,7 @@ def guarded_session(
     **kwargs: Any,
 ) -> aiohttp.ClientSession:
     """A pooled session whose every connection passes the address policy."""
+
     async def check_each_request(
         _session: aiohttp.ClientSession,
         _context: SimpleNamespace,

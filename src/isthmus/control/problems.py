@@ -21,6 +21,9 @@ from isthmus.errors import (
     ValidationFailed,
     problem_bytes,
 )
+from isthmus.project.hints import message_for
+from isthmus.project.issues import dotted
+from isthmus.project.source import real_path
 
 log = structlog.get_logger(__name__)
 
@@ -41,12 +44,22 @@ def problem(error: IsthmusError, request: Request) -> Response:
     )
 
 
-def _field_errors(errors: Any) -> list[dict[str, Any]]:
+def _field_errors(errors: Any, body: Any) -> list[dict[str, Any]]:
+    """The same {path, message, hint} entries the resource checks produce.
+
+    Body paths are given as in the resource (``spec.config.baseUrl``), query and path
+    parameters as ``query.environment``. The submitted value is never echoed, in case a
+    secret was typed into the wrong field.
+    """
     out = []
     for error in errors:
-        loc = [str(step) for step in error.get("loc", ())]
-        # Never echo the submitted value: it may be a secret typed in the wrong field.
-        out.append({"pointer": "/" + "/".join(loc), "message": error.get("msg", "invalid")})
+        source, *rest = error.get("loc", ("body",))
+        path: tuple[str | int, ...] = tuple(rest)
+        if source == "body":
+            path = real_path(body, path) if isinstance(body, dict) else path
+        else:
+            path = (source, *path)
+        out.append({"path": dotted(path), "message": message_for(error), "hint": None})
     return out
 
 
@@ -73,7 +86,7 @@ def install(app: FastAPI) -> None:
     async def _validation(request: Request, exc: RequestValidationError) -> Response:
         error = ValidationFailed(
             "The request body or parameters did not validate.",
-            extensions={"errors": _field_errors(exc.errors())},
+            extensions={"errors": _field_errors(exc.errors(), exc.body)},
         )
         return problem(error, request)
 

@@ -54,7 +54,7 @@ async def run_demo(settings: Settings, crm_port: int, announce: Callable[[str], 
     async def ready(hub: Hub) -> None:
         key = await prepare(hub, crm_url, token)
         gateway = f"http://{settings.host}:{settings.gateway_port}"
-        control = f"http://{settings.host}:{settings.control_port}"
+        control = f"http://{settings.control_host}:{settings.control_port}"
         announce(
             "\n".join(
                 [

@@ -44,10 +44,12 @@ class Ref:
 
 
 class Spec(BaseModel):
-    """Base of every ``spec`` and nested part: camelCase in YAML, unknown fields refused."""
+    """Base of every ``spec`` and nested part: camelCase in YAML, unknown fields refused,
+    and no type coercion (strict), so ``requests: "10"`` or ``burst: true`` is an error
+    rather than a silent guess."""
 
     model_config = ConfigDict(
-        alias_generator=to_camel, populate_by_name=True, extra="forbid", frozen=True
+        alias_generator=to_camel, populate_by_name=True, extra="forbid", frozen=True, strict=True
     )
 
 

@@ -12,6 +12,7 @@ from pydantic import ValidationError
 from isthmus.connectors import registry as connector_registry
 from isthmus.errors import IsthmusError
 from isthmus.model import Connection, Resource
+from isthmus.project.hints import LITERAL_SECRET, SECRET_HINT, hint_for, message_for
 from isthmus.project.source import real_path
 
 Path_ = tuple[str | int, ...]
@@ -19,12 +20,8 @@ Finding = tuple[Path_, str, str | None]  # path, message, hint
 
 _CREDENTIAL_KEY = re.compile(
     r"^(authorization|cookie|password|passwd|passphrase|secret|token|credentials?)$"
-    r"|(password|secret|apikey|privatekey|accesskey|token)$",
+    r"|(authorization|password|secret|apikey|privatekey|accesskey|token)$",
     re.IGNORECASE,
-)
-SECRET_HINT = (
-    "store the value with 'isthmus secret set NAME' and write 'secret://NAME' here; "
-    "literal credentials never go into resources"
 )
 
 
@@ -40,7 +37,7 @@ def literal_secrets(data: Any, path: Path_ = ()) -> Iterator[Finding]:
                 and _CREDENTIAL_KEY.search(normalised)
                 and not value.startswith("secret://")
             ):
-                yield here, "a literal secret where a secret:// reference belongs", SECRET_HINT
+                yield here, LITERAL_SECRET, SECRET_HINT
             else:
                 yield from literal_secrets(value, here)
     elif isinstance(data, list):
@@ -91,8 +88,4 @@ def connection_config(resource: Connection) -> Iterator[Finding]:
     except ValidationError as exc:
         for error in exc.errors(include_url=False):
             path = ("spec", "config", *error["loc"])
-            pattern = str((error.get("ctx") or {}).get("pattern", ""))
-            if pattern.startswith("^secret://"):
-                yield path, "a literal secret where a secret:// reference belongs", SECRET_HINT
-            else:
-                yield path, error["msg"], None
+            yield path, message_for(error), hint_for(connector.config_model, error)

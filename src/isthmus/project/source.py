@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import math
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -10,7 +11,7 @@ from typing import Any
 
 from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
-from ruamel.yaml.error import MarkedYAMLError
+from ruamel.yaml.error import MarkedYAMLError, YAMLError
 
 YAML_SUFFIXES = (".yaml", ".yml")
 Path_ = tuple[str | int, ...]
@@ -44,17 +45,21 @@ class Document:
         """
         node = self.node
         line, column = _position(node)
-        for index, step in enumerate(path):
+        steps = real_path(node, path)
+        for index, step in enumerate(steps):
             if isinstance(node, CommentedMap) and step in node:
                 child = node[step]
-                scalar = not isinstance(child, CommentedMap | CommentedSeq)
-                last = index == len(path) - 1
-                use_value = scalar and not (at_key and last)
-                line, column = node.lc.value(step) if use_value else node.lc.key(step)
+                scalar = child is not None and not isinstance(child, CommentedMap | CommentedSeq)
+                use_value = scalar and not (at_key and index == len(steps) - 1)
+                found = node.lc.value(step) if use_value else node.lc.key(step)
                 node = child
             elif isinstance(node, CommentedSeq) and isinstance(step, int) and step < len(node):
-                line, column = node.lc.item(step)
+                found = node.lc.item(step)
                 node = node[step]
+            else:
+                break
+            if found and found[0] is not None:  # keys merged in with '<<' have no position
+                line, column = found
         return Location(self.file, line + 1, column + 1)
 
     def real_path(self, path: Path_) -> Path_:
@@ -66,12 +71,30 @@ def real_path(data: Any, path: Path_) -> Path_:
     'proxy'), but keeping a missing last step (the name of a missing field)."""
     node, kept = data, []
     for position, step in enumerate(path):
+        following = path[position + 1] if position + 1 < len(path) else None
+        if _is_tag(node, step, following):
+            continue
         if _has(node, step):
             node = node[step]
         elif position < len(path) - 1:
             continue
         kept.append(step)
     return tuple(kept)
+
+
+def _is_tag(node: Any, step: str | int, following: str | int | None) -> bool:
+    """Is ``step`` the union tag pydantic put in a path, though a field has its name too?
+
+    With ``auth: {type: header, header: X-Key, value: v}`` an error at ``value`` comes
+    as ``auth.header.value``: 'header' is the tag when the next step is a sibling.
+    """
+    return (
+        isinstance(node, dict)
+        and following is not None
+        and node.get("type") == step
+        and following in node
+        and not _has(node.get(step), following)
+    )
 
 
 def _has(node: Any, step: str | int) -> bool:
@@ -91,23 +114,42 @@ def _position(node: Any) -> tuple[int, int]:
     return (lc.line, lc.col) if lc is not None and lc.line is not None else (0, 0)
 
 
-def plain(node: Any) -> Any:
-    """ruamel's round-trip types turned into the plain JSON-like values pydantic expects."""
+class UnsupportedValue(ValueError):
+    """A YAML value with no JSON equivalent (binary, set, infinity …)."""
+
+    def __init__(self, path: Path_, message: str) -> None:
+        super().__init__(message)
+        self.path = path
+        self.message = message
+
+
+def plain(node: Any, path: Path_ = ()) -> Any:
+    """ruamel's round-trip types turned into the plain JSON values pydantic expects.
+
+    Values JSON cannot hold are refused rather than silently changed.
+    """
     if isinstance(node, dict):
-        return {str(k): plain(v) for k, v in node.items()}
+        out = {}
+        for key, value in node.items():
+            if isinstance(key, bool) or not isinstance(key, str | int):
+                raise UnsupportedValue((*path, str(key)), "keys must be text or numbers")
+            out[str(key)] = plain(value, (*path, str(key)))
+        return out
     if isinstance(node, list):
-        return [plain(v) for v in node]
+        return [plain(value, (*path, index)) for index, value in enumerate(node)]
     if isinstance(node, bool) or node is None:
         return node
     if isinstance(node, int):
         return int(node)
     if isinstance(node, float):
+        if not math.isfinite(node):
+            raise UnsupportedValue(path, "infinite and NaN numbers are not allowed")
         return float(node)
     if isinstance(node, str):
         return str(node)
     if isinstance(node, dt.datetime | dt.date):
         return node.isoformat()
-    return str(node)
+    raise UnsupportedValue(path, f"unsupported YAML value ({type(node).__name__}); use text")
 
 
 def project_files(root: Path) -> Iterator[Path]:
@@ -130,14 +172,23 @@ def read_documents(path: Path, display: str) -> tuple[list[Document], list[Synta
     except (OSError, UnicodeDecodeError) as exc:
         return [], [SyntaxProblem(Location(display, 1, 1), f"cannot read the file: {exc}")]
     documents: list[Document] = []
+    problems: list[SyntaxProblem] = []
     try:
         for index, node in enumerate(yaml.load_all(text)):
             if node is None:  # an empty document, e.g. a trailing '---'
                 continue
-            documents.append(Document(display, index, node, plain(node)))
+            document = Document(display, index, node, None)
+            try:
+                document.data = plain(node)
+            except UnsupportedValue as exc:
+                problems.append(SyntaxProblem(document.locate(exc.path), exc.message))
+                continue
+            documents.append(document)
     except MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line, column = (mark.line + 1, mark.column + 1) if mark else (1, 1)
         message = " ".join(str(p) for p in (exc.context, exc.problem) if p) or "invalid YAML"
-        return documents, [SyntaxProblem(Location(display, line, column), message)]
-    return documents, []
+        problems.append(SyntaxProblem(Location(display, line, column), message))
+    except YAMLError as exc:
+        problems.append(SyntaxProblem(Location(display, 1, 1), f"invalid YAML: {exc}"))
+    return documents, problems

@@ -6,13 +6,12 @@ import difflib
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, get_args
 
-from pydantic import BaseModel, ValidationError
-from pydantic_core import ErrorDetails
+from pydantic import ValidationError
 
 from isthmus.model import Resource, ResourceKey, kinds, references
-from isthmus.project.checks import SECRET_HINT, resource_checks
+from isthmus.project.checks import resource_checks
+from isthmus.project.hints import hint_for, message_for
 from isthmus.project.issues import Issue, dotted
 from isthmus.project.source import Document, Location, project_files, read_documents
 
@@ -32,9 +31,14 @@ class LoadedProject:
         return not self.issues
 
 
-def load_project(root: Path) -> LoadedProject:
-    """Read every YAML file under ``root`` and validate the whole set."""
+def load_project(root: Path, known: Iterable[tuple[str, str]] = ()) -> LoadedProject:
+    """Read every YAML file under ``root`` and validate the whole set.
+
+    ``known`` adds (kind, name) pairs that references may also point at: what is already
+    in the store, when a project is applied without pruning.
+    """
     project = LoadedProject()
+    project.declared.update(known)
     if not root.exists():
         project.issues.append(Issue(Location(str(root), 1, 1), "", "no such file or folder"))
         return project
@@ -49,6 +53,11 @@ def load_project(root: Path) -> LoadedProject:
         project.issues += [Issue(p.location, "", p.message) for p in problems]
         for document in documents:
             _load_document(project, document)
+    if files and not project.resources and not project.issues:
+        # An empty project would make 'apply' delete everything: say so instead.
+        project.issues.append(
+            Issue(Location(str(root), 1, 1), "", "the project declares no resources")
+        )
     project.issues += _reference_issues(project)
     project.issues.sort(key=lambda i: (i.location.file, i.location.line, i.location.column))
     return project
@@ -86,8 +95,8 @@ def _load_document(project: LoadedProject, document: Document) -> None:
                 Issue(
                     document.locate(loc, at_key=at_key),
                     dotted(loc),
-                    _message(error),
-                    _hint(cls, error),
+                    message_for(error),
+                    hint_for(cls, error),
                 )
             )
         return
@@ -135,67 +144,3 @@ def _reference_issues(project: LoadedProject) -> Iterable[Issue]:
                 f"{ref.kind} '{ref.name}' does not exist",
                 hint,
             )
-
-
-def _message(error: ErrorDetails) -> str:
-    if error["type"] == "extra_forbidden":
-        return "unknown field"
-    if error["type"] == "missing":
-        return "required field is missing"
-    return error["msg"]
-
-
-def _hint(cls: type[BaseModel], error: ErrorDetails) -> str | None:
-    kind, loc = error["type"], tuple(error["loc"])
-    if kind == "string_pattern_mismatch":
-        pattern = str((error.get("ctx") or {}).get("pattern", ""))
-        if pattern.startswith("^secret://"):
-            return SECRET_HINT
-        if "a-z0-9" in pattern:
-            return "names use lower-case letters, digits and '-' (e.g. 'billing-db')"
-    if kind == "extra_forbidden" and loc:
-        allowed = _fields_at(cls, loc[:-1])
-        close = difflib.get_close_matches(str(loc[-1]), allowed, n=1)
-        if close:
-            return f"did you mean '{close[0]}'?"
-        if allowed:
-            return f"allowed here: {', '.join(allowed)}"
-    if kind == "missing" and loc:
-        return f"add '{loc[-1]}'"
-    return None
-
-
-def _fields_at(cls: type[BaseModel], loc: tuple[Any, ...]) -> list[str]:
-    """The field names (YAML spelling) the model accepts at ``loc``, if it can be told."""
-    current: Any = cls
-    for step in loc:
-        if isinstance(step, int):
-            continue
-        if not (isinstance(current, type) and issubclass(current, BaseModel)):
-            return []
-        by_alias = {(f.alias or n): f for n, f in current.model_fields.items()}
-        info = by_alias.get(str(step))
-        if info is None:
-            continue  # a union tag such as 'proxy'
-        current = _model_in(info.annotation, str(step), loc)
-    if isinstance(current, type) and issubclass(current, BaseModel):
-        return [(f.alias or n) for n, f in current.model_fields.items()]
-    return []
-
-
-def _model_in(annotation: Any, step: str, loc: tuple[Any, ...]) -> Any:
-    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
-        return annotation
-    models = [a for a in _flatten(annotation) if isinstance(a, type) and issubclass(a, BaseModel)]
-    for model in models:  # a tagged union: pick the member whose tag is in the path
-        tag = model.model_fields.get("type")
-        if tag is not None and set(get_args(tag.annotation)) & {str(s) for s in loc}:
-            return model
-    return models[0] if len(models) == 1 else None
-
-
-def _flatten(annotation: Any) -> list[Any]:
-    args = get_args(annotation)
-    if not args:
-        return [annotation]
-    return [leaf for arg in args for leaf in _flatten(arg)]

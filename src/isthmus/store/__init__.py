@@ -5,8 +5,10 @@ from __future__ import annotations
 from types import TracebackType
 from typing import Self
 
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from isthmus.errors import StoreUnavailable
 from isthmus.store.db import create_engine, migrate
 from isthmus.store.keys import ApiKeyInfo, KeyRepository
 from isthmus.store.resources import Change, ResourceRepository, StaleRevision
@@ -29,7 +31,15 @@ class Store:
         return cls(create_engine(url))
 
     async def __aenter__(self) -> Self:
-        await migrate(self.engine)
+        try:
+            await migrate(self.engine)
+        except (SQLAlchemyError, OSError) as exc:
+            await self.engine.dispose()
+            # The driver's own message names hosts and users: keep it to the class name.
+            raise StoreUnavailable(
+                f"The store could not be opened ({type(exc).__name__}).",
+                remediation="Check ISTHMUS_DATABASE_URL and that the database is running.",
+            ) from exc
         return self
 
     async def __aexit__(
