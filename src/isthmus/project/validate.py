@@ -10,7 +10,7 @@ from pathlib import Path
 from pydantic import ValidationError
 
 from isthmus.model import Resource, ResourceKey, kinds, references
-from isthmus.project.checks import resource_checks
+from isthmus.project.checks import literal_secrets, resource_checks
 from isthmus.project.hints import hint_for, message_for
 from isthmus.project.issues import Issue, dotted
 from isthmus.project.source import Document, Location, project_files, read_documents
@@ -88,8 +88,10 @@ def _load_document(project: LoadedProject, document: Document) -> None:
     try:
         resource = cls.model_validate(data)
     except ValidationError as exc:
+        reported = set()
         for error in exc.errors(include_url=False):
             loc = document.real_path(tuple(error["loc"]))
+            reported.add(loc)
             at_key = error["type"] == "extra_forbidden"
             project.issues.append(
                 Issue(
@@ -99,6 +101,10 @@ def _load_document(project: LoadedProject, document: Document) -> None:
                     hint_for(cls, error),
                 )
             )
+        # A literal secret is worth knowing about at once, whatever else is wrong.
+        for path, problem, advice in literal_secrets(data.get("spec"), ("spec",)):
+            if path not in reported:
+                project.issues.append(Issue(document.locate(path), dotted(path), problem, advice))
         return
     findings = list(resource_checks(resource, data))
     for path, problem, advice in findings:
