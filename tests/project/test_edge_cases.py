@@ -143,9 +143,7 @@ def test_route_path_mistakes_are_not_called_names(tmp_path: Path) -> None:
 
 def test_literal_secrets_are_reported_beside_schema_errors(tmp_path: Path) -> None:
     text = connection(
-        "    baseUrl: https://x.example\n"
-        "    timeoutSecs: 5\n"
-        "    headers: {X-Api-Key: abc}\n"
+        "    baseUrl: https://x.example\n    timeoutSecs: 5\n    headers: {X-Api-Key: abc}\n"
     ).replace("system: crm", "system: crm\n  sytem: typo")
     project = load_project(write_project(tmp_path, {"x.yaml": text}))
     paths = sorted(i.path for i in project.issues)

@@ -50,6 +50,15 @@ def create_control_app(hub: Hub) -> FastAPI:
             )
         return out
 
+    @admin.get("/status", tags=["Health"], summary="What the gateway serves, and what fails")
+    async def status() -> dict[str, Any]:
+        snapshot = hub.snapshots.current
+        return {
+            "revision": await hub.store.resources.revision(),
+            "servedRevision": snapshot.revision if snapshot else None,
+            "connections": [state.__dict__ for state in hub.pool.states()],
+        }
+
     app.include_router(admin)
 
     @app.get("/healthz", tags=["Health"], summary="The process is alive")

@@ -31,8 +31,17 @@ _SECRET_REF = re.compile(r"secret://([a-z0-9][a-z0-9._/-]*)")
 class _Open:
     fingerprint: bytes
     connector: Connector | None
-    error: IsthmusError | None
+    error: IsthmusError | None  # what callers get: names nothing internal
+    cause: str | None  # why, for operators (log and admin status)
     stack: AsyncExitStack
+
+
+@dataclass(frozen=True)
+class ConnectionState:
+    connection: str
+    environment: str
+    open: bool
+    cause: str | None
 
 
 class ConnectionUnavailable(ConfigurationError):
@@ -86,17 +95,26 @@ class ConnectionPool:
             config = kind.config_model.model_validate(connection.spec.config)
             connector = await stack.enter_async_context(kind.open(config, context))
         except IsthmusError as exc:
-            log.warning("connection.open_failed", connection=str(key), code=exc.code)
-            return _Open(fingerprint, None, _unavailable(key, exc.detail, exc.remediation), stack)
+            cause = f"{exc.detail} {exc.remediation}"
         except ValidationError:
-            detail = "Its config does not validate."
-            return _Open(fingerprint, None, _unavailable(key, detail, None), stack)
-        except Exception:
+            cause = "Its config does not validate; run 'isthmus validate'."
+        except Exception as exc:
             # A faulty connector must not stop the snapshot (and with it key revocations).
             log.exception("connection.open_crashed", connection=str(key))
-            detail = "The connector failed while opening it."
-            return _Open(fingerprint, None, _unavailable(key, detail, None), stack)
-        return _Open(fingerprint, connector, None, stack)
+            cause = f"The connector failed while opening it ({type(exc).__name__})."
+        else:
+            return _Open(fingerprint, connector, None, None, stack)
+        log.warning("connection.open_failed", connection=str(key), cause=cause)
+        return _Open(fingerprint, None, _unavailable(key), cause, stack)
+
+    def states(self) -> list[ConnectionState]:
+        """Every Connection's state, for operators."""
+        return [
+            ConnectionState(
+                key.name, key.environment or "", entry.connector is not None, entry.cause
+            )
+            for key, entry in sorted(self._open.items())
+        ]
 
     def _retire(self, entry: _Open) -> None:
         async def close_later() -> None:
@@ -119,10 +137,12 @@ class ConnectionPool:
             await entry.stack.aclose()
 
 
-def _unavailable(key: ResourceKey, detail: str, remediation: str | None) -> ConnectionUnavailable:
+def _unavailable(key: ResourceKey) -> ConnectionUnavailable:
+    # The cause (a missing secret's name, an address) is for operators, not for callers.
     return ConnectionUnavailable(
-        f"Connection '{key.name}' ({key.environment}) could not be opened: {detail}",
-        remediation=remediation or "Run 'isthmus validate' on the project and fix the Connection.",
+        f"The backend behind this route is not available in '{key.environment}'.",
+        remediation="Retry later. Operators: GET /admin/v1/status on the control plane "
+        "says why the Connection could not be opened.",
     )
 
 
