@@ -17,3 +17,18 @@ def unavailable(service: str, reason: object) -> None:
     if os.environ.get("ISTHMUS_REQUIRE_SERVICES") == "1":
         pytest.fail(message + " (ISTHMUS_REQUIRE_SERVICES=1)", pytrace=False)
     pytest.skip(message)
+
+
+def redis_url() -> str:
+    """The Redis on loopback, checked to answer."""
+    import redis
+
+    url = os.environ.get("ISTHMUS_TEST_REDIS", "redis://127.0.0.1:6379/0")
+    client = redis.Redis.from_url(url, socket_connect_timeout=2)
+    try:
+        client.ping()
+    except redis.RedisError as exc:
+        unavailable("Redis", exc)
+    finally:
+        client.close()
+    return url

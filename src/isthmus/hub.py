@@ -8,6 +8,7 @@ from types import TracebackType
 from typing import Self
 
 from isthmus.gateway.pool import ConnectionPool
+from isthmus.gateway.ratelimit import RateLimiter, storage_for
 from isthmus.gateway.snapshot import SnapshotHolder
 from isthmus.governance.vault import Vault, vault_key
 from isthmus.home import admin_token
@@ -24,6 +25,9 @@ class Hub:
         self.vault = Vault(self.store.secrets, vault_key(settings.home, settings.vault_key))
         self.admin_token = admin_token(settings.home, settings.admin_token)
         self.pool = ConnectionPool(self.vault)
+        self.limiter = RateLimiter(
+            storage_for(settings.rate_limit_storage, settings.rate_limit_prefix)
+        )
         self.snapshots = SnapshotHolder(self.store, self.pool)
         self._stack = AsyncExitStack()
         self._follower: asyncio.Task[None] | None = None
@@ -31,6 +35,7 @@ class Hub:
     async def __aenter__(self) -> Self:
         try:
             await self._stack.enter_async_context(self.store)
+            await self._stack.enter_async_context(self.limiter)
             self._stack.push_async_callback(self.pool.aclose)
             await self.snapshots.refresh(force=True)
         except BaseException:

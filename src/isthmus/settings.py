@@ -39,6 +39,14 @@ class Settings(BaseSettings):
     gateway_max_body_bytes: int = Field(
         default=1024 * 1024, ge=1024, description="Largest request body the gateway accepts."
     )
+    rate_limit_storage: str = Field(
+        default="memory://",
+        description="Where Plan counters live: 'memory://' (one hub) or "
+        "'redis://host:port/db' (shared by every gateway).",
+    )
+    rate_limit_prefix: str = Field(
+        default="isthmus", description="Prefix of the counter keys in Redis."
+    )
     snapshot_poll_seconds: float = Field(
         default=1.0,
         gt=0,

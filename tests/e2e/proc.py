@@ -33,7 +33,7 @@ def isthmus(
 class Process:
     """A long-running isthmus command with its output in files."""
 
-    def __init__(self, args: list[str], workdir: Path) -> None:
+    def __init__(self, args: list[str], workdir: Path, env: dict[str, str] | None = None) -> None:
         self.out_path = workdir / "stdout.txt"
         self.err_path = workdir / "stderr.txt"
         self._out = self.out_path.open("w")
@@ -42,7 +42,7 @@ class Process:
             [sys.executable, "-m", "isthmus", *args],
             stdout=self._out,
             stderr=self._err,
-            env={**os.environ, "COLUMNS": "300", "PYTHONUNBUFFERED": "1"},
+            env={**(env or os.environ), "COLUMNS": "300", "PYTHONUNBUFFERED": "1"},
         )
 
     @property

@@ -22,6 +22,7 @@ from isthmus.gateway.http import (
     problem_response,
     request_id_from,
 )
+from isthmus.gateway.ratelimit import RateLimiter
 from isthmus.gateway.snapshot import SnapshotHolder
 from isthmus.model import ResourceKey
 
@@ -37,8 +38,14 @@ class ClientGone(Exception):
 
 
 class Gateway:
-    def __init__(self, holder: SnapshotHolder, max_body_bytes: int = 1024 * 1024) -> None:
+    def __init__(
+        self,
+        holder: SnapshotHolder,
+        limiter: RateLimiter,
+        max_body_bytes: int = 1024 * 1024,
+    ) -> None:
         self.holder = holder
+        self.limiter = limiter
         self.max_body_bytes = max_body_bytes
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -67,6 +74,7 @@ class Gateway:
         except Exception:
             log.exception("gateway.unhandled", request_id=request.request_id)
             response = internal_problem(request.request_id)
+        response.headers += request.response_headers
         await _send(send, response, request.request_id)
 
     async def handle(self, request: GatewayRequest) -> GatewayResponse:
@@ -77,6 +85,9 @@ class Gateway:
         caller = auth.authenticate(snapshot, request)
         match = snapshot.routes.match(request.method, request.path)
         auth.authorize(snapshot, caller, match.route.api)
+        policies = snapshot.policies.get(caller.app, ())
+        decision = await self.limiter.admit(policies, caller.app, match.route.api)
+        request.response_headers += decision.headers
         target = match.route.route.target
         connector = self.holder.pool.get(
             ResourceKey("Connection", target.connection, caller.environment)

@@ -24,6 +24,8 @@ class GatewayRequest:
     client: str | None
     request_id: str
     body: bytes = b""
+    # Added to whatever answers the request, problems included (RateLimit, …).
+    response_headers: Headers = field(default_factory=list)
 
     def header(self, name: bytes) -> bytes | None:
         for key, value in self.headers:

@@ -13,8 +13,9 @@ from dataclasses import dataclass, field
 import structlog
 
 from isthmus.gateway.pool import ConnectionPool
+from isthmus.gateway.ratelimit import Policy, policies_of
 from isthmus.gateway.routing import RouteTable
-from isthmus.model import Api, App, Connection
+from isthmus.model import Api, App, Connection, Plan
 from isthmus.store import Store
 
 log = structlog.get_logger(__name__)
@@ -33,6 +34,7 @@ class Snapshot:
     routes: RouteTable
     keys: dict[str, Caller]  # sha256 digest -> caller
     grants: dict[str, frozenset[str]]  # app -> Apis it may call
+    policies: dict[str, tuple[Policy, ...]]  # app -> its Plan's limits
     built_at: float = field(default=0.0)
 
 
@@ -70,7 +72,19 @@ class SnapshotHolder:
             if app in apps  # keys of a deleted App stop working with it
         }
         grants = {name: frozenset(app.spec.apis) for name, app in apps.items()}
-        return Snapshot(revision, RouteTable(apis), keys, grants, asyncio.get_running_loop().time())
+        plans = {r.metadata.name: policies_of(r) for r in resources if isinstance(r, Plan)}
+        policies = {
+            name: plans.get(app.spec.plan, ()) if app.spec.plan else ()
+            for name, app in apps.items()
+        }
+        return Snapshot(
+            revision,
+            RouteTable(apis),
+            keys,
+            grants,
+            policies,
+            asyncio.get_running_loop().time(),
+        )
 
     async def follow(self, interval: float) -> None:
         """Poll the store's revision forever (changes can come from other processes)."""

@@ -4,16 +4,31 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, model_validator
 
 from isthmus.model.base import Resource, Spec
 from isthmus.model.registry import register_kind
 
 
 class RateLimit(Spec):
-    requests: int = Field(gt=0, description="Requests admitted per period.")
-    period_seconds: int = Field(default=1, gt=0)
-    burst: int | None = Field(default=None, gt=0, description="Extra requests allowed at once.")
+    requests: int = Field(gt=0, description="Requests admitted in any period (moving window).")
+    period_seconds: int = Field(default=1, gt=0, le=86400)
+    burst: int | None = Field(
+        default=None,
+        gt=0,
+        description="At most this many in any one second, for periods longer than a second.",
+    )
+
+    @model_validator(mode="after")
+    def _burst_fits(self) -> RateLimit:
+        if self.burst is not None:
+            if self.period_seconds == 1:
+                raise ValueError(
+                    "burst caps requests per second; with periodSeconds 1 use requests"
+                )
+            if self.burst > self.requests:
+                raise ValueError("burst cannot exceed requests")
+        return self
 
 
 class PlanSpec(Spec):
