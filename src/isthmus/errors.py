@@ -116,8 +116,9 @@ class Unauthenticated(FatalError):
     code = "unauthenticated"
     title = "Authentication required"
     remediation = (
-        "Send the App's API key in the 'X-Api-Key' header (or 'Authorization: Bearer <key>'). "
-        "An administrator can issue one with 'isthmus key create APP'."
+        "Send the App's API key in the 'X-Api-Key' header, or 'Authorization: Bearer' with "
+        "the key or an access token from /oauth/token. An administrator issues keys with "
+        "'isthmus key create APP'."
     )
 
 

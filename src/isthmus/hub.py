@@ -10,6 +10,7 @@ from typing import Self
 from isthmus.gateway.pool import ConnectionPool
 from isthmus.gateway.ratelimit import RateLimiter, storage_for
 from isthmus.gateway.snapshot import SnapshotHolder
+from isthmus.governance.tokens import TokenAuthority
 from isthmus.governance.vault import Vault, vault_key
 from isthmus.home import admin_token
 from isthmus.logs import configure_once
@@ -25,10 +26,11 @@ class Hub:
         self.vault = Vault(self.store.secrets, vault_key(settings.home, settings.vault_key))
         self.admin_token = admin_token(settings.home, settings.admin_token)
         self.pool = ConnectionPool(self.vault)
+        self.tokens = TokenAuthority(self.store.signing_keys, self.vault, settings.token_algorithm)
         self.limiter = RateLimiter(
             storage_for(settings.rate_limit_storage, settings.rate_limit_prefix)
         )
-        self.snapshots = SnapshotHolder(self.store, self.pool)
+        self.snapshots = SnapshotHolder(self.store, self.pool, self.tokens)
         self._stack = AsyncExitStack()
         self._follower: asyncio.Task[None] | None = None
 
@@ -36,6 +38,7 @@ class Hub:
         try:
             await self._stack.enter_async_context(self.store)
             await self._stack.enter_async_context(self.limiter)
+            await self.tokens.ensure_key()
             self._stack.push_async_callback(self.pool.aclose)
             await self.snapshots.refresh(force=True)
         except BaseException:

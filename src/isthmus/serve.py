@@ -73,7 +73,15 @@ async def serve(
         gateway_socket = sockets.enter_context(listen(settings.host, settings.gateway_port))
         control_socket = sockets.enter_context(listen(settings.control_host, settings.control_port))
         async with Hub(settings) as hub:
-            gateway = _server(Gateway(hub.snapshots, hub.limiter, settings.gateway_max_body_bytes))
+            gateway = _server(
+                Gateway(
+                    hub.snapshots,
+                    hub.limiter,
+                    issuer=settings.issuer(),
+                    token_ttl=settings.token_ttl_seconds,
+                    max_body_bytes=settings.gateway_max_body_bytes,
+                )
+            )
             control = _server(create_control_app(hub))
             servers = (gateway, control)
 

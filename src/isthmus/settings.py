@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -39,6 +40,16 @@ class Settings(BaseSettings):
     gateway_max_body_bytes: int = Field(
         default=1024 * 1024, ge=1024, description="Largest request body the gateway accepts."
     )
+    token_issuer: str | None = Field(
+        default=None,
+        description="'iss' of access tokens; default: the gateway's own http://host:port.",
+    )
+    token_ttl_seconds: int = Field(
+        default=600, ge=60, le=900, description="Lifetime of access tokens (at most 15 min)."
+    )
+    token_algorithm: Literal["ES256", "Ed25519"] = Field(
+        default="ES256", description="Signature algorithm of new signing keys."
+    )
     rate_limit_storage: str = Field(
         default="memory://",
         description="Where Plan counters live: 'memory://' (one hub) or "
@@ -54,6 +65,9 @@ class Settings(BaseSettings):
     )
     log_level: str = Field(default="info")
     log_format: str = Field(default="console", pattern="^(console|json)$")
+
+    def issuer(self) -> str:
+        return self.token_issuer or f"http://{self.host}:{self.gateway_port}"
 
     def resolved_database_url(self) -> str:
         if self.database_url:

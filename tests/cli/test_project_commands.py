@@ -219,3 +219,14 @@ def test_an_unusable_store_is_a_clean_error(tmp_path: Path) -> None:
     assert result.exit_code == 1
     assert "[store-unavailable] The store could not be opened" in result.output
     assert "Traceback" not in result.output
+
+
+def test_signing_key_commands(tmp_path: Path) -> None:
+    home = str(tmp_path / "home")
+    assert cli("apply", str(write_project(tmp_path / "p", VALID_PROJECT)), "--home", home)[0] == 0
+    code, out = cli("signing-key", "rotate", "--home", home)
+    assert code == 0, out
+    assert "new signing key" in out
+    code, out = cli("signing-key", "list", "--home", home)
+    assert code == 0
+    assert out.count("ES256") == 1  # the first key is made when a hub starts; rotate made one

@@ -18,6 +18,8 @@ from isthmus.settings import Settings
 from isthmus.store import Change
 from tests.helpers import Reply, asgi_call, free_port
 
+ISSUER = "https://hub.example.test"
+
 
 @dataclass
 class Backend:
@@ -229,7 +231,7 @@ async def running(tmp_path: Path, backend: Backend) -> AsyncIterator[Running]:
         await hub.snapshots.refresh()
         yield Running(
             hub,
-            Gateway(hub.snapshots, hub.limiter, max_body_bytes=4096),
+            Gateway(hub.snapshots, hub.limiter, issuer=ISSUER, max_body_bytes=4096),
             create_control_app(hub),
             key,
             {"Authorization": "Bearer admin-secret-token"},

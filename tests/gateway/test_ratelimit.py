@@ -106,7 +106,7 @@ async def test_an_unreachable_counter_store_fails_open(tmp_path: Path, backend: 
         await hub.store.resources.apply(changes)
         _, key = await hub.store.keys.create("limited", "sandbox")
         await hub.snapshots.refresh()
-        gateway = Gateway(hub.snapshots, hub.limiter)
+        gateway = Gateway(hub.snapshots, hub.limiter, issuer="https://hub.example.test")
         for _ in range(3):
             reply = await asgi_call(gateway, "GET", "/stock/v1/items", headers={"X-Api-Key": key})
             assert reply.status == 200

@@ -11,12 +11,14 @@ from rich.table import Table
 
 from isthmus.cli.common import HomeOption, console, err, fail, ok, run, settings, warn
 from isthmus.errors import NotFound
+from isthmus.governance.tokens import TokenAuthority
 from isthmus.governance.vault import Vault, vault_key
 from isthmus.model import App, Connection, ResourceKey
 from isthmus.model.base import NAME_PATTERN
 from isthmus.store import Store
 
 keys = typer.Typer(help="API keys of Apps.", no_args_is_help=True)
+signing_keys = typer.Typer(help="Keys that sign OAuth2 access tokens.", no_args_is_help=True)
 secrets = typer.Typer(
     help="Secrets in the vault (referenced as secret://NAME).", no_args_is_help=True
 )
@@ -144,3 +146,32 @@ def secret_delete(name: str, home: Path | None = HomeOption) -> None:
 
     run(go())
     ok(f"deleted {name}")
+
+
+@signing_keys.command("list")
+def signing_key_list(home: Path | None = HomeOption) -> None:
+    """List signing keys (public data only)."""
+
+    async def go() -> None:
+        async with _store(home) as store:
+            rows = await store.signing_keys.list()
+        table = Table("kid", "alg", "created", "retired")
+        for k in rows:
+            retired = f"{k.retired_at:%Y-%m-%d %H:%M}" if k.retired_at else ""
+            table.add_row(k.kid, k.alg, f"{k.created_at:%Y-%m-%d %H:%M}", retired)
+        console.print(table)
+
+    run(go())
+
+
+@signing_keys.command("rotate")
+def signing_key_rotate(home: Path | None = HomeOption) -> None:
+    """Sign new tokens with a new key; tokens signed before stay valid until they expire."""
+
+    async def go() -> str:
+        s = settings(home)
+        async with _store(home) as store:
+            authority = TokenAuthority(store.signing_keys, _vault(store, home), s.token_algorithm)
+            return await authority.rotate()
+
+    ok(f"new signing key {run(go())}; running gateways pick it up within a second")

@@ -25,6 +25,7 @@ app.command()(run.serve)
 app.command()(run.demo)
 app.add_typer(admin.keys, name="key")
 app.add_typer(admin.secrets, name="secret")
+app.add_typer(admin.signing_keys, name="signing-key")
 
 
 @app.command()

@@ -8,7 +8,7 @@ from fastapi import APIRouter, Depends, FastAPI, Request
 
 from isthmus import __version__
 from isthmus.connectors import registry as connector_registry
-from isthmus.control import keys, problems, secrets
+from isthmus.control import keys, problems, secrets, signing
 from isthmus.control.resources import kind_router
 from isthmus.control.security import require_admin
 from isthmus.errors import StoreUnavailable
@@ -35,6 +35,7 @@ def create_control_app(hub: Hub) -> FastAPI:
         admin.include_router(kind_router(cls))
     admin.include_router(keys.router)
     admin.include_router(secrets.router)
+    admin.include_router(signing.router)
 
     @admin.get("/connectors", tags=["Connector"], summary="Installed connector types")
     async def connectors() -> list[dict[str, Any]]:

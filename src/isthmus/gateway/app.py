@@ -12,8 +12,8 @@ from typing import Any
 
 import structlog
 
-from isthmus.errors import IsthmusError, PayloadTooLarge, StoreUnavailable
-from isthmus.gateway import auth
+from isthmus.errors import IsthmusError, MethodNotAllowed, PayloadTooLarge, StoreUnavailable
+from isthmus.gateway import auth, oauth
 from isthmus.gateway.dispatch import DISPATCH
 from isthmus.gateway.http import (
     GatewayRequest,
@@ -23,7 +23,7 @@ from isthmus.gateway.http import (
     request_id_from,
 )
 from isthmus.gateway.ratelimit import RateLimiter
-from isthmus.gateway.snapshot import SnapshotHolder
+from isthmus.gateway.snapshot import Snapshot, SnapshotHolder
 from isthmus.model import ResourceKey
 
 Scope = MutableMapping[str, Any]
@@ -42,10 +42,15 @@ class Gateway:
         self,
         holder: SnapshotHolder,
         limiter: RateLimiter,
+        *,
+        issuer: str,
+        token_ttl: int = 600,
         max_body_bytes: int = 1024 * 1024,
     ) -> None:
         self.holder = holder
         self.limiter = limiter
+        self.issuer = issuer
+        self.token_ttl = token_ttl
         self.max_body_bytes = max_body_bytes
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -81,8 +86,10 @@ class Gateway:
         snapshot = self.holder.current
         if snapshot is None:
             raise StoreUnavailable("The gateway has not loaded its configuration yet.")
+        if request.path in oauth.PATHS:
+            return self._oauth(request, snapshot)
         # Authenticate first: without a key, not even the map of Apis and versions shows.
-        caller = auth.authenticate(snapshot, request)
+        caller = auth.authenticate(snapshot, request, self.issuer)
         match = snapshot.routes.match(request.method, request.path)
         auth.authorize(snapshot, caller, match.route.api)
         policies = snapshot.policies.get(caller.app, ())
@@ -96,6 +103,15 @@ class Gateway:
         if match.deprecated:
             response.headers.append((b"deprecation", b"true"))
         return response
+
+    def _oauth(self, request: GatewayRequest, snapshot: Snapshot) -> GatewayResponse:
+        if request.path == oauth.TOKEN_PATH:
+            return oauth.token(request, snapshot, self.issuer, self.token_ttl)
+        if request.method != "GET":
+            raise MethodNotAllowed("Use GET.", headers={"Allow": "GET"})
+        if request.path == oauth.JWKS_PATH:
+            return oauth.jwks(snapshot)
+        return oauth.metadata(self.issuer)
 
     async def _read_body(self, receive: Receive) -> bytes:
         chunks: list[bytes] = []

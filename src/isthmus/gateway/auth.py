@@ -1,8 +1,9 @@
-"""Who is calling: an App, identified by an API key.
+"""Who is calling: an App, identified by an API key or by an OAuth2 access token.
 
-The key travels in ``X-Api-Key`` or as ``Authorization: Bearer <key>``; the gateway
-keeps only SHA-256 digests, so comparing digests in a dict lookup is safe against
-timing attacks on the key itself.
+A key travels in ``X-Api-Key`` or as ``Authorization: Bearer <key>``; the gateway keeps
+only SHA-256 digests, so a dict lookup of the digest is safe against timing attacks on
+the key itself. An access token travels as ``Authorization: Bearer <jwt>`` and is
+verified by :mod:`isthmus.governance.tokens`.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ import hashlib
 from isthmus.errors import Forbidden, Unauthenticated
 from isthmus.gateway.http import GatewayRequest
 from isthmus.gateway.snapshot import Caller, Snapshot
+from isthmus.governance import tokens
 
 
 class NotGranted(Forbidden):
@@ -32,10 +34,15 @@ def presented_key(request: GatewayRequest) -> str | None:
     return key.decode("latin-1") if key else None
 
 
-def authenticate(snapshot: Snapshot, request: GatewayRequest) -> Caller:
+def authenticate(snapshot: Snapshot, request: GatewayRequest, issuer: str) -> Caller:
     key = presented_key(request)
     if key is None:
         raise Unauthenticated("This Api needs an API key and none was sent.", headers=_CHALLENGE)
+    if tokens.looks_like_jwt(key):
+        claims = tokens.verify(snapshot.token_keys, key, issuer=issuer)
+        if claims.app not in snapshot.grants:
+            raise tokens.InvalidToken("The token's App no longer exists.")
+        return Caller(claims.token_id, claims.app, claims.environment, claims.audience)
     caller = snapshot.keys.get(hashlib.sha256(key.encode("latin-1")).hexdigest())
     if caller is None:
         raise Unauthenticated(
@@ -46,5 +53,7 @@ def authenticate(snapshot: Snapshot, request: GatewayRequest) -> Caller:
 
 
 def authorize(snapshot: Snapshot, caller: Caller, api: str) -> None:
+    if caller.audience is not None and caller.audience != api:
+        raise tokens.InvalidToken(f"The token is for Api '{caller.audience}', not '{api}'.")
     if api not in snapshot.grants.get(caller.app, frozenset()):
         raise NotGranted(f"App '{caller.app}' is not granted Api '{api}'.")

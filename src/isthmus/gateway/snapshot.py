@@ -15,6 +15,7 @@ import structlog
 from isthmus.gateway.pool import ConnectionPool
 from isthmus.gateway.ratelimit import Policy, policies_of
 from isthmus.gateway.routing import RouteTable
+from isthmus.governance.tokens import TokenAuthority, TokenKeys
 from isthmus.model import Api, App, Connection, Plan
 from isthmus.store import Store
 
@@ -23,9 +24,10 @@ log = structlog.get_logger(__name__)
 
 @dataclass(frozen=True)
 class Caller:
-    key_id: str
+    key_id: str  # the API key's id, or the access token's jti
     app: str
     environment: str
+    audience: str | None = None  # the one Api an access token is for; None for API keys
 
 
 @dataclass(frozen=True)
@@ -35,15 +37,17 @@ class Snapshot:
     keys: dict[str, Caller]  # sha256 digest -> caller
     grants: dict[str, frozenset[str]]  # app -> Apis it may call
     policies: dict[str, tuple[Policy, ...]]  # app -> its Plan's limits
+    token_keys: TokenKeys
     built_at: float = field(default=0.0)
 
 
 class SnapshotHolder:
     """Owns the current snapshot and keeps it in step with the store."""
 
-    def __init__(self, store: Store, pool: ConnectionPool) -> None:
+    def __init__(self, store: Store, pool: ConnectionPool, tokens: TokenAuthority) -> None:
         self.store = store
         self.pool = pool
+        self.tokens = tokens
         self.current: Snapshot | None = None
         self._lock = asyncio.Lock()
 
@@ -83,6 +87,7 @@ class SnapshotHolder:
             keys,
             grants,
             policies,
+            await self.tokens.load(),
             asyncio.get_running_loop().time(),
         )
 

@@ -63,6 +63,18 @@ class Vault:
             raise InvalidSecretName(f"'{name}' is not a valid secret name.")
         return name
 
+    def seal(self, plaintext: bytes) -> bytes:
+        """Encrypt something the hub keeps for itself (e.g. a signing key)."""
+        return self._fernet.encrypt(plaintext)
+
+    def unseal(self, token: bytes) -> bytes:
+        try:
+            return self._fernet.decrypt(token)
+        except InvalidToken as exc:
+            raise VaultKeyMismatch(
+                "Stored key material was sealed under another vault key."
+            ) from exc
+
     async def set(self, name: str, value: str) -> None:
         name = self.name_of(name)
         await self._repository.put(name, self._fernet.encrypt(value.encode()))

@@ -13,6 +13,7 @@ from isthmus.store.db import create_engine, migrate
 from isthmus.store.keys import ApiKeyInfo, KeyRepository
 from isthmus.store.resources import Change, ResourceRepository, StaleRevision
 from isthmus.store.secrets import SecretRepository
+from isthmus.store.signing import SigningKeyRepository
 
 __all__ = ["ApiKeyInfo", "Change", "StaleRevision", "Store"]
 
@@ -25,6 +26,7 @@ class Store:
         self.resources = ResourceRepository(engine)
         self.keys = KeyRepository(engine)
         self.secrets = SecretRepository(engine)
+        self.signing_keys = SigningKeyRepository(engine)
 
     @classmethod
     def open(cls, url: str) -> Store:
