@@ -114,6 +114,8 @@ def project(backend_url: str) -> list[dict[str, Any]]:
                     {
                         "name": "v1",
                         "status": "deprecated",
+                        "deprecatedAt": "2026-10-01",
+                        "sunset": "2027-03-31T12:00:00Z",
                         "routes": [{"path": "/customers", "target": target}],
                     },
                     {

@@ -96,14 +96,19 @@ async def test_an_app_reaches_only_granted_apis(running: Running) -> None:
 async def test_versions_and_lifecycle(running: Running) -> None:
     reply = await running.get("/customers/v1/customers", running.key)
     assert reply.status == 200
-    assert reply.headers["deprecation"] == "true"
+    assert reply.headers["deprecation"] == "@1790812800"  # 2026-10-01T00:00:00Z
+    assert reply.headers["sunset"] == "Wed, 31 Mar 2027 12:00:00 GMT"
+    assert reply.headers["link"] == '</customers/v2>; rel="successor-version"'
+    assert "deprecation" not in (await running.get("/customers/v2/customers", running.key)).headers
     assert_problem(
         await running.get("/customers/v3/customers", running.key), 404, "route-not-found"
     )
-    body = assert_problem(
-        await running.get("/customers/v0/customers", running.key), 410, "api-version-retired"
-    )
+    reply = await running.get("/customers/v0/customers", running.key)
+    body = assert_problem(reply, 410, "api-version-retired")
     assert body["versions"] == ["v1", "v2"]
+    assert body["successor"] == "v2"
+    assert "use v2" in body["detail"]
+    assert reply.headers["link"] == '</customers/v2>; rel="successor-version"'
 
 
 async def test_routing_problems(running: Running) -> None:

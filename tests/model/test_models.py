@@ -86,3 +86,29 @@ def test_registry_knows_the_builtin_kinds_and_their_plural() -> None:
     assert kinds()["Connection"].environment_scoped
     key = ResourceKey("Connection", "crm", "sandbox")
     assert str(key) == "Connection/crm@sandbox"
+
+
+def test_deprecation_needs_dates_and_successors_must_exist() -> None:
+    base = {"kind": "Api", "metadata": {"name": "a"}}
+    with pytest.raises(ValidationError, match="deprecatedAt and sunset"):
+        Api.model_validate(base | {"spec": {"versions": [{"name": "v1", "status": "deprecated"}]}})
+    with pytest.raises(ValidationError, match="successor v9"):
+        Api.model_validate(base | {"spec": {"versions": [{"name": "v1", "successor": "v9"}]}})
+    versions = [
+        {"name": "v1", "status": "retired"},
+        {
+            "name": "v2",
+            "status": "deprecated",
+            "deprecatedAt": "2026-01-01",
+            "sunset": "2026-06-01",
+        },
+        {"name": "v3"},
+        {"name": "v4", "status": "draft"},
+    ]
+    api = Api.model_validate(base | {"spec": {"versions": versions}})
+    v1, v2, v3, _ = api.spec.versions
+    assert api.spec.successor_of(v1) == "v3"  # the newest published, not the draft
+    assert api.spec.successor_of(v3) is None
+    assert v2.sunset is not None
+    assert v2.sunset.tzinfo is not None  # a bare date is midnight UTC
+    assert Api.model_validate(api.canonical()) == api

@@ -99,10 +99,8 @@ class Gateway:
         connector = self.holder.pool.get(
             ResourceKey("Connection", target.connection, caller.environment)
         )
-        response = await DISPATCH[target.type](request, match, connector)
-        if match.deprecated:
-            response.headers.append((b"deprecation", b"true"))
-        return response
+        request.response_headers += match.headers
+        return await DISPATCH[target.type](request, match, connector)
 
     def _oauth(self, request: GatewayRequest, snapshot: Snapshot) -> GatewayResponse:
         if request.path == oauth.TOKEN_PATH:

@@ -9,10 +9,12 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from datetime import UTC
+from email.utils import format_datetime
 from urllib.parse import unquote
 
 from isthmus.errors import FatalError, MethodNotAllowed, NotFound
-from isthmus.model import Api, Route
+from isthmus.model import Api, ApiVersion, Route
 from isthmus.model.api import PATH_PARAM
 
 
@@ -44,6 +46,9 @@ class CompiledRoute:
 @dataclass
 class VersionTable:
     status: str
+    # Added to every answer of this version: Deprecation, Sunset, successor Link.
+    headers: list[tuple[bytes, bytes]] = field(default_factory=list)
+    successor: str | None = None
     static: dict[str, dict[str, CompiledRoute]] = field(default_factory=dict)
     templated: list[CompiledRoute] = field(default_factory=list)
 
@@ -52,7 +57,7 @@ class VersionTable:
 class Match:
     route: CompiledRoute
     params: dict[str, str]
-    deprecated: bool
+    headers: list[tuple[bytes, bytes]]
 
 
 def _compile(template: str) -> re.Pattern[str] | None:
@@ -67,6 +72,24 @@ def _compile(template: str) -> re.Pattern[str] | None:
     return re.compile(f"^{regex}$")
 
 
+def _lifecycle_headers(
+    api: Api, version: ApiVersion, successor: str | None
+) -> list[tuple[bytes, bytes]]:
+    """RFC 9745 Deprecation, RFC 8594 Sunset and an RFC 5829 successor-version Link."""
+    if version.status != "deprecated":
+        return []
+    assert version.deprecated_at is not None
+    assert version.sunset is not None
+    headers = [
+        (b"deprecation", f"@{int(version.deprecated_at.timestamp())}".encode()),
+        (b"sunset", format_datetime(version.sunset.astimezone(UTC), usegmt=True).encode()),
+    ]
+    if successor:
+        link = f'</{api.metadata.name}/{successor}>; rel="successor-version"'
+        headers.append((b"link", link.encode()))
+    return headers
+
+
 class RouteTable:
     def __init__(self, apis: Iterable[Api]) -> None:
         self._versions: dict[tuple[str, str], VersionTable] = {}
@@ -75,7 +98,10 @@ class RouteTable:
             for version in api.spec.versions:
                 if version.status == "draft":
                     continue
-                table = VersionTable(version.status)
+                successor = api.spec.successor_of(version)
+                table = VersionTable(
+                    version.status, _lifecycle_headers(api, version, successor), successor
+                )
                 self._versions[(api.metadata.name, version.name)] = table
                 if version.status != "retired":
                     self._published.setdefault(api.metadata.name, []).append(version.name)
@@ -98,8 +124,15 @@ class RouteTable:
             )
         if table.status == "retired":
             raise VersionRetired(
-                f"Version {version} of Api '{api}' is retired.",
-                extensions={"versions": self._published.get(api, [])},
+                f"Version {version} of Api '{api}' is retired"
+                + (f"; use {table.successor}." if table.successor else "."),
+                extensions={
+                    "versions": self._published.get(api, []),
+                    "successor": table.successor,
+                },
+                headers={"Link": f'</{api}/{table.successor}>; rel="successor-version"'}
+                if table.successor
+                else None,
             )
         sub = "/" + rest
         # A literal path wins over a template for the same method; other methods may
@@ -123,4 +156,4 @@ class RouteTable:
             raise MethodNotAllowed(
                 f"'{sub}' answers {allowed}, not {method}.", headers={"Allow": allowed}
             )
-        return Match(chosen, params, table.status == "deprecated")
+        return Match(chosen, params, table.headers)

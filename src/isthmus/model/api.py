@@ -8,9 +8,10 @@ target. Targets are a discriminated union on ``type`` so later patterns add thei
 from __future__ import annotations
 
 import re
+from datetime import UTC, datetime
 from typing import Annotated, Literal
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import Field, Strict, field_validator, model_validator
 
 from isthmus.model.base import Name, Ref, Resource, Spec
 from isthmus.model.registry import register_kind
@@ -74,10 +75,39 @@ class Route(Spec):
         return self
 
 
+# Dates come from YAML as text: parse them even though specs are otherwise strict.
+Moment = Annotated[datetime, Strict(False)]
+
+
 class ApiVersion(Spec):
     name: VersionName
-    status: Literal["draft", "published", "deprecated", "retired"] = "published"
+    status: Literal["draft", "published", "deprecated", "retired"] = Field(
+        default="published",
+        description="draft: not served; published; deprecated: served with Deprecation, "
+        "Sunset and successor Link headers; retired: answers 410.",
+    )
+    deprecated_at: Moment | None = Field(
+        default=None, description="When it was (or will be) deprecated; needed for 'deprecated'."
+    )
+    sunset: Moment | None = Field(
+        default=None, description="When it stops being served; needed for 'deprecated'."
+    )
+    successor: VersionName | None = Field(
+        default=None, description="The version to move to; default: the newest published one."
+    )
     routes: list[Route] = Field(default_factory=list)
+
+    @field_validator("deprecated_at", "sunset")
+    @classmethod
+    def _utc(cls, value: datetime | None) -> datetime | None:
+        # A bare date (2027-03-31) means midnight UTC.
+        return value.replace(tzinfo=UTC) if value and value.tzinfo is None else value
+
+    @model_validator(mode="after")
+    def _deprecation_dated(self) -> ApiVersion:
+        if self.status == "deprecated" and (self.deprecated_at is None or self.sunset is None):
+            raise ValueError("a deprecated version needs deprecatedAt and sunset dates")
+        return self
 
     @model_validator(mode="after")
     def _unique_routes(self) -> ApiVersion:
@@ -99,7 +129,20 @@ class ApiSpec(Spec):
         names = [v.name for v in self.versions]
         if len(names) != len(set(names)):
             raise ValueError("version names must be unique")
+        for version in self.versions:
+            if version.successor is not None and version.successor not in names:
+                raise ValueError(
+                    f"successor {version.successor} of {version.name} is not a version"
+                )
         return self
+
+    def successor_of(self, version: ApiVersion) -> str | None:
+        """Where callers of ``version`` should go: its declared successor, else the newest
+        published version other than itself."""
+        if version.successor is not None:
+            return version.successor
+        published = [v.name for v in self.versions if v.status == "published" and v is not version]
+        return published[-1] if published else None
 
 
 @register_kind
