@@ -7,6 +7,7 @@ from contextlib import AsyncExitStack
 from types import TracebackType
 from typing import Self
 
+from isthmus.gateway.metrics import GatewayMetrics
 from isthmus.gateway.pool import ConnectionPool
 from isthmus.gateway.ratelimit import RateLimiter, storage_for
 from isthmus.gateway.snapshot import SnapshotHolder
@@ -30,6 +31,7 @@ class Hub:
         self.limiter = RateLimiter(
             storage_for(settings.rate_limit_storage, settings.rate_limit_prefix)
         )
+        self.metrics = GatewayMetrics()
         self.snapshots = SnapshotHolder(self.store, self.pool, self.tokens)
         self._stack = AsyncExitStack()
         self._follower: asyncio.Task[None] | None = None

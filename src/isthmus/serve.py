@@ -77,6 +77,8 @@ async def serve(
                 Gateway(
                     hub.snapshots,
                     hub.limiter,
+                    metrics=hub.metrics,
+                    access_log=settings.access_log,
                     issuer=settings.issuer(),
                     token_ttl=settings.token_ttl_seconds,
                     max_body_bytes=settings.gateway_max_body_bytes,

@@ -63,6 +63,7 @@ class Settings(BaseSettings):
         gt=0,
         description="How often the gateway checks the store for changes made elsewhere.",
     )
+    access_log: bool = Field(default=True, description="Log one line per gateway request.")
     log_level: str = Field(default="info")
     log_format: str = Field(default="console", pattern="^(console|json)$")
 

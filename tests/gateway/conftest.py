@@ -233,7 +233,9 @@ async def running(tmp_path: Path, backend: Backend) -> AsyncIterator[Running]:
         await hub.snapshots.refresh()
         yield Running(
             hub,
-            Gateway(hub.snapshots, hub.limiter, issuer=ISSUER, max_body_bytes=4096),
+            Gateway(
+                hub.snapshots, hub.limiter, metrics=hub.metrics, issuer=ISSUER, max_body_bytes=4096
+            ),
             create_control_app(hub),
             key,
             {"Authorization": "Bearer admin-secret-token"},

@@ -327,3 +327,18 @@ async def test_a_caller_gone_mid_body_reaches_no_backend(
     await running.gateway(scope, receive, send)
     assert sent == []
     assert backend.seen == []
+
+
+async def test_metrics_count_by_route_template_and_app(running: Running) -> None:
+    from tests.helpers import asgi_call
+
+    await running.get("/customers/v2/customers/7", running.key)
+    await running.get("/customers/v2/customers/8", running.key)
+    await running.get("/customers/v2/customers")  # no key: 401, no App, no route yet
+    text = (await asgi_call(running.control, "GET", "/metrics")).body.decode()
+    labels = 'api="customers",app="portal",route="/customers/{id}",status_class="2xx",version="v2"'
+    assert f"isthmus_http_server_requests_total{{{labels}}} 2.0" in text
+    assert f"isthmus_http_server_request_duration_seconds_count{{{labels}}} 2.0" in text
+    unauthenticated = 'api="",app="",route="",status_class="4xx",version=""'
+    assert f"isthmus_http_server_requests_total{{{unauthenticated}}} 1.0" in text
+    assert "/customers/7" not in text  # paths never become labels

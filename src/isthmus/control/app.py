@@ -5,6 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import APIRouter, Depends, FastAPI, Request
+from fastapi.responses import PlainTextResponse
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from isthmus import __version__
 from isthmus.connectors import registry as connector_registry
@@ -61,6 +63,17 @@ def create_control_app(hub: Hub) -> FastAPI:
         }
 
     app.include_router(admin)
+
+    @app.get(
+        "/metrics",
+        tags=["Health"],
+        summary="Prometheus metrics of the gateway",
+        response_class=PlainTextResponse,
+    )
+    async def metrics() -> PlainTextResponse:
+        return PlainTextResponse(
+            generate_latest(hub.metrics.registry), media_type=CONTENT_TYPE_LATEST
+        )
 
     @app.get("/healthz", tags=["Health"], summary="The process is alive")
     async def healthz() -> dict[str, str]:

@@ -7,6 +7,7 @@ all of that together (see DESIGN.md's measurements).
 
 from __future__ import annotations
 
+import time
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 
@@ -22,6 +23,7 @@ from isthmus.gateway.http import (
     problem_response,
     request_id_from,
 )
+from isthmus.gateway.metrics import GatewayMetrics
 from isthmus.gateway.ratelimit import RateLimiter
 from isthmus.gateway.snapshot import Snapshot, SnapshotHolder
 from isthmus.model import ResourceKey
@@ -43,12 +45,16 @@ class Gateway:
         holder: SnapshotHolder,
         limiter: RateLimiter,
         *,
+        metrics: GatewayMetrics | None = None,
+        access_log: bool = True,
         issuer: str,
         token_ttl: int = 600,
         max_body_bytes: int = 1024 * 1024,
     ) -> None:
         self.holder = holder
         self.limiter = limiter
+        self.metrics = metrics or GatewayMetrics()
+        self.access_log = access_log
         self.issuer = issuer
         self.token_ttl = token_ttl
         self.max_body_bytes = max_body_bytes
@@ -56,6 +62,7 @@ class Gateway:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             return  # lifespan and websockets are not served here
+        started = time.perf_counter()
         headers: list[tuple[bytes, bytes]] = scope["headers"]
         client = scope.get("client")
         raw_path = scope.get("raw_path")
@@ -81,6 +88,29 @@ class Gateway:
             response = internal_problem(request.request_id)
         response.headers += request.response_headers
         await _send(send, response, request.request_id)
+        self._record(request, response.status, time.perf_counter() - started)
+
+    def _record(self, request: GatewayRequest, status: int, seconds: float) -> None:
+        self.metrics.observe(
+            api=request.api,
+            version=request.version,
+            route=request.route,
+            status=status,
+            app=request.app,
+            seconds=seconds,
+        )
+        if self.access_log:
+            log.info(
+                "gateway.request",
+                request_id=request.request_id,
+                method=request.method,
+                api=request.api,
+                version=request.version,
+                route=request.route,
+                app=request.app,
+                status=status,
+                ms=round(seconds * 1000, 2),
+            )
 
     async def handle(self, request: GatewayRequest) -> GatewayResponse:
         snapshot = self.holder.current
@@ -90,7 +120,10 @@ class Gateway:
             return self._oauth(request, snapshot)
         # Authenticate first: without a key, not even the map of Apis and versions shows.
         caller = auth.authenticate(snapshot, request, self.issuer)
+        request.app = caller.app
         match = snapshot.routes.match(request.method, request.path)
+        request.api, request.version = match.route.api, match.route.version
+        request.route = match.route.template
         auth.authorize(snapshot, caller, match.route.api)
         policies = snapshot.policies.get(caller.app, ())
         decision = await self.limiter.admit(policies, caller.app, match.route.api)

@@ -26,6 +26,11 @@ class GatewayRequest:
     body: bytes = b""
     # Added to whatever answers the request, problems included (RateLimit, …).
     response_headers: Headers = field(default_factory=list)
+    # What it turned out to be, for metrics and the access log ("" until known).
+    api: str = ""
+    version: str = ""
+    route: str = ""
+    app: str = ""
 
     def header(self, name: bytes) -> bytes | None:
         for key, value in self.headers:
