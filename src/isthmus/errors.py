@@ -166,11 +166,34 @@ class ConfigurationError(FatalError):
     remediation = "An administrator must complete the configuration named in the detail."
 
 
-class UpstreamUnavailable(RetriableError):
+class UpstreamUnreachable(RetriableError):
     status = 502
-    code = "upstream-unavailable"
+    code = "upstream-unreachable"
     title = "The backend system could not be reached"
     remediation = "Retry with backoff; if it persists, tell the owner of the backend system."
+
+
+class UpstreamFailed(RetriableError):
+    status = 502
+    code = "upstream-error"
+    title = "The backend system failed"
+    remediation = "Retry with backoff; if it persists, tell the owner of the backend system."
+
+
+class UpstreamUnavailable(RetriableError):
+    status = 503
+    code = "upstream-unavailable"
+    title = "The backend system is unavailable"
+    remediation = "Wait for the seconds in 'Retry-After' (if given), then retry."
+
+
+class UpstreamResponseTooLarge(FatalError):
+    status = 502
+    code = "upstream-response-too-large"
+    title = "The backend's answer is too large"
+    remediation = (
+        "Ask for less (filters, a smaller page), or raise the Connection's maxResponseBytes."
+    )
 
 
 class UpstreamTimeout(RetriableError):

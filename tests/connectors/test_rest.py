@@ -9,7 +9,13 @@ import pytest
 from aiohttp import web
 
 from isthmus.connectors.registry import connector_type
-from isthmus.errors import BadRequest, OutboundBlocked, UpstreamTimeout, UpstreamUnavailable
+from isthmus.errors import (
+    BadRequest,
+    OutboundBlocked,
+    UpstreamResponseTooLarge,
+    UpstreamTimeout,
+    UpstreamUnreachable,
+)
 from isthmus.governance.vault import SecretMissing
 from isthmus.testing import ConnectorCase
 from tests.helpers import free_port
@@ -112,14 +118,19 @@ async def test_missing_secret_fails_at_open(backend: tuple[str, Seen]) -> None:
 
 async def test_timeouts_and_refusals_map_to_retriable_errors(backend: tuple[str, Seen]) -> None:
     url, _ = backend
-    config = {"baseUrl": url, "allowPrivateNetwork": True, "timeoutSeconds": 0.3}
+    config = {
+        "baseUrl": url,
+        "allowPrivateNetwork": True,
+        "timeoutSeconds": 0.3,
+        "retries": {"attempts": 1},
+    }
     async with rest(config).open() as api:
         with pytest.raises(UpstreamTimeout) as timeout:
             await api.call("request", {"path": "/slow"})
     assert timeout.value.retriable
     dead = {"baseUrl": f"http://127.0.0.1:{free_port()}", "allowPrivateNetwork": True}
     async with rest(dead).open() as api:
-        with pytest.raises(UpstreamUnavailable):
+        with pytest.raises(UpstreamUnreachable):
             await api.call("request", {"path": "/"})
         assert not (await api.check()).ok
 
@@ -128,7 +139,7 @@ async def test_response_size_is_capped(backend: tuple[str, Seen]) -> None:
     url, _ = backend
     config = {"baseUrl": url, "allowPrivateNetwork": True, "maxResponseBytes": 1024}
     async with rest(config).open() as api:
-        with pytest.raises(UpstreamUnavailable, match="larger"):
+        with pytest.raises(UpstreamResponseTooLarge, match="larger"):
             await api.call("request", {"path": "/huge"})
 
 

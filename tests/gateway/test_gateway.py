@@ -121,11 +121,11 @@ async def test_routing_problems(running: Running) -> None:
 
 async def test_backend_errors_never_leak(running: Running) -> None:
     reply = await running.get("/customers/v2/boom", running.key)
-    body = assert_problem(reply, 502, "upstream-unavailable")
+    body = assert_problem(reply, 502, "upstream-error")
     assert "db01" not in reply.body.decode()
     assert body["upstreamStatus"] == 500
     reply = await running.get("/customers/v2/busy", running.key)
-    assert_problem(reply, 502, "upstream-unavailable")
+    assert_problem(reply, 503, "upstream-unavailable")
     assert reply.headers["retry-after"] == "7"
     reply = await running.get("/customers/v2/missing", running.key)
     assert reply.status == 404
@@ -136,7 +136,7 @@ async def test_an_unreachable_backend_is_a_502(running: Running) -> None:
     await running.hub.store.resources.apply([Change("update", *_crm("http://127.0.0.1:9"))])
     await running.hub.snapshots.refresh()
     assert_problem(
-        await running.get("/customers/v2/customers", running.key), 502, "upstream-unavailable"
+        await running.get("/customers/v2/customers", running.key), 502, "upstream-unreachable"
     )
 
 

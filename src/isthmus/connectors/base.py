@@ -25,7 +25,14 @@ from multidict import CIMultiDictProxy
 from pydantic import BaseModel, ConfigDict
 from pydantic.alias_generators import to_camel
 
-from isthmus.errors import FatalError, NotFound
+from isthmus.errors import (
+    FatalError,
+    IsthmusError,
+    NotFound,
+    UpstreamFailed,
+    UpstreamTimeout,
+    UpstreamUnavailable,
+)
 
 Record = dict[str, Any]
 FilterOp = Literal["eq", "ne", "lt", "le", "gt", "ge", "in", "contains"]
@@ -169,6 +176,22 @@ class UpstreamResponse:
     headers: CIMultiDictProxy[str]
     raw_headers: tuple[tuple[bytes, bytes], ...]  # as received: any bytes, repeats kept
     body: bytes
+
+
+def backend_failure(response: UpstreamResponse) -> IsthmusError | None:
+    """The problem for a backend's 5xx answer, whose own body is never passed on: it can
+    carry stack traces and host names."""
+    if response.status < 500:
+        return None
+    retry_after = response.headers.get("Retry-After")
+    headers = {"Retry-After": retry_after} if retry_after else None
+    detail = f"The backend answered HTTP {response.status}."
+    extensions = {"upstreamStatus": response.status}
+    if response.status == 503:
+        return UpstreamUnavailable(detail, extensions=extensions, headers=headers)
+    if response.status == 504:
+        return UpstreamTimeout(detail, extensions=extensions)
+    return UpstreamFailed(detail, extensions=extensions, headers=headers)
 
 
 @runtime_checkable

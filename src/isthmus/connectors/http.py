@@ -104,6 +104,7 @@ def guarded_session(
     allow_private: bool,
     limit: int = 100,
     connect_timeout: float = 5.0,
+    read_timeout: float | None = None,
     total_timeout: float = 30.0,
     headers: dict[str, str] | None = None,
     **kwargs: Any,
@@ -128,7 +129,9 @@ def guarded_session(
     )
     return aiohttp.ClientSession(
         connector=connector,
-        timeout=aiohttp.ClientTimeout(total=total_timeout, sock_connect=connect_timeout),
+        timeout=aiohttp.ClientTimeout(
+            total=total_timeout, sock_connect=connect_timeout, sock_read=read_timeout
+        ),
         headers=headers,
         skip_auto_headers=("User-Agent",),
         trace_configs=[tracing],

@@ -10,7 +10,7 @@ import asyncio
 import base64
 import re
 from collections.abc import Mapping
-from typing import Any, ClassVar, Literal
+from typing import Any, ClassVar, Literal, cast
 from urllib.parse import unquote
 
 import aiohttp
@@ -27,9 +27,28 @@ from isthmus.connectors.base import (
     OperationSpec,
     UnknownOperation,
     UpstreamResponse,
+    backend_failure,
 )
 from isthmus.connectors.http import check_literal_host, guarded_session
-from isthmus.errors import BadRequest, OutboundBlocked, UpstreamTimeout, UpstreamUnavailable
+from isthmus.connectors.resilience import (
+    RETRY_STATUSES,
+    BreakerPolicy,
+    CircuitBreaker,
+    RetryableAnswer,
+    RetryPolicy,
+    attempts,
+    may_retry,
+    retry_after_seconds,
+)
+from isthmus.errors import (
+    BadRequest,
+    IsthmusError,
+    OutboundBlocked,
+    UpstreamResponseTooLarge,
+    UpstreamTimeout,
+    UpstreamUnavailable,
+    UpstreamUnreachable,
+)
 from isthmus.model.base import SECRET_PATTERN, SecretRef
 
 _SECRET = re.compile(SECRET_PATTERN)
@@ -67,7 +86,18 @@ class RestConfig(ConnectorConfig):
         default=NoAuth(type="none"), discriminator="type"
     )
     connect_timeout_seconds: float = Field(default=5.0, gt=0, le=120)
-    timeout_seconds: float = Field(default=30.0, gt=0, le=600, description="Whole-call limit.")
+    read_timeout_seconds: float = Field(
+        default=30.0, gt=0, le=600, description="Longest silence while reading the answer."
+    )
+    timeout_seconds: float = Field(
+        default=30.0, gt=0, le=600, description="Whole-call limit, per try."
+    )
+    retries: RetryPolicy = Field(
+        default_factory=RetryPolicy,
+        description="Retries of idempotent calls (or calls with an Idempotency-Key) after "
+        "connection failures, timeouts and 429/502/503/504 answers.",
+    )
+    circuit_breaker: BreakerPolicy = Field(default_factory=BreakerPolicy)
     max_connections: int = Field(default=100, ge=1, le=10_000)
     max_response_bytes: int = Field(default=10 * 1024 * 1024, ge=1024)
     allow_private_network: bool = Field(
@@ -93,6 +123,7 @@ class RestConnector(Connector):
         self.base = URL(config.base_url)
         self._session: aiohttp.ClientSession | None = None
         self._fixed: CIMultiDict[str] = CIMultiDict()
+        self.breaker = CircuitBreaker(config.circuit_breaker)
         self._closed = False
 
     async def __aenter__(self) -> RestConnector:
@@ -104,6 +135,7 @@ class RestConnector(Connector):
             allow_private=self.config.allow_private_network,
             limit=self.config.max_connections,
             connect_timeout=self.config.connect_timeout_seconds,
+            read_timeout=self.config.read_timeout_seconds,
             total_timeout=self.config.timeout_seconds,
         )
         return self
@@ -167,9 +199,34 @@ class RestConnector(Connector):
         url = self.url_for(path)
         if query:  # the caller's query string is already percent-encoded: keep it as is
             url = URL(f"{url}?{query}", encoded=True)
+        sent = self._headers(headers)
+        retry = may_retry(method, "Idempotency-Key" in sent)
+        self.breaker.before_call()
+        try:
+            async for attempt in attempts(self.config.retries, retry):
+                with attempt:
+                    answer = await self._send(method, url, sent, body)
+                    if answer.status in RETRY_STATUSES:
+                        wait = retry_after_seconds(answer.headers.get("Retry-After"))
+                        raise RetryableAnswer(answer, wait)
+        except RetryableAnswer as last:  # still failing after the last try: pass it on
+            answer = cast(UpstreamResponse, last.answer)
+        except (UpstreamUnreachable, UpstreamTimeout):
+            self.breaker.failure()
+            raise
+        if answer.status >= 500:
+            self.breaker.failure()
+        else:
+            self.breaker.success()
+        return answer
+
+    async def _send(
+        self, method: str, url: URL, headers: CIMultiDict[str], body: bytes | None
+    ) -> UpstreamResponse:
+        assert self._session is not None
         try:
             async with self._session.request(
-                method, url, headers=self._headers(headers), data=body, allow_redirects=False
+                method, url, headers=headers, data=body, allow_redirects=False
             ) as response:
                 payload = await _read_capped(response, self.config.max_response_bytes)
                 return UpstreamResponse(
@@ -182,7 +239,7 @@ class RestConnector(Connector):
                 "The backend did not answer within the Connection's timeout."
             ) from exc
         except (aiohttp.ClientError, OSError, asyncio.IncompleteReadError) as exc:
-            raise UpstreamUnavailable("The connection to the backend failed.") from exc
+            raise UpstreamUnreachable("The connection to the backend failed.") from exc
 
     def operations(self) -> Mapping[str, OperationSpec]:
         return {
@@ -218,23 +275,21 @@ class RestConnector(Connector):
             headers=headers,
             body=body,
         )
-        if response.status >= 500:  # its body may carry a stack trace: never pass it on
-            raise UpstreamUnavailable(
-                f"The backend answered HTTP {response.status}.",
-                extensions={"upstreamStatus": response.status},
-            )
+        failure = backend_failure(response)
+        if failure is not None:
+            raise failure
         return {"status": response.status, "body": _decode(response)}
 
     async def check(self) -> Health:
         try:
             response = await self.forward("GET", "/")
-        except (UpstreamUnavailable, UpstreamTimeout, OutboundBlocked) as exc:
+        except IsthmusError as exc:
             return Health(ok=False, detail=exc.detail)
         return Health(ok=True, detail=f"reachable (HTTP {response.status})")
 
 
 async def _read_capped(response: aiohttp.ClientResponse, limit: int) -> bytes:
-    too_large = UpstreamUnavailable(
+    too_large = UpstreamResponseTooLarge(
         "The backend's response is larger than the Connection allows (maxResponseBytes)."
     )
     if (response.content_length or 0) > limit:

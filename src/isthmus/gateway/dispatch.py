@@ -9,8 +9,8 @@ from urllib.parse import parse_qsl, quote
 import orjson
 from multidict import CIMultiDict
 
-from isthmus.connectors.base import Connector, HttpForwarder
-from isthmus.errors import BadRequest, ConfigurationError, UpstreamUnavailable
+from isthmus.connectors.base import Connector, HttpForwarder, backend_failure
+from isthmus.errors import BadRequest, ConfigurationError
 from isthmus.gateway.http import GatewayRequest, GatewayResponse, json_response
 from isthmus.gateway.routing import Match
 from isthmus.model import OperationTarget, ProxyTarget
@@ -88,14 +88,9 @@ async def proxy(request: GatewayRequest, match: Match, connector: Connector) -> 
         headers=headers,
         body=request.body or None,
     )
-    if upstream.status >= 500:
-        # Backend error pages can carry stack traces and host names: never pass them on.
-        retry_after = upstream.headers.get("Retry-After")
-        raise UpstreamUnavailable(
-            f"The backend answered HTTP {upstream.status}.",
-            extensions={"upstreamStatus": upstream.status},
-            headers={"Retry-After": retry_after} if retry_after else None,
-        )
+    failure = backend_failure(upstream)
+    if failure is not None:
+        raise failure
     out = [(name.lower(), value) for name, value in upstream.raw_headers]
     return GatewayResponse(
         upstream.status, upstream.body, [h for h in out if _forwardable(h[0], _RESPONSE_DROP)]
