@@ -51,7 +51,8 @@ async def test_crud_round_trip(running: Running) -> None:
 
 async def test_environment_scoped_addresses(running: Running) -> None:
     reply = await running.admin_call("GET", "/admin/v1/connections/crm")
-    assert_problem(reply, 400, "bad-request")
+    body = assert_problem(reply, 422, "validation-failed")
+    assert body["errors"][0]["path"] == "query.environment"
     reply = await running.admin_call(
         "GET", "/admin/v1/connections/crm", query="environment=sandbox"
     )
@@ -144,7 +145,7 @@ async def test_unknown_paths_and_methods_are_problems(running: Running) -> None:
     assert_problem(await running.admin_call("GET", "/admin/v1/widgets"), 404, "not-found")
     reply = await running.admin_call("PATCH", "/admin/v1/systems")
     assert_problem(reply, 405, "method-not-allowed")
-    assert "GET" in reply.headers["allow"]
+    assert reply.headers["allow"] == "GET, POST"  # every route at the path, not the first
 
 
 async def test_keys_are_shown_once_and_work_at_once(running: Running) -> None:
@@ -176,13 +177,19 @@ async def test_secret_values_never_come_back(running: Running) -> None:
     assert reply.json() == ["crm-token"]
     assert await running.hub.vault.resolve("secret://crm-token") == "canary-secret-4417"
     bad = await running.admin_call("PUT", "/admin/v1/secrets/Bad%20Name", body=js({"value": "v"}))
-    assert_problem(bad, 422, "invalid-secret-name")
+    body = assert_problem(bad, 422, "validation-failed")
+    assert body["errors"][0]["path"] == "path.name"
     assert (await running.admin_call("DELETE", "/admin/v1/secrets/crm-token")).status == 204
 
 
 async def test_openapi_documents_every_kind(running: Running) -> None:
     reply = await asgi_call(running.control, "GET", "/admin/openapi.json")
     document = reply.json()
+    create = document["paths"]["/admin/v1/systems"]["post"]["responses"]
+    assert "application/problem+json" in create["422"]["content"]
+    assert document["components"]["schemas"]["Problem"]["required"][:2] == ["type", "title"]
+    get_connection = document["paths"]["/admin/v1/connections/{name}"]["get"]["parameters"]
+    assert {p["name"]: p["required"] for p in get_connection} == {"name": True, "environment": True}
     for plural in ("systems", "connections", "apis", "apps", "plans"):
         assert f"/admin/v1/{plural}" in document["paths"]
         assert f"/admin/v1/{plural}/{{name}}" in document["paths"]

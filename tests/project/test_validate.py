@@ -131,11 +131,23 @@ def test_environment_rules(tmp_path: Path) -> None:
             "d.yaml": "kind: System\nmetadata: {name: erp}\n",
         },
     )
-    messages = sorted(i.message for i in load_project(root).issues)
-    assert messages == [
-        "a Connection belongs to one Environment",
-        "a Plan is not per Environment",
-        "a System needs an owner",
+    found = sorted((i.path, i.message, i.hint) for i in load_project(root).issues)
+    assert found == [
+        (
+            "metadata.environment",
+            "required field is missing",
+            "add metadata.environment: sandbox (or production)",
+        ),
+        (
+            "metadata.environment",
+            "unknown field",
+            "only per-Environment kinds (Connection) have one; remove it",
+        ),
+        (
+            "metadata.owner",
+            "required field is missing",
+            "add metadata.owner: the team accountable for it",
+        ),
     ]
 
 

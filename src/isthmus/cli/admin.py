@@ -45,7 +45,7 @@ def key_create(
             if await store.resources.get(ResourceKey(App.__name__, app)) is None:
                 raise NotFound(f"No App '{app}'.", remediation="Apply a project that declares it.")
             served = any(
-                c.metadata.environment == environment
+                c.environment == environment
                 for c in await store.resources.list(Connection.__name__)
             )
             _, plain = await store.keys.create(app, environment, label)

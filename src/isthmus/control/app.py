@@ -28,9 +28,11 @@ def create_control_app(hub: Hub) -> FastAPI:
         openapi_url="/admin/openapi.json",
         docs_url="/admin/docs",
         redoc_url=None,
+        responses=problems.PROBLEM_RESPONSES,
     )
     app.state.hub = hub
     problems.install(app)
+    problems.document(app)
 
     admin = APIRouter(prefix=ADMIN_PREFIX, dependencies=[Depends(require_admin)])
     for cls in kinds().values():

@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import re
+from functools import cache
 from http import HTTPStatus
 from typing import Any
 
 import structlog
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
+from fastapi.openapi.utils import get_openapi
 from fastapi.responses import Response
+from pydantic import BaseModel, ConfigDict, Field
 from starlette.exceptions import HTTPException
 
 from isthmus.errors import (
@@ -32,6 +36,36 @@ _BY_STATUS: dict[int, type[IsthmusError]] = {
     401: Unauthenticated,
     404: NotFound,
     405: MethodNotAllowed,
+}
+
+
+class Problem(BaseModel):
+    """An RFC 9457 problem, as every error of the hub is answered."""
+
+    model_config = ConfigDict(extra="allow")
+
+    type: str
+    title: str
+    status: int
+    detail: str
+    code: str = Field(description="Stable: program against it.")
+    remediation: str = Field(description="What the caller should do.")
+    instance: str | None = None
+
+
+def _documented(description: str) -> dict[str, Any]:
+    schema = {"$ref": "#/components/schemas/Problem"}
+    return {"description": description, "content": {PROBLEM_CONTENT_TYPE: {"schema": schema}}}
+
+
+# Declared on every admin operation, so the OpenAPI document says what clients will see.
+PROBLEM_RESPONSES: dict[int | str, dict[str, Any]] = {
+    400: _documented("Malformed request"),
+    401: _documented("Missing or wrong admin token"),
+    404: _documented("No such resource"),
+    409: _documented("Conflict: exists, still used, or changed meanwhile"),
+    422: _documented("Did not validate; see 'errors'"),
+    500: _documented("A fault in the hub"),
 }
 
 
@@ -77,6 +111,41 @@ def _generic(status: int) -> IsthmusError:
     return HttpStatusError(f"The request failed with HTTP {status} ({phrase}).")
 
 
+def document(app: FastAPI) -> None:
+    """Add the Problem schema that every documented error response refers to."""
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            schema = get_openapi(
+                title=app.title,
+                version=app.version,
+                description=app.description,
+                routes=app.routes,
+            )
+            components = schema.setdefault("components", {}).setdefault("schemas", {})
+            components["Problem"] = Problem.model_json_schema()
+            app.openapi_schema = schema
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
+
+
+def _allowed_methods(request: Request) -> list[str]:
+    """Every documented method at this path. (Starlette's own 'Allow' names only the first
+    route matching the path, though several routes may share it.)"""
+    methods: set[str] = set()
+    for template, operations in request.app.openapi().get("paths", {}).items():
+        if _template_regex(template).fullmatch(request.url.path):
+            methods |= {method.upper() for method in operations}
+    return sorted(methods)
+
+
+@cache
+def _template_regex(template: str) -> re.Pattern[str]:
+    parts = re.split(r"(\{[^}]+\})", template)
+    return re.compile("".join("[^/]+" if p.startswith("{") else re.escape(p) for p in parts))
+
+
 def install(app: FastAPI) -> None:
     @app.exception_handler(IsthmusError)
     async def _isthmus(request: Request, exc: IsthmusError) -> Response:
@@ -96,7 +165,8 @@ def install(app: FastAPI) -> None:
         if cls is None:
             error: IsthmusError = _generic(exc.status_code)
         elif cls is MethodNotAllowed:
-            error = cls(f"{request.method} is not allowed here.", headers=dict(exc.headers or {}))
+            allow = ", ".join(_allowed_methods(request))
+            error = cls(f"{request.method} is not allowed here.", headers={"Allow": allow})
         elif cls is NotFound:
             error = cls(f"Nothing at '{request.url.path}'.")
         else:

@@ -7,11 +7,12 @@ type, a class local to ``kind_router``, as a real object rather than a string.
 
 from typing import Any
 
-from fastapi import APIRouter, Depends, Query, Request, Response
+from fastapi import APIRouter, Depends, Path, Query, Request, Response
 
 from isthmus.errors import BadRequest, Conflict, NotFound, ValidationFailed
 from isthmus.hub import Hub
 from isthmus.model import Resource, ResourceKey
+from isthmus.model.base import NAME_PATTERN
 from isthmus.project.checks import Finding, resource_checks
 from isthmus.project.integrity import dependents, missing_references
 from isthmus.project.issues import dotted
@@ -56,11 +57,14 @@ async def _write(hub: Hub, resource: Resource, action: str) -> None:
 def kind_router(cls: type[Resource]) -> APIRouter:
     kind = cls.__name__
     router = APIRouter(prefix=f"/{cls.plural}", tags=[kind])
+    # Required for per-Environment kinds, absent from the others' documentation.
     env_param = Query(
-        default=None,
-        description="The Environment, for per-Environment kinds such as Connection.",
-        pattern=r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$",
+        default=... if cls.environment_scoped else None,
+        description="The Environment of the resource.",
+        pattern=NAME_PATTERN,
+        include_in_schema=cls.environment_scoped,
     )
+    name_param = Path(pattern=NAME_PATTERN, description=f"The {kind}'s name.")
 
     @router.get("", summary=f"List {kind} resources")
     async def list_(hub: Hub = Depends(_hub)) -> list[dict[str, Any]]:
@@ -68,7 +72,7 @@ def kind_router(cls: type[Resource]) -> APIRouter:
 
     @router.get("/{name}", summary=f"Get one {kind}")
     async def get(
-        name: str, environment: str | None = env_param, hub: Hub = Depends(_hub)
+        name: str = name_param, environment: str | None = env_param, hub: Hub = Depends(_hub)
     ) -> dict[str, Any]:
         resource = await hub.store.resources.get(_key(cls, name, environment))
         if resource is None:
@@ -81,11 +85,15 @@ def kind_router(cls: type[Resource]) -> APIRouter:
         await _write(hub, resource, "create")
         return resource.canonical()
 
-    @router.put("/{name}", summary=f"Create or replace a {kind}")
+    @router.put(
+        "/{name}",
+        summary=f"Create or replace a {kind}",
+        responses={201: {"description": f"The {kind} was created"}},
+    )
     async def put(
-        name: str,
         body: cls,  # type: ignore[valid-type]
         response: Response,
+        name: str = name_param,
         hub: Hub = Depends(_hub),
     ) -> dict[str, Any]:
         resource: Resource = body
@@ -98,7 +106,7 @@ def kind_router(cls: type[Resource]) -> APIRouter:
 
     @router.delete("/{name}", status_code=204, summary=f"Delete a {kind}")
     async def delete(
-        name: str, environment: str | None = env_param, hub: Hub = Depends(_hub)
+        name: str = name_param, environment: str | None = env_param, hub: Hub = Depends(_hub)
     ) -> Response:
         key = _key(cls, name, environment)
         revision, everything = await hub.store.resources.snapshot()

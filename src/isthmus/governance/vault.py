@@ -18,7 +18,8 @@ from isthmus.model.base import SECRET_PATTERN
 from isthmus.store.secrets import SecretRepository
 
 SCHEME = "secret://"
-_NAME = re.compile(SECRET_PATTERN.replace("^secret://", "^"))
+SECRET_NAME_PATTERN = SECRET_PATTERN.replace("^secret://", "^")
+_NAME = re.compile(SECRET_NAME_PATTERN)
 
 
 class SecretMissing(ConfigurationError):

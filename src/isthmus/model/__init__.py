@@ -6,9 +6,11 @@ from isthmus.model.api import Api, ApiVersion, OperationTarget, ProxyTarget, Rou
 from isthmus.model.app import App
 from isthmus.model.base import (
     Metadata,
+    OwnedMetadata,
     Reference,
     Resource,
     ResourceKey,
+    ScopedMetadata,
     SecretRef,
     references,
 )
@@ -31,12 +33,14 @@ __all__ = [
     "Connection",
     "Metadata",
     "OperationTarget",
+    "OwnedMetadata",
     "Plan",
     "ProxyTarget",
     "Reference",
     "Resource",
     "ResourceKey",
     "Route",
+    "ScopedMetadata",
     "SecretRef",
     "System",
     "json_schema_document",

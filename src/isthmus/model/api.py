@@ -11,7 +11,7 @@ import re
 from datetime import UTC, datetime
 from typing import Annotated, Literal
 
-from pydantic import Field, Strict, field_validator, model_validator
+from pydantic import BeforeValidator, Field, Strict, field_validator, model_validator
 
 from isthmus.model.base import Name, Ref, Resource, Spec
 from isthmus.model.registry import register_kind
@@ -75,8 +75,14 @@ class Route(Spec):
         return self
 
 
-# Dates come from YAML as text: parse them even though specs are otherwise strict.
-Moment = Annotated[datetime, Strict(False)]
+def _text_or_moment(value: object) -> object:
+    if not isinstance(value, str | datetime):
+        raise ValueError("expected a date or date-time, such as 2027-03-31")
+    return value
+
+
+# Dates come from YAML as text: parse text (only text) though specs are otherwise strict.
+Moment = Annotated[datetime, Strict(False), BeforeValidator(_text_or_moment)]
 
 
 class ApiVersion(Spec):

@@ -58,11 +58,19 @@ class Metadata(Spec):
     owner: str | None = Field(default=None, description="Team or person accountable for it.")
     description: str | None = None
     labels: dict[str, str] = Field(default_factory=dict)
-    environment: Name | None = Field(
-        default=None,
-        description="For environment-scoped kinds (Connection): the Environment it serves, "
-        "such as 'sandbox' or 'production'.",
-    )
+
+
+class OwnedMetadata(Metadata):
+    """Metadata of kinds that must name who is accountable (a System)."""
+
+    owner: str = Field(min_length=1, description="Team or person accountable for it.")
+
+
+class ScopedMetadata(Metadata):
+    """Metadata of per-Environment kinds (a Connection): the Environment is part of the
+    identity, so the same name is declared once per Environment."""
+
+    environment: Name = Field(description="The Environment it serves: 'sandbox', 'production' …")
 
 
 class Resource(Spec):
@@ -73,15 +81,17 @@ class Resource(Spec):
     metadata: Metadata
     spec: Any
 
-    # Kinds whose identity includes metadata.environment (one per Environment).
+    # Set by the registry from the metadata model: is metadata.environment part of the key?
     environment_scoped: ClassVar[bool] = False
     plural: ClassVar[str] = ""
-    # Must metadata.owner be set? (Systems always have an owner.)
-    owner_required: ClassVar[bool] = False
+
+    @property
+    def environment(self) -> str | None:
+        return getattr(self.metadata, "environment", None)
 
     @property
     def key(self) -> ResourceKey:
-        return ResourceKey(self.kind, self.metadata.name, self.metadata.environment)
+        return ResourceKey(self.kind, self.metadata.name, self.environment)
 
     def canonical(self) -> dict[str, Any]:
         """The resource as plain JSON data, defaults omitted: what is stored and exported."""

@@ -6,7 +6,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import Field
 
-from isthmus.model.base import Name, Ref, Resource, Spec
+from isthmus.model.base import Name, Ref, Resource, ScopedMetadata, Spec
 from isthmus.model.registry import register_kind
 
 
@@ -22,6 +22,5 @@ class ConnectionSpec(Spec):
 @register_kind
 class Connection(Resource):
     kind: Literal["Connection"] = "Connection"
+    metadata: ScopedMetadata
     spec: ConnectionSpec
-
-    environment_scoped = True

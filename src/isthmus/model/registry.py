@@ -7,7 +7,7 @@ from typing import Any, TypeVar
 from pydantic import BaseModel, TypeAdapter
 from pydantic.json_schema import JsonSchemaMode, models_json_schema
 
-from isthmus.model.base import Resource
+from isthmus.model.base import Resource, ScopedMetadata
 
 R = TypeVar("R", bound=type[Resource])
 
@@ -20,6 +20,8 @@ def register_kind(cls: R) -> R:
     kind = model.model_fields["kind"].default
     if not isinstance(kind, str):
         raise TypeError(f"{cls.__name__}.kind needs a default naming the kind")
+    metadata = model.model_fields["metadata"].annotation
+    cls.environment_scoped = isinstance(metadata, type) and issubclass(metadata, ScopedMetadata)
     _KINDS[kind] = cls
     if not cls.plural:
         cls.plural = kind.lower() + "s"

@@ -6,7 +6,7 @@ from typing import Literal
 
 from pydantic import Field
 
-from isthmus.model.base import Resource, Spec
+from isthmus.model.base import OwnedMetadata, Resource, Spec
 from isthmus.model.registry import register_kind
 
 
@@ -19,6 +19,5 @@ class SystemSpec(Spec):
 @register_kind
 class System(Resource):
     kind: Literal["System"] = "System"
+    metadata: OwnedMetadata
     spec: SystemSpec = Field(default_factory=SystemSpec)
-
-    owner_required = True

@@ -56,21 +56,6 @@ def resource_checks(resource: Resource, raw: dict[str, Any]) -> Iterator[Finding
 
 
 def _all_checks(resource: Resource, raw: dict[str, Any]) -> Iterator[Finding]:
-    meta = resource.metadata
-    if resource.owner_required and not meta.owner:
-        yield ("metadata",), f"a {resource.kind} needs an owner", "add metadata.owner: TEAM"
-    if resource.environment_scoped and not meta.environment:
-        yield (
-            ("metadata",),
-            f"a {resource.kind} belongs to one Environment",
-            "add metadata.environment: sandbox (or production)",
-        )
-    if not resource.environment_scoped and meta.environment:
-        yield (
-            ("metadata", "environment"),
-            f"a {resource.kind} is not per Environment",
-            "remove metadata.environment",
-        )
     yield from literal_secrets(raw.get("spec"), ("spec",))
     if isinstance(resource, Connection):
         yield from connection_config(resource)

@@ -12,7 +12,7 @@ from isthmus.model import Resource
 
 
 def resource_filename(resource: Resource) -> Path:
-    env = f".{resource.metadata.environment}" if resource.metadata.environment else ""
+    env = f".{resource.environment}" if resource.environment else ""
     return Path(resource.plural) / f"{resource.metadata.name}{env}.yaml"
 
 

@@ -50,6 +50,13 @@ def hint_for(cls: type[BaseModel], error: ErrorDetails) -> str | None:
             return SECRET_HINT
         if pattern == NAME_PATTERN:
             return "names use lower-case letters, digits and '-' (e.g. 'billing-db')"
+    if loc == ("metadata", "environment"):
+        if kind == "missing":
+            return "add metadata.environment: sandbox (or production)"
+        if kind == "extra_forbidden":
+            return "only per-Environment kinds (Connection) have one; remove it"
+    if loc == ("metadata", "owner") and kind == "missing":
+        return "add metadata.owner: the team accountable for it"
     if kind == "extra_forbidden" and loc:
         allowed = _fields_at(cls, loc[:-1])
         close = difflib.get_close_matches(str(loc[-1]), allowed, n=1)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +16,11 @@ from isthmus.errors import ConfigurationError
 
 MIGRATIONS = Path(__file__).with_name("migrations")
 _EXTRAS = {"postgresql": "postgres"}
+
+
+def utc(value: datetime) -> datetime:
+    """SQLite hands back naive datetimes; everything the store keeps is UTC."""
+    return value if value.tzinfo else value.replace(tzinfo=UTC)
 
 
 def create_engine(url: str) -> AsyncEngine:

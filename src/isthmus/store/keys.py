@@ -17,6 +17,7 @@ from sqlalchemy import insert, select, update
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from isthmus.errors import NotFound
+from isthmus.store.db import utc
 from isthmus.store.resources import bump_revision
 from isthmus.store.tables import api_keys
 
@@ -77,7 +78,17 @@ class KeyRepository:
             query = query.where(api_keys.c.app == app)
         async with self.engine.connect() as conn:
             rows = (await conn.execute(query)).all()
-        return [ApiKeyInfo(*row) for row in rows]
+        return [
+            ApiKeyInfo(
+                r.id,
+                r.app,
+                r.environment,
+                r.label,
+                utc(r.created_at),
+                utc(r.revoked_at) if r.revoked_at else None,
+            )
+            for r in rows
+        ]
 
     async def revoke(self, key_id: str) -> None:
         async with self.engine.begin() as conn:

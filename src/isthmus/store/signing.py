@@ -11,6 +11,7 @@ from typing import Any
 from sqlalchemy import insert, select, update
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from isthmus.store.db import utc
 from isthmus.store.resources import bump_revision
 from isthmus.store.tables import signing_keys
 
@@ -39,8 +40,8 @@ class SigningKeyRepository:
                 r.alg,
                 bytes(r.private_jwk),
                 dict(r.public_jwk),
-                _utc(r.created_at),
-                _utc(r.retired_at) if r.retired_at else None,
+                utc(r.created_at),
+                utc(r.retired_at) if r.retired_at else None,
             )
             for r in rows
         ]
@@ -98,8 +99,3 @@ class SigningKeyRepository:
                     created_at=now,
                 )
             )
-
-
-def _utc(value: datetime) -> datetime:
-    # SQLite hands back naive datetimes; everything stored here is UTC.
-    return value if value.tzinfo else value.replace(tzinfo=UTC)
