@@ -1,23 +1,22 @@
 """The one outbound HTTP client for connectors: pooled aiohttp with an SSRF guard.
 
 Addresses are checked *after* DNS resolution, and aiohttp connects to exactly the
-addresses the resolver returned, so a name that resolves to a private address (DNS
+addresses checked, so a name that resolves to a private address (DNS
 rebinding included) is refused. Redirects are never followed here; callers that follow
 one must build the next request through this client again. Cloud metadata addresses
 and every link-local address are refused even for Connections that allow private
-networks. IP literals skip DNS, so every request's URL is also checked on its way out.
+networks.
 """
 
 from __future__ import annotations
 
 import ipaddress
-import socket
-from types import SimpleNamespace
+from collections.abc import Sequence
 from typing import Any
 
 import aiohttp
-from aiohttp.abc import AbstractResolver, ResolveResult
-from aiohttp.resolver import ThreadedResolver
+from aiohttp.abc import ResolveResult
+from aiohttp.tracing import Trace
 from yarl import URL
 
 from isthmus.errors import OutboundBlocked
@@ -74,17 +73,20 @@ def check_literal_host(url: URL, *, allow_private: bool) -> None:
         raise OutboundBlocked(f"The Connection's address is {reason}.")
 
 
-class GuardedResolver(AbstractResolver):
-    """Resolves names, then drops every address the policy refuses."""
+class GuardedConnector(aiohttp.TCPConnector):
+    """A pooled connector that refuses, at every new connection, the addresses the policy
+    refuses: resolved names and IP literals alike (aiohttp skips the resolver for
+    literals). Checking here, where a connection is opened, costs nothing per request on
+    pooled connections and always judges the very addresses connected to."""
 
-    def __init__(self, *, allow_private: bool) -> None:
-        self._inner = ThreadedResolver()
+    def __init__(self, *, allow_private: bool, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
         self._allow_private = allow_private
 
-    async def resolve(
-        self, host: str, port: int = 0, family: socket.AddressFamily = socket.AF_INET
+    async def _resolve_host(
+        self, host: str, port: int, traces: Sequence[Trace] | None = None
     ) -> list[ResolveResult]:
-        results = await self._inner.resolve(host, port, family)
+        results = await super()._resolve_host(host, port, traces)
         allowed = [
             r
             for r in results
@@ -92,11 +94,8 @@ class GuardedResolver(AbstractResolver):
             is None
         ]
         if not allowed:
-            raise OutboundBlocked("The Connection's host resolves only to refused addresses.")
+            raise OutboundBlocked("The Connection's host is or resolves to a refused address.")
         return allowed
-
-    async def close(self) -> None:
-        await self._inner.close()
 
 
 def guarded_session(
@@ -110,20 +109,10 @@ def guarded_session(
     **kwargs: Any,
 ) -> aiohttp.ClientSession:
     """A pooled session whose every connection passes the address policy."""
-
-    async def check_each_request(
-        _session: aiohttp.ClientSession,
-        _context: SimpleNamespace,
-        params: aiohttp.TraceRequestStartParams,
-    ) -> None:
-        check_literal_host(params.url, allow_private=allow_private)
-
-    tracing = aiohttp.TraceConfig()
-    tracing.on_request_start.append(check_each_request)
-    connector = aiohttp.TCPConnector(
+    connector = GuardedConnector(
+        allow_private=allow_private,
         limit=limit,
         limit_per_host=limit,
-        resolver=GuardedResolver(allow_private=allow_private),
         ttl_dns_cache=30,
         enable_cleanup_closed=True,
     )
@@ -133,7 +122,5 @@ def guarded_session(
             total=total_timeout, sock_connect=connect_timeout, sock_read=read_timeout
         ),
         headers=headers,
-        skip_auto_headers=("User-Agent",),
-        trace_configs=[tracing],
         **kwargs,
     )

@@ -8,24 +8,20 @@ its calls, that can say how long it stays open (for ``Retry-After``).
 
 from __future__ import annotations
 
+import asyncio
+import random
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Awaitable, Callable
 from email.utils import parsedate_to_datetime
-from typing import Literal
+from typing import Literal, TypeVar
 
 from pydantic import Field
-from tenacity import (
-    AsyncRetrying,
-    RetryCallState,
-    retry_if_exception,
-    stop_after_attempt,
-    wait_exponential_jitter,
-)
-from tenacity import AttemptManager as AttemptManager
+from tenacity import AsyncRetrying, RetryCallState, retry_if_exception
 
 from isthmus.connectors.base import ConnectorConfig
 from isthmus.errors import IsthmusError, UpstreamUnavailable
 
+T = TypeVar("T")
 IDEMPOTENT_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE"})
 RETRY_STATUSES = frozenset({429, 502, 503, 504})
 
@@ -79,30 +75,61 @@ def _retryable(error: BaseException) -> bool:
     return isinstance(error, IsthmusError) and error.retriable
 
 
-def attempts(policy: RetryPolicy, retry: bool) -> AsyncIterator[AttemptManager]:
-    """Tries of one call: only one unless ``retry``; waits honour ``Retry-After``."""
-    backoff = wait_exponential_jitter(
-        multiplier=policy.backoff_seconds,
-        max=policy.max_backoff_seconds,
-        jitter=policy.backoff_seconds,
-    )
+def _backoff(policy: RetryPolicy, retry_number: int) -> float:
+    """Capped exponential backoff with jitter before retry ``retry_number`` (1, 2, …)."""
+    base = min(policy.max_backoff_seconds, policy.backoff_seconds * 2.0 ** (retry_number - 1))
+    jitter = random.uniform(0, policy.backoff_seconds)  # noqa: S311 - spreading load, not secrecy
+    return min(policy.max_backoff_seconds, base + jitter)
+
+
+def _wait(policy: RetryPolicy, error: BaseException | None, retry_number: int) -> float | None:
+    """Seconds to wait before the next try; None when the backend asks for more than
+    we would ever wait (its answer then goes back to the caller at once)."""
+    if isinstance(error, RetryableAnswer) and error.retry_after is not None:
+        if error.retry_after > policy.max_backoff_seconds:
+            return None
+        return error.retry_after
+    return _backoff(policy, retry_number)
+
+
+async def with_retries(policy: RetryPolicy, retry: bool, call: Callable[[], Awaitable[T]]) -> T:
+    """``call()``, tried again on retriable failures when ``retry`` allows.
+
+    The first try runs bare: most calls succeed, and tenacity's machinery (which drives
+    the retries) is measurable on the gateway's hot path.
+    """
+    try:
+        return await call()
+    except Exception as error:
+        if not (retry and policy.attempts > 1 and _retryable(error)):
+            raise
+        first = error
+    delay = _wait(policy, first, 1)
+    if delay is None:
+        raise first
+    await asyncio.sleep(delay)
 
     def wait(state: RetryCallState) -> float:
-        error = state.outcome.exception() if state.outcome else None
-        if isinstance(error, RetryableAnswer) and error.retry_after is not None:
-            return min(error.retry_after, policy.max_backoff_seconds)
-        return float(backoff(state))
+        return (
+            _wait(
+                policy,
+                state.outcome.exception() if state.outcome else None,
+                state.attempt_number + 1,
+            )
+            or 0.0
+        )
 
     def stop(state: RetryCallState) -> bool:
         error = state.outcome.exception() if state.outcome else None
-        if (
-            isinstance(error, RetryableAnswer)
-            and (error.retry_after or 0) > policy.max_backoff_seconds
-        ):
-            return True  # the backend asks for a longer pause than we would wait: give up now
-        return bool(stop_after_attempt(policy.attempts if retry else 1)(state))
+        out_of_tries = state.attempt_number + 1 >= policy.attempts
+        return out_of_tries or _wait(policy, error, state.attempt_number + 1) is None
 
-    return AsyncRetrying(stop=stop, wait=wait, retry=retry_if_exception(_retryable), reraise=True)
+    async for attempt in AsyncRetrying(
+        stop=stop, wait=wait, retry=retry_if_exception(_retryable), reraise=True
+    ):
+        with attempt:
+            return await call()
+    raise AssertionError("tenacity ended without an outcome")  # pragma: no cover
 
 
 class CircuitBreaker:

@@ -36,9 +36,9 @@ from isthmus.connectors.resilience import (
     CircuitBreaker,
     RetryableAnswer,
     RetryPolicy,
-    attempts,
     may_retry,
     retry_after_seconds,
+    with_retries,
 )
 from isthmus.errors import (
     BadRequest,
@@ -201,14 +201,17 @@ class RestConnector(Connector):
             url = URL(f"{url}?{query}", encoded=True)
         sent = self._headers(headers)
         retry = may_retry(method, "Idempotency-Key" in sent)
+
+        async def once() -> UpstreamResponse:
+            answer = await self._send(method, url, sent, body)
+            if answer.status in RETRY_STATUSES:
+                wait = retry_after_seconds(answer.headers.get("Retry-After"))
+                raise RetryableAnswer(answer, wait)
+            return answer
+
         self.breaker.before_call()
         try:
-            async for attempt in attempts(self.config.retries, retry):
-                with attempt:
-                    answer = await self._send(method, url, sent, body)
-                    if answer.status in RETRY_STATUSES:
-                        wait = retry_after_seconds(answer.headers.get("Retry-After"))
-                        raise RetryableAnswer(answer, wait)
+            answer = await with_retries(self.config.retries, retry, once)
         except RetryableAnswer as last:  # still failing after the last try: pass it on
             answer = cast(UpstreamResponse, last.answer)
         except (UpstreamUnreachable, UpstreamTimeout):

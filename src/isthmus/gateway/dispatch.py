@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import Any, cast
 from urllib.parse import parse_qsl, quote
 
 import orjson
@@ -63,10 +63,21 @@ def _forwardable(name: bytes, drop: frozenset[bytes]) -> bool:
     return name not in drop and not name.startswith(b"x-isthmus-")
 
 
+_FORWARDS: dict[type, bool] = {}
+
+
+def _forwards(kind: type) -> bool:
+    # isinstance() against a runtime-checkable Protocol inspects every member each call:
+    # too slow for every request, so it is asked once per connector class.
+    if kind not in _FORWARDS:
+        _FORWARDS[kind] = issubclass(kind, HttpForwarder)
+    return _FORWARDS[kind]
+
+
 async def proxy(request: GatewayRequest, match: Match, connector: Connector) -> GatewayResponse:
     target = match.route.route.target
     assert isinstance(target, ProxyTarget)
-    if not isinstance(connector, HttpForwarder):
+    if not _forwards(type(connector)):
         raise ConfigurationError(
             f"Connection '{target.connection}' cannot be proxied to.",
             remediation="Point proxy targets at a Connection using an HTTP connector ('rest').",
@@ -81,7 +92,7 @@ async def proxy(request: GatewayRequest, match: Match, connector: Connector) -> 
     headers["X-Request-Id"] = request.request_id
     if request.client:
         headers["X-Forwarded-For"] = request.client
-    upstream = await connector.forward(
+    upstream = await cast(HttpForwarder, connector).forward(
         request.method,
         path,
         query=request.query_string.decode("latin-1") if target.forward_query else "",
