@@ -14,6 +14,7 @@ import uvicorn
 from isthmus.control.app import create_control_app
 from isthmus.errors import ConfigurationError
 from isthmus.gateway.app import Gateway
+from isthmus.gateway.cache import ResponseCache
 from isthmus.hub import Hub
 from isthmus.settings import Settings
 
@@ -83,6 +84,7 @@ async def serve(
                     hub.snapshots,
                     hub.limiter,
                     metrics=hub.metrics,
+                    cache=ResponseCache(settings.cache_max_entries, settings.cache_max_entry_bytes),
                     access_log=settings.access_log,
                     issuer=settings.issuer(),
                     token_ttl=settings.token_ttl_seconds,

@@ -50,6 +50,12 @@ class Settings(BaseSettings):
     token_algorithm: Literal["ES256", "Ed25519"] = Field(
         default="ES256", description="Signature algorithm of new signing keys."
     )
+    cache_max_entries: int = Field(
+        default=10_000, ge=0, description="Answers the gateway's response cache keeps at most."
+    )
+    cache_max_entry_bytes: int = Field(
+        default=256 * 1024, ge=0, description="Largest answer the response cache keeps."
+    )
     rate_limit_storage: str = Field(
         default="memory://",
         description="Where Plan counters live: 'memory://' (one hub) or "

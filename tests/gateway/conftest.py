@@ -58,6 +58,13 @@ async def backend() -> AsyncIterator[Backend]:
                     "Link": "<http://10.0.0.5/next>; rel=next",
                 },
             )
+        if request.path.startswith("/cc/"):  # answers with the Cache-Control the path names
+            headers = {"Vary": "Accept-Language"} if request.path == "/cc/vary" else {}
+            directive = request.path.removeprefix("/cc/").replace("_", "=")
+            if directive != "vary":
+                headers["Cache-Control"] = directive
+            language = request.headers.get("Accept-Language", "")
+            return web.json_response({"n": len(state.seen), "lang": language}, headers=headers)
         if request.path.startswith("/missing"):
             return web.json_response({"error": "no such thing"}, status=404)
         return web.json_response(

@@ -15,6 +15,7 @@ import structlog
 
 from isthmus.errors import IsthmusError, MethodNotAllowed, PayloadTooLarge, StoreUnavailable
 from isthmus.gateway import auth, oauth
+from isthmus.gateway.cache import ResponseCache
 from isthmus.gateway.dispatch import DISPATCH
 from isthmus.gateway.http import (
     GatewayRequest,
@@ -46,6 +47,7 @@ class Gateway:
         limiter: RateLimiter,
         *,
         metrics: GatewayMetrics | None = None,
+        cache: ResponseCache | None = None,
         access_log: bool = True,
         issuer: str,
         token_ttl: int = 600,
@@ -54,6 +56,7 @@ class Gateway:
         self.holder = holder
         self.limiter = limiter
         self.metrics = metrics or GatewayMetrics()
+        self.cache = cache or ResponseCache()
         self.access_log = access_log
         self.issuer = issuer
         self.token_ttl = token_ttl
@@ -128,12 +131,21 @@ class Gateway:
         policies = snapshot.policies.get(caller.app, ())
         decision = await self.limiter.admit(policies, caller.app, match.route.api)
         request.response_headers += decision.headers
+        request.response_headers += match.headers
+        caching = match.route.route.cache
+        if caching is not None:
+            self.cache.follow(snapshot.revision)
+            hit = self.cache.lookup(request, caching, caller.environment)
+            if hit is not None:
+                return hit
         target = match.route.route.target
         connector = self.holder.pool.get(
             ResourceKey("Connection", target.connection, caller.environment)
         )
-        request.response_headers += match.headers
-        return await DISPATCH[target.type](request, match, connector)
+        response = await DISPATCH[target.type](request, match, connector)
+        if caching is not None:
+            self.cache.store(request, caching, caller.environment, response)
+        return response
 
     def _oauth(self, request: GatewayRequest, snapshot: Snapshot) -> GatewayResponse:
         if request.path == oauth.TOKEN_PATH:

@@ -52,16 +52,34 @@ class OperationTarget(Spec):
 Target = Annotated[ProxyTarget | OperationTarget, Field(discriminator="type")]
 
 
+class ResponseCaching(Spec):
+    ttl_seconds: int = Field(gt=0, le=86400, description="Longest time an answer is reused.")
+    per_app: bool = Field(
+        default=True,
+        description="Keep answers apart per App (turn off only when the answer is the same "
+        "for every caller).",
+    )
+
+
 class Route(Spec):
     method: Method = "GET"
     path: str = Field(pattern=PATH_PATTERN, description="Template such as '/customers/{id}'.")
     summary: str | None = None
     target: Target
+    cache: ResponseCaching | None = Field(
+        default=None, description="Reuse successful GET answers (see the gateway docs)."
+    )
 
     @field_validator("method", mode="before")
     @classmethod
     def _upper(cls, value: object) -> object:
         return value.upper() if isinstance(value, str) else value
+
+    @model_validator(mode="after")
+    def _cache_only_reads(self) -> Route:
+        if self.cache is not None and self.method != "GET":
+            raise ValueError("only GET routes can cache answers")
+        return self
 
     @model_validator(mode="after")
     def _params_known(self) -> Route:
