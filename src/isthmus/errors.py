@@ -11,9 +11,24 @@ from __future__ import annotations
 from typing import Any, ClassVar
 
 import orjson
+from pydantic import BaseModel, ConfigDict, Field
 
 PROBLEM_CONTENT_TYPE = "application/problem+json"
 PROBLEM_TYPE_BASE = "https://isthmus.dev/problems/"
+
+
+class Problem(BaseModel):
+    """An RFC 9457 problem, as every error of the hub is answered."""
+
+    model_config = ConfigDict(extra="allow")
+
+    type: str
+    title: str
+    status: int
+    detail: str
+    code: str = Field(description="Stable: program against it.")
+    remediation: str = Field(description="What the caller should do.")
+    instance: str | None = None
 
 
 class IsthmusError(Exception):

@@ -36,6 +36,8 @@ class Script:
             _, status, retry_after = [*step.split(":"), ""][:3]
             headers = {"Retry-After": retry_after} if retry_after else {}
             return web.json_response({"step": step}, status=int(status), headers=headers)
+        if step == "big":
+            return web.Response(body=b"x" * 4096)
         if step == "slow":
             await asyncio.sleep(1)
         if step == "reset":
@@ -92,14 +94,21 @@ async def test_a_post_is_never_retried(script: tuple[Script, str]) -> None:
     assert backend.seen == 1
 
 
-async def test_an_idempotency_key_makes_a_post_retriable(script: tuple[Script, str]) -> None:
+async def test_an_idempotency_key_makes_a_post_retriable_where_honoured(
+    script: tuple[Script, str],
+) -> None:
     backend, url = script
+    keyed = {"body": {"order": 1}, "headers": {"Idempotency-Key": "order-1"}}
     backend.plan = ["status:503:0", "ok"]
-    result = await call(
-        connection(url), "POST", body={"order": 1}, headers={"Idempotency-Key": "order-1"}
+    with pytest.raises(UpstreamUnavailable):  # not every backend deduplicates by it
+        await call(connection(url), "POST", **keyed)
+    assert backend.seen == 1
+    honouring = connection(
+        url, retries={"attempts": 3, "backoffSeconds": 0.01, "honourIdempotencyKey": True}
     )
-    assert result == {"status": 200, "body": {"ok": True}}
-    assert backend.seen == 2
+    backend.plan = ["status:503:0", "ok"]
+    assert await call(honouring, "POST", **keyed) == {"status": 200, "body": {"ok": True}}
+    assert backend.seen == 3
 
 
 async def test_retry_after_is_honoured_or_handed_back(script: tuple[Script, str]) -> None:
@@ -140,7 +149,7 @@ async def test_the_breaker_opens_and_probes(script: tuple[Script, str]) -> None:
         url, retries={"attempts": 1}, circuitBreaker={"failureThreshold": 2, "resetSeconds": 0.3}
     )
     async with case.open() as api:
-        backend.plan = ["status:500", "status:500"]
+        backend.plan = ["status:502", "status:502"]
         for _ in range(2):
             with pytest.raises(UpstreamFailed):
                 await api.call("request", {"path": "/x"})
@@ -204,3 +213,34 @@ async def test_an_unreachable_backend_opens_the_breaker() -> None:
             await api.call("request", {"path": "/x"})
         with pytest.raises(UpstreamUnavailable):
             await api.call("request", {"path": "/x"})
+
+
+async def test_one_callers_500_does_not_pause_the_backend(script: tuple[Script, str]) -> None:
+    backend, url = script
+    case = connection(url, retries={"attempts": 1}, circuitBreaker={"failureThreshold": 1})
+    async with case.open() as api:
+        backend.plan = ["status:500"]
+        with pytest.raises(UpstreamFailed):
+            await api.call("request", {"path": "/x"})
+        assert api.breaker.state == "closed"  # type: ignore[attr-defined]
+
+
+async def test_a_probe_that_ends_oddly_frees_the_way(script: tuple[Script, str]) -> None:
+    from isthmus.errors import UpstreamResponseTooLarge
+
+    backend, url = script
+    case = connection(
+        url,
+        retries={"attempts": 1},
+        maxResponseBytes=1024,
+        circuitBreaker={"failureThreshold": 1, "resetSeconds": 0.2},
+    )
+    async with case.open() as api:
+        backend.plan = ["status:503"]
+        with pytest.raises(UpstreamUnavailable):
+            await api.call("request", {"path": "/x"})
+        await asyncio.sleep(0.25)
+        backend.plan = ["big"]
+        with pytest.raises(UpstreamResponseTooLarge):  # the probe: neither success nor failure
+            await api.call("request", {"path": "/x"})
+        assert await api.call("request", {"path": "/x"}) == {"status": 200, "body": {"ok": True}}

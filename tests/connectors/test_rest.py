@@ -204,6 +204,9 @@ async def test_every_request_of_a_guarded_session_is_checked(backend: tuple[str,
         ("fd00:ec2::23", True, True),
         ("2002:7f00:1::", False, True),  # 6to4 wrapping 127.0.0.1
         ("::ffff:169.254.169.254", True, True),
+        ("192.0.0.192", True, True),  # another cloud's metadata address
+        ("::1", True, False),  # loopback, allowed when private networks are
+        ("::1", False, True),
         ("2001:4860:4860::8888", False, False),
     ],
 )

@@ -1,4 +1,5 @@
-"""Property-based testing of the admin API against its own OpenAPI document.
+"""Property-based testing of the admin API, and of the demo Api through the gateway,
+against their own OpenAPI documents.
 
 Schemathesis generates valid and invalid requests for every operation and checks every
 answer: no server errors, status codes, content types, bodies and headers as
@@ -10,6 +11,7 @@ not exist, a connector that is not installed), and those refusals are correct.
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -20,6 +22,46 @@ from tests.e2e.proc import Process, isthmus
 from tests.helpers import free_port
 
 pytestmark = pytest.mark.e2e
+
+
+def schemathesis(schema_url: str, header: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [
+            str(Path(sys.executable).with_name("schemathesis")),
+            "run",
+            schema_url,
+            "--header",
+            header,
+            "--checks",
+            "all",
+            "--exclude-checks",
+            "positive_data_acceptance",
+            "--max-examples",
+            "8",
+            "--seed",
+            "20261124",
+            "--workers",
+            "2",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        cwd=cwd,
+    )
+
+
+async def test_the_demo_api_keeps_its_contract(tmp_path: Path) -> None:
+    from tests.e2e.test_demo import start_demo
+
+    demo = start_demo(tmp_path)
+    try:
+        text = await demo.wait_for_text("Without the key")
+        key = re.search(r"X-Api-Key: (isk_\S+?)'", text).group(1)  # type: ignore[union-attr]
+        gateway = re.search(r"gateway +(http://\S+)", text).group(1)  # type: ignore[union-attr]
+        result = schemathesis(f"{gateway}/customers/v1/openapi.json", f"X-Api-Key: {key}", tmp_path)
+    finally:
+        assert demo.stop() == 0, demo.output
+    assert result.returncode == 0, result.stdout[-6000:]
 
 
 async def test_the_admin_api_keeps_its_contract(tmp_path: Path) -> None:

@@ -342,3 +342,35 @@ async def test_metrics_count_by_route_template_and_app(running: Running) -> None
     unauthenticated = 'api="",app="",route="",status_class="4xx",version=""'
     assert f"isthmus_http_server_requests_total{{{unauthenticated}}} 1.0" in text
     assert "/customers/7" not in text  # paths never become labels
+
+
+async def test_each_version_serves_its_openapi_document(running: Running) -> None:
+    reply = await running.get("/customers/v2/openapi.json", running.key)
+    assert reply.status == 200
+    document = reply.json()
+    assert document["openapi"] == "3.1.0"
+    assert document["info"]["version"] == "v2"
+    assert document["servers"] == [{"url": "https://hub.example.test/customers/v2"}]
+    assert set(document["paths"]) == {
+        "/customers",
+        "/customers/{id}",
+        "/boom",
+        "/busy",
+        "/missing",
+        "/moved",
+    }
+    assert set(document["paths"]["/customers"]) == {"get", "post"}
+    get_one = document["paths"]["/customers/{id}"]["get"]
+    assert get_one["parameters"] == [
+        {"name": "id", "in": "path", "required": True, "schema": {"type": "string"}}
+    ]
+    assert "Problem" in document["components"]["schemas"]
+    oauth = document["components"]["securitySchemes"]["oauth2"]["flows"]["clientCredentials"]
+    assert oauth["tokenUrl"] == "https://hub.example.test/oauth/token"
+    assert (await running.get("/customers/v1/openapi.json", running.key)).json()["paths"][
+        "/customers"
+    ]["get"]["deprecated"] is True
+    assert_problem(await running.get("/customers/v2/openapi.json"), 401, "unauthenticated")
+    _, other = await running.hub.store.keys.create("other", "sandbox")
+    await running.hub.snapshots.refresh()
+    assert_problem(await running.get("/customers/v2/openapi.json", other), 403, "not-granted")

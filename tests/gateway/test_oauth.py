@@ -52,6 +52,12 @@ def bearer(token: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {token}"}
 
 
+def active_key(running: Running) -> str:
+    snapshot = running.hub.snapshots.current
+    assert snapshot is not None
+    return next(iter(snapshot.key_ids))
+
+
 def signer(running: Running) -> Any:
     snapshot = running.hub.snapshots.current
     assert snapshot is not None
@@ -68,6 +74,7 @@ def forge(running: Running, header: dict[str, Any] | None = None, **claims: Any)
         "sub": "portal",
         "aud": "customers",
         "isthmus_env": "sandbox",
+        "isthmus_key": active_key(running),
         "scope": "customers stock",
         "iat": now,
         "nbf": now,
@@ -199,6 +206,7 @@ def hs256_with_public_key(running: Running) -> str:
                 "sub": "portal",
                 "aud": "customers",
                 "isthmus_env": "sandbox",
+                "isthmus_key": active_key(running),
                 "exp": now + 300,
                 "nbf": now,
             }
@@ -219,6 +227,7 @@ def alg_none(running: Running) -> str:
                 "sub": "portal",
                 "aud": "customers",
                 "isthmus_env": "sandbox",
+                "isthmus_key": active_key(running),
                 "exp": now + 300,
             }
         )
@@ -234,6 +243,7 @@ def foreign_key(running: Running, kid: str | None = None) -> str:
         "sub": "portal",
         "aud": "customers",
         "isthmus_env": "sandbox",
+        "isthmus_key": active_key(running),
         "exp": now + 300,
         "nbf": now,
     }
@@ -251,6 +261,7 @@ def tampered(running: Running) -> str:
                 "sub": "portal",
                 "aud": "customers",
                 "isthmus_env": "production",
+                "isthmus_key": active_key(running),
                 "exp": now + 300,
             }
         )
@@ -372,3 +383,19 @@ async def test_ed25519_keys(tmp_path: Any, backend: Any) -> None:
         assert header["alg"] == "Ed25519"
         reply = await asgi_call(gateway, "GET", "/stock/v1/items", headers=bearer(token))
         assert reply.status == 200
+
+
+async def test_token_endpoint_protocol_details(running: Running) -> None:
+    reply = await token_reply(
+        running, {"grant_type": "client_credentials"}, basic=("portal", "wrong")
+    )
+    assert reply.headers["www-authenticate"].startswith("Basic")
+    reply = await running.get("/oauth/token")
+    assert_problem(reply, 405, "oauth-error")
+    assert reply.headers["allow"] == "POST"
+    reply = await token_reply(
+        running,
+        {"grant_type": "client_credentials", "audience": "stock", "client_id": "portal"},
+        basic=("portal", running.key),
+    )
+    assert assert_problem(reply, 400, "oauth-error")["error"] == "invalid_request"

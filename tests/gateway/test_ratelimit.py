@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 
 from isthmus.gateway.app import Gateway
+from isthmus.gateway.ratelimit import policies_of
 from isthmus.hub import Hub
 from isthmus.settings import Settings
 from isthmus.store import Change
@@ -123,3 +124,68 @@ async def test_an_unreachable_counter_store_fails_open(tmp_path: Path, backend: 
 def test_plan_burst_must_make_sense(rate: dict[str, int], message: str) -> None:
     with pytest.raises(ValueError, match=message):
         resource({"kind": "Plan", "metadata": {"name": "p"}, "spec": {"rate": rate}})
+
+
+async def test_a_refusal_uses_up_no_other_policy(running: Running) -> None:
+    await use_plan(running, {"rate": {"requests": 3, "periodSeconds": 60}, "dailyQuota": 1})
+    statuses = [(await running.get("/stock/v1/items", running.key)).status for _ in range(4)]
+    assert statuses == [200, 429, 429, 429]
+    reply = await running.get("/stock/v1/items", running.key)
+    assert reply.json()["policy"] == "daily"  # not 'rate': refusals did not fill the window
+    stats = await running.hub.limiter._moving.get_window_stats(
+        policies_of(await plan(running))[0].item, "sandbox", "rate", "portal", "stock"
+    )
+    assert stats.remaining == 2
+
+
+async def test_environments_have_their_own_counters(running: Running) -> None:
+    await use_plan(running, {"dailyQuota": 1})
+    _, production = await running.hub.store.keys.create("portal", "production")
+    await running.hub.snapshots.refresh()
+    assert (await running.get("/stock/v1/items", running.key)).status == 200
+    assert (await running.get("/stock/v1/items", running.key)).status == 429
+    # the production key is refused for lack of a production Connection, not for quota
+    reply = await running.get("/stock/v1/items", production)
+    assert reply.status == 503
+
+
+async def test_a_hanging_counter_store_is_skipped(tmp_path: Path, backend: Backend) -> None:
+    import asyncio
+    import time as clock
+
+    from isthmus.gateway.ratelimit import Policy, RateLimiter, storage_for
+
+    done = asyncio.Event()
+    writers: list[asyncio.StreamWriter] = []
+
+    async def silent(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        writers.append(writer)
+        await done.wait()  # accepts, never answers
+
+    server = await asyncio.start_server(silent, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    try:
+        limiter = RateLimiter(storage_for(f"redis://127.0.0.1:{port}/0", "t"))
+        daily = policies_of(
+            resource({"kind": "Plan", "metadata": {"name": "p"}, "spec": {"dailyQuota": 5}})
+        )
+        started = clock.monotonic()
+        decision = await limiter.admit(daily, "app", "api", "sandbox")
+        assert clock.monotonic() - started < 2  # bounded by the storage timeout
+        assert decision.headers == [(b"ratelimit-policy", b'"daily";q=5;w=86400')]
+        assert limiter._skip_until > clock.monotonic()  # later requests skip the store
+        assert isinstance(daily[0], Policy)
+        await limiter.__aexit__(None, None, None)
+    finally:
+        done.set()
+        for writer in writers:
+            writer.close()
+            await writer.wait_closed()
+        server.close()
+        await server.wait_closed()
+
+
+async def plan(running: Running) -> Any:
+    from isthmus.model import ResourceKey
+
+    return await running.hub.store.resources.get(ResourceKey("Plan", "tier"))

@@ -60,3 +60,28 @@ def test_unknown_and_retired_versions() -> None:
         routes.match("GET", "/items/v0/items")
     with pytest.raises(RouteNotFound):
         routes.match("GET", "/")
+
+
+def test_a_version_past_its_sunset_answers_as_retired() -> None:
+    target = {"type": "operation", "connection": "c", "operation": "o"}
+    api = Api.model_validate(
+        {
+            "kind": "Api",
+            "metadata": {"name": "items"},
+            "spec": {
+                "versions": [
+                    {
+                        "name": "v1",
+                        "status": "deprecated",
+                        "deprecatedAt": "2020-01-01",
+                        "sunset": "2021-01-01",
+                        "routes": [{"path": "/items", "target": target}],
+                    },
+                    {"name": "v2", "routes": [{"path": "/items", "target": target}]},
+                ]
+            },
+        }
+    )
+    with pytest.raises(VersionRetired) as info:
+        RouteTable([api]).match("GET", "/items/v1/items")
+    assert info.value.extensions["successor"] == "v2"

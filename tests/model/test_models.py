@@ -112,3 +112,18 @@ def test_deprecation_needs_dates_and_successors_must_exist() -> None:
     assert v2.sunset is not None
     assert v2.sunset.tzinfo is not None  # a bare date is midnight UTC
     assert Api.model_validate(api.canonical()) == api
+
+
+def test_lifecycle_dates_and_successors_must_make_sense() -> None:
+    base = {"kind": "Api", "metadata": {"name": "a"}}
+    backwards = {
+        "name": "v1",
+        "status": "deprecated",
+        "deprecatedAt": "2027-01-01",
+        "sunset": "2026-01-01",
+    }
+    with pytest.raises(ValidationError, match="sunset comes before"):
+        Api.model_validate(base | {"spec": {"versions": [backwards]}})
+    to_draft = [{"name": "v1", "successor": "v2"}, {"name": "v2", "status": "draft"}]
+    with pytest.raises(ValidationError, match="not a published version"):
+        Api.model_validate(base | {"spec": {"versions": to_draft}})

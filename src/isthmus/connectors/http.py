@@ -25,7 +25,8 @@ IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 
 # Cloud instance-metadata and credential endpoints outside the link-local ranges.
 METADATA_ADDRESSES = frozenset(
-    ipaddress.ip_address(a) for a in ("fd00:ec2::254", "fd00:ec2::23", "100.100.100.200")
+    ipaddress.ip_address(a)
+    for a in ("fd00:ec2::254", "fd00:ec2::23", "100.100.100.200", "192.0.0.192")
 )
 
 
@@ -50,14 +51,14 @@ def address_refusal(address: IPAddress, *, allow_private: bool) -> str | None:
         # 169.254.0.0/16 and fe80::/10 hold the metadata and credential endpoints of
         # every major cloud: refused even where private networks are allowed.
         return "a link-local or cloud metadata address"
-    if address.is_multicast or address.is_unspecified or address.is_reserved:
+    if address.is_multicast or address.is_unspecified:
         return "not a unicast address"
     if allow_private:
         return None
     if address.is_loopback:
         return "a loopback address"
-    if address.is_private or not address.is_global:
-        return "a private address"
+    if address.is_private or address.is_reserved or not address.is_global:
+        return "a private or reserved address"
     return None
 
 

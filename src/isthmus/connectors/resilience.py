@@ -32,6 +32,11 @@ class RetryPolicy(ConnectorConfig):
     max_backoff_seconds: float = Field(
         default=5.0, gt=0, le=300, description="Longest wait, and longest Retry-After honoured."
     )
+    honour_idempotency_key: bool = Field(
+        default=False,
+        description="Also retry POST and PATCH requests that carry an Idempotency-Key. Turn "
+        "on only if the backend deduplicates by that header.",
+    )
 
 
 class BreakerPolicy(ConnectorConfig):
@@ -178,4 +183,9 @@ class CircuitBreaker:
         self.failures += 1
         if self._probing or self.failures >= self.policy.failure_threshold:
             self.opened_at = self._now()
+        self._probing = False
+
+    def settle(self) -> None:
+        """End a call however it ended: a probe that neither succeeded nor failed (too
+        large an answer, a cancelled caller) frees the way for the next probe."""
         self._probing = False

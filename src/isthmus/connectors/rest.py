@@ -200,7 +200,9 @@ class RestConnector(Connector):
         if query:  # the caller's query string is already percent-encoded: keep it as is
             url = URL(f"{url}?{query}", encoded=True)
         sent = self._headers(headers)
-        retry = may_retry(method, "Idempotency-Key" in sent)
+        retry = may_retry(
+            method, self.config.retries.honour_idempotency_key and "Idempotency-Key" in sent
+        )
 
         async def once() -> UpstreamResponse:
             answer = await self._send(method, url, sent, body)
@@ -211,17 +213,22 @@ class RestConnector(Connector):
 
         self.breaker.before_call()
         try:
-            answer = await with_retries(self.config.retries, retry, once)
-        except RetryableAnswer as last:  # still failing after the last try: pass it on
-            answer = cast(UpstreamResponse, last.answer)
-        except (UpstreamUnreachable, UpstreamTimeout):
-            self.breaker.failure()
-            raise
-        if answer.status >= 500:
-            self.breaker.failure()
-        else:
-            self.breaker.success()
-        return answer
+            try:
+                answer = await with_retries(self.config.retries, retry, once)
+            except RetryableAnswer as last:  # still failing after the last try: pass it on
+                answer = cast(UpstreamResponse, last.answer)
+            except (UpstreamUnreachable, UpstreamTimeout):
+                self.breaker.failure()
+                raise
+            # Only signs of an unhealthy backend count: one caller's input that makes it
+            # answer 500 must not pause the backend for every App.
+            if answer.status in (502, 503, 504):
+                self.breaker.failure()
+            else:
+                self.breaker.success()
+            return answer
+        finally:
+            self.breaker.settle()  # a probe that ended any other way must not block forever
 
     async def _send(
         self, method: str, url: URL, headers: CIMultiDict[str], body: bytes | None

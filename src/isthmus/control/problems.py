@@ -12,7 +12,6 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.openapi.utils import get_openapi
 from fastapi.responses import Response
-from pydantic import BaseModel, ConfigDict, Field
 from starlette.exceptions import HTTPException
 
 from isthmus.errors import (
@@ -21,6 +20,7 @@ from isthmus.errors import (
     IsthmusError,
     MethodNotAllowed,
     NotFound,
+    Problem,
     Unauthenticated,
     ValidationFailed,
     problem_bytes,
@@ -37,20 +37,6 @@ _BY_STATUS: dict[int, type[IsthmusError]] = {
     404: NotFound,
     405: MethodNotAllowed,
 }
-
-
-class Problem(BaseModel):
-    """An RFC 9457 problem, as every error of the hub is answered."""
-
-    model_config = ConfigDict(extra="allow")
-
-    type: str
-    title: str
-    status: int
-    detail: str
-    code: str = Field(description="Stable: program against it.")
-    remediation: str = Field(description="What the caller should do.")
-    instance: str | None = None
 
 
 def _documented(description: str) -> dict[str, Any]:

@@ -27,6 +27,7 @@ from isthmus.gateway.http import (
 from isthmus.gateway.metrics import GatewayMetrics
 from isthmus.gateway.ratelimit import RateLimiter
 from isthmus.gateway.snapshot import Snapshot, SnapshotHolder
+from isthmus.gateway.validation import validate_request
 from isthmus.model import ResourceKey
 
 Scope = MutableMapping[str, Any]
@@ -124,14 +125,23 @@ class Gateway:
         # Authenticate first: without a key, not even the map of Apis and versions shows.
         caller = auth.authenticate(snapshot, request, self.issuer)
         request.app = caller.app
+        contract = snapshot.routes.document(request.path, self.issuer)
+        if contract is not None and request.method == "GET":
+            api, body = contract
+            auth.authorize(snapshot, caller, api)
+            return GatewayResponse(200, body, [(b"content-type", b"application/json")])
         match = snapshot.routes.match(request.method, request.path)
         request.api, request.version = match.route.api, match.route.version
         request.route = match.route.template
         auth.authorize(snapshot, caller, match.route.api)
+        request.response_headers += match.headers  # lifecycle headers, on refusals too
         policies = snapshot.policies.get(caller.app, ())
-        decision = await self.limiter.admit(policies, caller.app, match.route.api)
+        decision = await self.limiter.admit(
+            policies, caller.app, match.route.api, caller.environment
+        )
         request.response_headers += decision.headers
-        request.response_headers += match.headers
+        if match.route.contract is not None:
+            validate_request(match.route.contract, request, match.params)
         caching = match.route.route.cache
         if caching is not None:
             self.cache.follow(snapshot.revision)

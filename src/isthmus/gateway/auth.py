@@ -42,6 +42,8 @@ def authenticate(snapshot: Snapshot, request: GatewayRequest, issuer: str) -> Ca
         claims = tokens.verify(snapshot.token_keys, key, issuer=issuer)
         if claims.app not in snapshot.grants:
             raise tokens.InvalidToken("The token's App no longer exists.")
+        if claims.key_id not in snapshot.key_ids:
+            raise tokens.InvalidToken("The API key the token was issued for is revoked.")
         return Caller(claims.token_id, claims.app, claims.environment, claims.audience)
     caller = snapshot.keys.get(hashlib.sha256(key.encode("latin-1")).hexdigest())
     if caller is None:

@@ -6,13 +6,13 @@ from collections.abc import Awaitable, Callable
 from typing import Any, cast
 from urllib.parse import parse_qsl, quote
 
-import orjson
 from multidict import CIMultiDict
 
 from isthmus.connectors.base import Connector, HttpForwarder, backend_failure
-from isthmus.errors import BadRequest, ConfigurationError
+from isthmus.errors import ConfigurationError
 from isthmus.gateway.http import GatewayRequest, GatewayResponse, json_response
 from isthmus.gateway.routing import Match
+from isthmus.gateway.validation import parse_json_body
 from isthmus.model import OperationTarget, ProxyTarget
 from isthmus.model.api import PATH_PARAM
 
@@ -113,23 +113,11 @@ async def operation(request: GatewayRequest, match: Match, connector: Connector)
     assert isinstance(target, OperationTarget)
     payload: dict[str, Any] = dict(match.params)
     payload["query"] = dict(parse_qsl(request.query_string.decode("latin-1")))
-    payload["body"] = _json_body(request)
+    payload["body"] = parse_json_body(request) if request.body else None
     result = await connector.call(target.operation, payload)
     if result is None:
         return GatewayResponse(204)
     return json_response(201 if request.method == "POST" else 200, result)
-
-
-def _json_body(request: GatewayRequest) -> Any:
-    if not request.body:
-        return None
-    try:
-        return orjson.loads(request.body)
-    except orjson.JSONDecodeError as exc:
-        raise BadRequest(
-            "The request body is not valid JSON.",
-            remediation="Send a JSON body with 'Content-Type: application/json'.",
-        ) from exc
 
 
 DISPATCH: dict[str, Handler] = {"proxy": proxy, "operation": operation}

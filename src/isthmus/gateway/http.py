@@ -12,6 +12,7 @@ import orjson
 from isthmus.errors import PROBLEM_CONTENT_TYPE, IsthmusError, problem_body
 
 Headers = list[tuple[bytes, bytes]]
+NOT_PARSED: Any = object()  # a body not parsed yet (None is a valid JSON body)
 _SAFE_REQUEST_ID = re.compile(rb"^[A-Za-z0-9._\-]{1,64}$")
 
 
@@ -26,6 +27,8 @@ class GatewayRequest:
     body: bytes = b""
     # Added to whatever answers the request, problems included (RateLimit, …).
     response_headers: Headers = field(default_factory=list)
+    # The JSON body once parsed (validation and operation targets share it).
+    parsed_body: Any = field(default=NOT_PARSED, repr=False)
     # What it turned out to be, for metrics and the access log ("" until known).
     api: str = ""
     version: str = ""

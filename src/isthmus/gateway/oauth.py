@@ -28,6 +28,9 @@ _NO_STORE = [(b"cache-control", b"no-store"), (b"pragma", b"no-cache")]
 def _client_credentials(request: GatewayRequest, form: dict[str, str]) -> tuple[str, str]:
     authorization = request.header(b"authorization")
     if authorization and authorization[:6].lower() == b"basic ":
+        if "client_secret" in form or "client_id" in form:
+            # RFC 6749 §2.3: one way of authenticating per request.
+            raise OAuthError("invalid_request", "Send the credentials once: Basic or form.")
         try:
             pair = base64.b64decode(authorization[6:].strip(), validate=True).decode()
         except (binascii.Error, UnicodeDecodeError) as exc:
@@ -40,7 +43,9 @@ def _client_credentials(request: GatewayRequest, form: dict[str, str]) -> tuple[
 
 def token(request: GatewayRequest, snapshot: Snapshot, issuer: str, ttl: int) -> GatewayResponse:
     if request.method != "POST":
-        raise OAuthError("invalid_request", "Use POST for the token endpoint.", 405)
+        raise OAuthError(
+            "invalid_request", "Use POST for the token endpoint.", 405, {"Allow": "POST"}
+        )
     content_type = (request.header(b"content-type") or b"").split(b";")[0].strip().lower()
     if content_type != b"application/x-www-form-urlencoded":
         raise OAuthError("invalid_request", "Send the form as application/x-www-form-urlencoded.")
@@ -63,6 +68,7 @@ def token(request: GatewayRequest, snapshot: Snapshot, issuer: str, ttl: int) ->
         snapshot.token_keys,
         issuer=issuer,
         app=caller.app,
+        key_id=caller.key_id,
         environment=caller.environment,
         audience=audience,
         scopes=granted,

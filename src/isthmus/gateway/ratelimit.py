@@ -14,6 +14,7 @@ policy is not counted against the daily quota.
 
 from __future__ import annotations
 
+import asyncio
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -31,6 +32,9 @@ from isthmus.errors import ConfigurationError, FatalError
 from isthmus.model import Plan
 
 log = structlog.get_logger(__name__)
+# A counter store slower than this is treated as down: the request goes on uncounted.
+STORAGE_TIMEOUT_SECONDS = 0.25
+STORAGE_BACKOFF_SECONDS = 5.0
 
 
 class RateLimited(FatalError):
@@ -93,7 +97,12 @@ def storage_for(uri: str, prefix: str) -> Storage:
     if uri.startswith(("redis://", "rediss://")):
         try:
             storage = storage_from_string(
-                "async+" + uri, implementation="redispy", key_prefix=prefix, wrap_exceptions=True
+                "async+" + uri,
+                implementation="redispy",
+                key_prefix=prefix,
+                wrap_exceptions=True,
+                socket_connect_timeout=STORAGE_TIMEOUT_SECONDS,
+                socket_timeout=STORAGE_TIMEOUT_SECONDS,
             )
         except LimitsConfigurationError as exc:
             raise ConfigurationError(
@@ -115,6 +124,7 @@ class RateLimiter:
         self.storage = storage
         self._moving = MovingWindowRateLimiter(storage)
         self._fixed = FixedWindowRateLimiter(storage)
+        self._skip_until = 0.0
 
     async def __aenter__(self) -> Self:
         return self
@@ -129,48 +139,90 @@ class RateLimiter:
         if timer is not None and not timer.done():
             timer.cancel()
 
-    async def admit(self, policies: tuple[Policy, ...], app: str, api: str) -> Decision:
+    async def admit(
+        self, policies: tuple[Policy, ...], app: str, api: str, environment: str
+    ) -> Decision:
         """Count the request, or raise :class:`RateLimited` with Retry-After."""
         if not policies:
             return Decision([])
-        now = datetime.now(UTC)
-        day = now.strftime("%Y-%m-%d")
-        lowest: tuple[int, int, Policy] | None = None  # (remaining, reset, policy)
         policy_header = (b"ratelimit-policy", _policy_header(policies))
+        if time.monotonic() < self._skip_until:
+            return Decision([policy_header])
         try:
-            for policy in policies:
-                if policy.daily:
-                    keys = (app, api, day)
-                    admitted = await self._fixed.hit(policy.item, *keys)
-                    stats = await self._fixed.get_window_stats(policy.item, *keys)
-                    reset = _seconds_to_utc_midnight(now)
-                else:
-                    keys = (policy.name, app, api)
-                    admitted = await self._moving.hit(policy.item, *keys)
-                    stats = await self._moving.get_window_stats(policy.item, *keys)
-                    reset = max(1, int(stats.reset_time - time.time() + 0.999))
-                if not admitted:
-                    headers = {
-                        "Retry-After": str(reset),
-                        "RateLimit-Policy": policy_header[1].decode(),
-                        "RateLimit": f'"{policy.name}";r=0;t={reset}',
-                    }
-                    raise RateLimited(
-                        f"The {policy.name} limit of this App's Plan ({policy.quota} per "
-                        f"{policy.window} s) is used up for this Api.",
-                        headers=headers,
-                        extensions={"policy": policy.name},
-                    )
-                remaining = max(0, stats.remaining)
-                if lowest is None or remaining < lowest[0]:
-                    lowest = (remaining, reset, policy)
+            async with asyncio.timeout(STORAGE_TIMEOUT_SECONDS):
+                state = await self._count(policies, app, api, environment, policy_header[1])
         except RateLimited:
             raise
-        except Exception:
-            # The counter store is down: serve rather than refuse everyone (fail open).
-            log.warning("ratelimit.storage_failed", app=app, api=api, exc_info=True)
+        except Exception as exc:
+            # The counter store is down or slow: serve rather than refuse everyone (fail
+            # open), and leave it alone for a while instead of waiting on every request.
+            self._skip_until = time.monotonic() + STORAGE_BACKOFF_SECONDS
+            log.warning(
+                "ratelimit.storage_failed",
+                error=type(exc).__name__,
+                paused_seconds=STORAGE_BACKOFF_SECONDS,
+            )
             return Decision([policy_header])
+        return Decision([policy_header, (b"ratelimit", state)])
+
+    async def _count(
+        self,
+        policies: tuple[Policy, ...],
+        app: str,
+        api: str,
+        environment: str,
+        policy_header: bytes,
+    ) -> bytes:
+        now = datetime.now(UTC)
+        day = now.strftime("%Y-%m-%d")
+
+        def keys(policy: Policy) -> tuple[str, ...]:
+            # Sandbox traffic never uses up production quota: the Environment is in the key.
+            if policy.daily:
+                return (environment, app, api, day)
+            return (environment, policy.name, app, api)
+
+        def limiter(policy: Policy) -> FixedWindowRateLimiter | MovingWindowRateLimiter:
+            return self._fixed if policy.daily else self._moving
+
+        # Test every policy before counting any: a request refused by one must not use up
+        # the others (a day's quota spent would otherwise also fill the rate window).
+        for policy in policies:
+            if not await limiter(policy).test(policy.item, *keys(policy)):
+                raise await self._refusal(policy, keys(policy), now, policy_header)
+        lowest: tuple[int, int, Policy] | None = None  # (remaining, reset, policy)
+        for policy in policies:
+            if not await limiter(policy).hit(policy.item, *keys(policy)):
+                # Another gateway took the last one between test and hit.
+                raise await self._refusal(policy, keys(policy), now, policy_header)
+            stats = await limiter(policy).get_window_stats(policy.item, *keys(policy))
+            reset = self._reset(policy, stats.reset_time, now)
+            remaining = max(0, stats.remaining)
+            if lowest is None or remaining < lowest[0]:
+                lowest = (remaining, reset, policy)
         assert lowest is not None
         remaining, reset, policy = lowest
-        state = f'"{policy.name}";r={remaining};t={reset}'.encode()
-        return Decision([policy_header, (b"ratelimit", state)])
+        return f'"{policy.name}";r={remaining};t={reset}'.encode()
+
+    @staticmethod
+    def _reset(policy: Policy, reset_time: float, now: datetime) -> int:
+        if policy.daily:
+            return _seconds_to_utc_midnight(now)
+        return max(1, int(reset_time - time.time() + 0.999))
+
+    async def _refusal(
+        self, policy: Policy, keys: tuple[str, ...], now: datetime, policy_header: bytes
+    ) -> RateLimited:
+        limiter = self._fixed if policy.daily else self._moving
+        stats = await limiter.get_window_stats(policy.item, *keys)
+        reset = self._reset(policy, stats.reset_time, now)
+        return RateLimited(
+            f"The {policy.name} limit of this App's Plan ({policy.quota} per "
+            f"{policy.window} s) is used up for this Api.",
+            headers={
+                "Retry-After": str(reset),
+                "RateLimit-Policy": policy_header.decode(),
+                "RateLimit": f'"{policy.name}";r=0;t={reset}',
+            },
+            extensions={"policy": policy.name},
+        )

@@ -7,13 +7,18 @@ dict lookup for parameterless paths or a short regex scan for templated ones.
 from __future__ import annotations
 
 import re
+import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC
 from email.utils import format_datetime
 from urllib.parse import unquote
 
+import orjson
+
 from isthmus.errors import FatalError, MethodNotAllowed, NotFound
+from isthmus.gateway.openapi import DOCUMENT_PATH, document
+from isthmus.gateway.validation import CompiledContract, compile_contract
 from isthmus.model import Api, ApiVersion, Route
 from isthmus.model.api import PATH_PARAM
 
@@ -37,6 +42,7 @@ class CompiledRoute:
     version: str
     route: Route
     pattern: re.Pattern[str] | None  # None for parameterless paths
+    contract: CompiledContract | None = None
 
     @property
     def template(self) -> str:
@@ -49,6 +55,7 @@ class VersionTable:
     # Added to every answer of this version: Deprecation, Sunset, successor Link.
     headers: list[tuple[bytes, bytes]] = field(default_factory=list)
     successor: str | None = None
+    sunset: float | None = None  # epoch seconds after which it answers as retired
     static: dict[str, dict[str, CompiledRoute]] = field(default_factory=dict)
     templated: list[CompiledRoute] = field(default_factory=list)
 
@@ -93,6 +100,8 @@ def _lifecycle_headers(
 class RouteTable:
     def __init__(self, apis: Iterable[Api]) -> None:
         self._versions: dict[tuple[str, str], VersionTable] = {}
+        self._contracts: dict[tuple[str, str], tuple[Api, ApiVersion]] = {}
+        self._documents: dict[tuple[str, str], bytes] = {}
         self._published: dict[str, list[str]] = {}
         for api in apis:
             for version in api.spec.versions:
@@ -100,19 +109,38 @@ class RouteTable:
                     continue
                 successor = api.spec.successor_of(version)
                 table = VersionTable(
-                    version.status, _lifecycle_headers(api, version, successor), successor
+                    version.status,
+                    _lifecycle_headers(api, version, successor),
+                    successor,
+                    version.sunset.timestamp() if version.sunset else None,
                 )
                 self._versions[(api.metadata.name, version.name)] = table
                 if version.status != "retired":
                     self._published.setdefault(api.metadata.name, []).append(version.name)
+                    self._contracts[(api.metadata.name, version.name)] = (api, version)
                 for route in version.routes:
                     compiled = CompiledRoute(
-                        api.metadata.name, version.name, route, _compile(route.path)
+                        api.metadata.name,
+                        version.name,
+                        route,
+                        _compile(route.path),
+                        compile_contract(route.request) if route.request else None,
                     )
                     if compiled.pattern is None:
                         table.static.setdefault(route.path, {})[route.method] = compiled
                     else:
                         table.templated.append(compiled)
+
+    def document(self, path: str, issuer: str) -> tuple[str, bytes] | None:
+        """``(api, OpenAPI JSON)`` if ``path`` is ``/{api}/{version}/openapi.json``."""
+        _, api, version, rest = [*path.split("/", 3), "", "", ""][:4]
+        if "/" + rest != DOCUMENT_PATH or (api, version) not in self._contracts:
+            return None
+        key = (api, version)
+        if key not in self._documents:  # built once per snapshot, on first request
+            resource, spec = self._contracts[key]
+            self._documents[key] = orjson.dumps(document(resource, spec, issuer))
+        return api, self._documents[key]
 
     def match(self, method: str, path: str) -> Match:
         _, api, version, rest = [*path.split("/", 3), "", "", ""][:4]
@@ -122,7 +150,7 @@ class RouteTable:
                 f"No published Api version answers '/{api}/{version}'.",
                 extensions={"versions": self._published.get(api, [])} if api else None,
             )
-        if table.status == "retired":
+        if table.status == "retired" or (table.sunset is not None and time.time() >= table.sunset):
             raise VersionRetired(
                 f"Version {version} of Api '{api}' is retired"
                 + (f"; use {table.successor}." if table.successor else "."),

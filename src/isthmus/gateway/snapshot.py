@@ -38,6 +38,7 @@ class Snapshot:
     grants: dict[str, frozenset[str]]  # app -> Apis it may call
     policies: dict[str, tuple[Policy, ...]]  # app -> its Plan's limits
     token_keys: TokenKeys
+    key_ids: frozenset[str]  # ids of the active API keys (tokens name the key they came from)
     built_at: float = field(default=0.0)
 
 
@@ -88,6 +89,7 @@ class SnapshotHolder:
             grants,
             policies,
             await self.tokens.load(),
+            frozenset(caller.key_id for caller in keys.values()),
             asyncio.get_running_loop().time(),
         )
 

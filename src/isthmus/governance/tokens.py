@@ -59,11 +59,15 @@ class OAuthError(FatalError):
         "its API keys as client_secret (HTTP Basic or form fields)."
     )
 
-    def __init__(self, error: str, detail: str, status: int = 400) -> None:
+    def __init__(
+        self, error: str, detail: str, status: int = 400, headers: dict[str, str] | None = None
+    ) -> None:
+        if error == "invalid_client":  # RFC 6749 §5.2: name the scheme clients should use
+            headers = {"WWW-Authenticate": 'Basic realm="isthmus"', **(headers or {})}
         super().__init__(
             detail,
             extensions={"error": error, "error_description": detail},
-            headers={"Cache-Control": "no-store"},
+            headers={"Cache-Control": "no-store", **(headers or {})},
         )
         self.status = status  # type: ignore[misc]
 
@@ -95,6 +99,7 @@ class AccessClaims:
     environment: str
     scopes: frozenset[str]
     token_id: str
+    key_id: str  # the API key the token was issued for: revoking it ends the token
 
 
 def _generate(alg: Algorithm) -> Key:
@@ -151,6 +156,7 @@ def issue(
     *,
     issuer: str,
     app: str,
+    key_id: str,
     environment: str,
     audience: str,
     scopes: frozenset[str],
@@ -168,6 +174,7 @@ def issue(
         "aud": audience,
         "scope": " ".join(sorted(scopes)),
         "isthmus_env": environment,
+        "isthmus_key": key_id,
         "iat": now,
         "nbf": now,
         "exp": now + lifetime,
@@ -211,15 +218,18 @@ def verify(keys: TokenKeys, token: str, *, issuer: str) -> AccessClaims:
         raise InvalidToken("The token has expired.")
     if isinstance(nbf, int | float) and nbf - LEEWAY_SECONDS > now:
         raise InvalidToken("The token is not valid yet.")
-    app, audience, environment = claims.get("sub"), claims.get("aud"), claims.get("isthmus_env")
-    if not (isinstance(app, str) and isinstance(audience, str) and isinstance(environment, str)):
-        raise InvalidToken("The token lacks its subject, audience or environment.")
+    app, audience = claims.get("sub"), claims.get("aud")
+    environment, key_id = claims.get("isthmus_env"), claims.get("isthmus_key")
+    texts = (app, audience, environment, key_id)
+    if not all(isinstance(text, str) for text in texts):
+        raise InvalidToken("The token lacks its subject, audience, environment or key.")
     return AccessClaims(
-        app,
-        audience,
-        environment,
+        str(app),
+        str(audience),
+        str(environment),
         frozenset(str(claims.get("scope", "")).split()),
         str(claims.get("jti", "")),
+        str(key_id),
     )
 
 

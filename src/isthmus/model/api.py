@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import re
 from datetime import UTC, datetime
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
+from jsonschema import Draft202012Validator
+from jsonschema.exceptions import SchemaError
 from pydantic import BeforeValidator, Field, Strict, field_validator, model_validator
 
 from isthmus.model.base import Name, Ref, Resource, Spec
@@ -52,6 +54,48 @@ class OperationTarget(Spec):
 Target = Annotated[ProxyTarget | OperationTarget, Field(discriminator="type")]
 
 
+JsonSchema = dict[str, Any]
+
+
+class Parameter(Spec):
+    schema_: JsonSchema = Field(
+        default_factory=lambda: {"type": "string"},
+        alias="schema",
+        description="JSON Schema of the value; query and path values are converted from "
+        "text to the type it names (integer, number, boolean).",
+    )
+    required: bool = False
+    description: str | None = None
+
+
+class RequestContract(Spec):
+    """What a route accepts. The gateway refuses anything else before a backend sees it."""
+
+    path: dict[str, Parameter] = Field(
+        default_factory=dict, description="Schemas of path parameters (default: text)."
+    )
+    query: dict[str, Parameter] = Field(default_factory=dict)
+    headers: dict[str, Parameter] = Field(default_factory=dict)
+    body: JsonSchema | None = Field(
+        default=None, description="JSON Schema of the JSON body; a body is then required."
+    )
+    additional_query: bool = Field(
+        default=True, description="Accept query parameters not listed in 'query'."
+    )
+
+    @model_validator(mode="after")
+    def _schemas_valid(self) -> RequestContract:
+        schemas = [
+            p.schema_ for part in (self.path, self.query, self.headers) for p in part.values()
+        ]
+        for schema in [*schemas, *([self.body] if self.body is not None else [])]:
+            try:
+                Draft202012Validator.check_schema(schema)
+            except SchemaError as exc:
+                raise ValueError(f"not a valid JSON Schema: {exc.message}") from None
+        return self
+
+
 class ResponseCaching(Spec):
     ttl_seconds: int = Field(gt=0, le=86400, description="Longest time an answer is reused.")
     per_app: bool = Field(
@@ -69,11 +113,25 @@ class Route(Spec):
     cache: ResponseCaching | None = Field(
         default=None, description="Reuse successful GET answers (see the gateway docs)."
     )
+    request: RequestContract | None = Field(
+        default=None, description="What the route accepts; checked before any backend call."
+    )
+    response: JsonSchema | None = Field(
+        default=None, description="JSON Schema of a successful answer's body (documentation)."
+    )
 
     @field_validator("method", mode="before")
     @classmethod
     def _upper(cls, value: object) -> object:
         return value.upper() if isinstance(value, str) else value
+
+    @model_validator(mode="after")
+    def _contract_fits(self) -> Route:
+        if self.request is not None:
+            unknown = set(self.request.path) - set(path_params(self.path))
+            if unknown:
+                raise ValueError(f"request.path describes {sorted(unknown)}, not in '{self.path}'")
+        return self
 
     @model_validator(mode="after")
     def _cache_only_reads(self) -> Route:
@@ -128,9 +186,17 @@ class ApiVersion(Spec):
         return value.replace(tzinfo=UTC) if value and value.tzinfo is None else value
 
     @model_validator(mode="after")
+    def _document_path_free(self) -> ApiVersion:
+        if any(route.path == "/openapi.json" for route in self.routes):
+            raise ValueError("/openapi.json is where the gateway serves the version's contract")
+        return self
+
+    @model_validator(mode="after")
     def _deprecation_dated(self) -> ApiVersion:
         if self.status == "deprecated" and (self.deprecated_at is None or self.sunset is None):
             raise ValueError("a deprecated version needs deprecatedAt and sunset dates")
+        if self.deprecated_at and self.sunset and self.sunset < self.deprecated_at:
+            raise ValueError("sunset comes before deprecatedAt")
         return self
 
     @model_validator(mode="after")
@@ -153,10 +219,11 @@ class ApiSpec(Spec):
         names = [v.name for v in self.versions]
         if len(names) != len(set(names)):
             raise ValueError("version names must be unique")
+        published = {v.name for v in self.versions if v.status == "published"}
         for version in self.versions:
-            if version.successor is not None and version.successor not in names:
+            if version.successor is not None and version.successor not in published:
                 raise ValueError(
-                    f"successor {version.successor} of {version.name} is not a version"
+                    f"successor {version.successor} of {version.name} is not a published version"
                 )
         return self
 

@@ -1,0 +1,125 @@
+"""The OpenAPI 3.1 document of one Api version, generated from its routes.
+
+Served by the gateway at ``/{api}/{version}/openapi.json`` (to callers allowed to use
+the Api), so low-code tools can import the contract: Power Apps custom connectors,
+Retool and Appsmith REST resources, n8n's HTTP node.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from isthmus.errors import Problem
+from isthmus.model import Api, ApiVersion, Route
+from isthmus.model.api import path_params
+
+DOCUMENT_PATH = "/openapi.json"
+_PROBLEM = {"$ref": "#/components/schemas/Problem"}
+_ERRORS = {
+    "401": "No valid API key or access token",
+    "403": "The App is not granted this Api",
+    "429": "The App's Plan is used up; see Retry-After",
+    "502": "The backend failed or could not be reached",
+    "503": "The backend is unavailable, or the route is not configured",
+    "504": "The backend did not answer in time",
+}
+
+
+def _problem(description: str) -> dict[str, Any]:
+    return {
+        "description": description,
+        "content": {"application/problem+json": {"schema": _PROBLEM}},
+    }
+
+
+def _operation_id(route: Route) -> str:
+    words = re.sub(r"[{}]", "", route.path).strip("/").replace("/", "_").replace("-", "_")
+    return f"{route.method.lower()}_{words or 'root'}"
+
+
+def _parameters(route: Route) -> list[dict[str, Any]]:
+    contract = route.request
+    out = []
+    for name in path_params(route.path):
+        declared = contract.path.get(name) if contract else None
+        schema = declared.schema_ if declared else {"type": "string"}
+        out.append({"name": name, "in": "path", "required": True, "schema": schema})
+    if contract is not None:
+        for where, part in (("query", contract.query), ("header", contract.headers)):
+            for name, parameter in part.items():
+                entry = {
+                    "name": name,
+                    "in": where,
+                    "required": parameter.required,
+                    "schema": parameter.schema_,
+                }
+                if parameter.description:
+                    entry["description"] = parameter.description
+                out.append(entry)
+    return out
+
+
+def _operation(route: Route, deprecated: bool) -> dict[str, Any]:
+    success: dict[str, Any] = {"description": "Success"}
+    if route.response is not None:
+        success["content"] = {"application/json": {"schema": route.response}}
+    responses: dict[str, Any] = {"200": success}
+    if route.method == "POST":
+        responses["201"] = {"description": "Created"}
+    if route.method == "DELETE":
+        responses["204"] = {"description": "Deleted"}
+    # 4xx answers come from the gateway (problem+json) or from the backend, as it sent them.
+    responses["4XX"] = {
+        "description": "Refused by the gateway, or the backend's own answer",
+        "content": {"application/problem+json": {"schema": _PROBLEM}, "application/json": {}},
+    }
+    responses.update({status: _problem(text) for status, text in _ERRORS.items()})
+    operation: dict[str, Any] = {
+        "operationId": _operation_id(route),
+        "parameters": _parameters(route),
+        "responses": responses,
+    }
+    if route.summary:
+        operation["summary"] = route.summary
+    if deprecated:
+        operation["deprecated"] = True
+    if route.request is not None and route.request.body is not None:
+        operation["requestBody"] = {
+            "required": True,
+            "content": {"application/json": {"schema": route.request.body}},
+        }
+    return operation
+
+
+def document(api: Api, version: ApiVersion, issuer: str) -> dict[str, Any]:
+    name = api.metadata.name
+    paths: dict[str, dict[str, Any]] = {}
+    for route in version.routes:
+        operations = paths.setdefault(route.path, {})
+        operations[route.method.lower()] = _operation(route, version.status == "deprecated")
+    info: dict[str, Any] = {"title": api.spec.title or name, "version": version.name}
+    if api.metadata.description:
+        info["description"] = api.metadata.description
+    return {
+        "openapi": "3.1.0",
+        "info": info,
+        "servers": [{"url": f"{issuer}/{name}/{version.name}"}],
+        "paths": paths,
+        "components": {
+            "schemas": {"Problem": Problem.model_json_schema()},
+            "securitySchemes": {
+                "apiKey": {"type": "apiKey", "in": "header", "name": "X-Api-Key"},
+                "oauth2": {
+                    "type": "oauth2",
+                    "flows": {
+                        "clientCredentials": {
+                            "tokenUrl": f"{issuer}/oauth/token",
+                            "scopes": {name: f"Call {name}"},
+                        }
+                    },
+                },
+            },
+        },
+        "security": [{"apiKey": []}, {"oauth2": [name]}],
+    }

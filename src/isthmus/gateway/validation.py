@@ -1,0 +1,195 @@
+"""Requests checked against their route's contract before any backend is touched.
+
+Every violation is reported at once, each with a JSON pointer into the request
+(``/query/limit``, ``/body/items/0/name``) and what to send instead. Messages are built
+from the schema, never from the value sent: it may be a secret in the wrong field.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any, cast
+from urllib.parse import parse_qsl
+
+import orjson
+from jsonschema import Draft202012Validator
+from jsonschema.exceptions import ValidationError
+
+from isthmus.errors import BadRequest, ValidationFailed
+from isthmus.gateway.http import NOT_PARSED, GatewayRequest
+from isthmus.model.api import RequestContract
+
+MAX_JSON_DEPTH = 64
+
+
+class RequestInvalid(ValidationFailed):
+    code = "request-invalid"
+    title = "The request does not match the Api's contract"
+    remediation = "Fix each entry of 'errors' (a JSON pointer into the request) and resend."
+
+
+@dataclass(frozen=True)
+class _Field:
+    validator: Draft202012Validator
+    kind: str | None  # the JSON type text is converted to
+    required: bool
+
+
+@dataclass(frozen=True)
+class CompiledContract:
+    path: dict[str, _Field] = field(default_factory=dict)
+    query: dict[str, _Field] = field(default_factory=dict)
+    headers: dict[str, _Field] = field(default_factory=dict)
+    body: Draft202012Validator | None = None
+    additional_query: bool = True
+
+
+def compile_contract(contract: RequestContract) -> CompiledContract:
+    def fields(part: dict[str, Any], lower: bool = False) -> dict[str, _Field]:
+        return {
+            (name.lower() if lower else name): _Field(
+                Draft202012Validator(p.schema_), _kind(p.schema_), p.required
+            )
+            for name, p in part.items()
+        }
+
+    return CompiledContract(
+        fields(contract.path),
+        fields(contract.query),
+        fields(contract.headers, lower=True),
+        Draft202012Validator(contract.body) if contract.body is not None else None,
+        contract.additional_query,
+    )
+
+
+def _kind(schema: dict[str, Any]) -> str | None:
+    kind = schema.get("type")
+    return kind if isinstance(kind, str) else None
+
+
+def _convert(text: str, kind: str | None) -> Any:
+    """Text from a path, query or header, as the type its schema names (if it parses)."""
+    try:
+        if kind == "integer":
+            return int(text)
+        if kind == "number":
+            return float(text)
+    except ValueError:
+        return text
+    if kind == "boolean" and text in ("true", "false"):
+        return text == "true"
+    if kind == "array":
+        return text.split(",") if text else []
+    return text
+
+
+def _message(error: ValidationError) -> str:
+    keyword, expected = error.validator, error.validator_value
+    messages = {
+        "type": f"must be of type {expected}",
+        "required": "is missing a required property",
+        "enum": f"must be one of {expected}",
+        "const": f"must be {expected!r}",
+        "minimum": f"must be at least {expected}",
+        "maximum": f"must be at most {expected}",
+        "exclusiveMinimum": f"must be more than {expected}",
+        "exclusiveMaximum": f"must be less than {expected}",
+        "minLength": f"must have at least {expected} characters",
+        "maxLength": f"must have at most {expected} characters",
+        "pattern": f"must match the pattern {expected}",
+        "format": f"must be a valid {expected}",
+        "minItems": f"must have at least {expected} items",
+        "maxItems": f"must have at most {expected} items",
+        "additionalProperties": "has properties the schema does not allow",
+        "uniqueItems": "must not repeat items",
+    }
+    if keyword == "required":
+        present = error.instance if isinstance(error.instance, dict) else {}
+        missing = [name for name in cast(list[str], expected) if name not in present]
+        return f"is missing the required properties {missing}"
+    return messages.get(str(keyword), f"does not satisfy '{keyword}'")
+
+
+def _pointer(*steps: object) -> str:
+    return "/" + "/".join(str(s).replace("~", "~0").replace("/", "~1") for s in steps)
+
+
+def _check_fields(
+    where: str, fields: dict[str, _Field], values: dict[str, str]
+) -> Iterator[dict[str, str]]:
+    for name, spec in fields.items():
+        if name not in values:
+            if spec.required:
+                yield {"pointer": _pointer(where, name), "message": "is required"}
+            continue
+        value = _convert(values[name], spec.kind)
+        for error in spec.validator.iter_errors(value):
+            yield {
+                "pointer": _pointer(where, name, *error.absolute_path),
+                "message": _message(error),
+            }
+
+
+def _depth(value: Any) -> int:
+    deepest, stack = 0, [(value, 1)]
+    while stack:
+        item, level = stack.pop()
+        deepest = max(deepest, level)
+        if isinstance(item, dict):
+            stack.extend((child, level + 1) for child in item.values())
+        elif isinstance(item, list):
+            stack.extend((child, level + 1) for child in item)
+    return deepest
+
+
+def parse_json_body(request: GatewayRequest) -> Any:
+    """The body as JSON (once per request), refusing what is not JSON or nested too deep."""
+    if request.parsed_body is not NOT_PARSED:
+        return request.parsed_body
+    try:
+        parsed = orjson.loads(request.body)
+    except orjson.JSONDecodeError as exc:
+        raise BadRequest(
+            "The request body is not valid JSON.",
+            remediation="Send a JSON body with 'Content-Type: application/json'.",
+        ) from exc
+    if _depth(parsed) > MAX_JSON_DEPTH:
+        raise BadRequest(
+            f"The JSON body is nested deeper than {MAX_JSON_DEPTH} levels.",
+            remediation="Flatten the body.",
+        )
+    request.parsed_body = parsed
+    return parsed
+
+
+def validate_request(
+    contract: CompiledContract, request: GatewayRequest, params: dict[str, str]
+) -> None:
+    errors = list(_check_fields("path", contract.path, params))
+    query: dict[str, str] = dict(
+        parse_qsl(request.query_string.decode("latin-1"), keep_blank_values=True)
+    )
+    errors += _check_fields("query", contract.query, query)
+    if not contract.additional_query:
+        errors += [
+            {"pointer": _pointer("query", name), "message": "is not a parameter of this route"}
+            for name in query
+            if name not in contract.query
+        ]
+    headers = {name.decode("latin-1"): value.decode("latin-1") for name, value in request.headers}
+    errors += _check_fields("headers", contract.headers, headers)
+    if contract.body is not None:
+        if not request.body:
+            errors.append({"pointer": "/body", "message": "a JSON body is required"})
+        else:
+            body = parse_json_body(request)
+            errors += [
+                {"pointer": _pointer("body", *error.absolute_path), "message": _message(error)}
+                for error in contract.body.iter_errors(body)
+            ]
+    if errors:
+        raise RequestInvalid(
+            f"The request has {len(errors)} problem(s); nothing was sent to the backend.",
+            extensions={"errors": errors},
+        )
