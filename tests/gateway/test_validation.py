@@ -153,3 +153,53 @@ def test_contracts_are_checked_when_declared() -> None:
         api({"body": {"type": "banana"}})
     with pytest.raises(ValueError, match=r"request\.path describes"):
         api({"path": {"key": {}}})
+
+
+async def response_api(running: Running, validate: bool | None) -> None:
+    route = {
+        "path": "/shape",
+        "target": {"type": "proxy", "connection": "crm"},
+        "response": {
+            "type": "object",
+            "required": ["count"],
+            "properties": {"path": {"type": "integer"}},
+        },
+    }
+    version: dict[str, object] = {"name": "v1", "routes": [route]}
+    if validate is not None:
+        version["validateResponses"] = validate
+    api = resource({"kind": "Api", "metadata": {"name": "shapes"}, "spec": {"versions": [version]}})
+    app = resource(
+        {
+            "kind": "App",
+            "metadata": {"name": "portal"},
+            "spec": {"apis": ["customers", "stock", "shapes"]},
+        }
+    )
+    existing = await running.hub.store.resources.get(api.key)
+    await running.hub.store.resources.apply(
+        [Change("update" if existing else "create", api.key, api), Change("update", app.key, app)]
+    )
+    await running.hub.snapshots.refresh()
+
+
+async def test_answers_are_checked_in_the_sandbox(running: Running, backend: Backend) -> None:
+    await response_api(running, None)  # default: checked in sandbox
+    reply = await running.get("/shapes/v1/shape", running.key)
+    problem = assert_problem(reply, 502, "upstream-contract-violation")
+    assert {(e["pointer"], e["message"]) for e in problem["errors"]} == {
+        ("/body", "is missing the required properties ['count']"),
+        ("/body/path", "must be of type integer"),
+    }
+    assert "/shape" not in reply.body.decode()  # the backend's values are not repeated
+    await response_api(running, False)
+    assert (await running.get("/shapes/v1/shape", running.key)).status == 200
+
+
+def test_response_checks_default_to_the_sandbox() -> None:
+    from isthmus.model.api import ApiVersion
+
+    version = ApiVersion(name="v1")
+    assert version.checks_responses("sandbox")
+    assert not version.checks_responses("production")
+    assert ApiVersion(name="v1", validate_responses=True).checks_responses("production")

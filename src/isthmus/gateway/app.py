@@ -27,7 +27,7 @@ from isthmus.gateway.http import (
 from isthmus.gateway.metrics import GatewayMetrics
 from isthmus.gateway.ratelimit import RateLimiter
 from isthmus.gateway.snapshot import Snapshot, SnapshotHolder
-from isthmus.gateway.validation import validate_request
+from isthmus.gateway.validation import validate_request, validate_response
 from isthmus.model import ResourceKey
 
 Scope = MutableMapping[str, Any]
@@ -153,6 +153,13 @@ class Gateway:
             ResourceKey("Connection", target.connection, caller.environment)
         )
         response = await DISPATCH[target.type](request, match, connector)
+        compiled = match.route
+        if (
+            compiled.response is not None
+            and compiled.version_spec is not None
+            and compiled.version_spec.checks_responses(caller.environment)
+        ):
+            validate_response(compiled.response, response)
         if caching is not None:
             self.cache.store(request, caching, caller.environment, response)
         return response

@@ -15,6 +15,7 @@ from email.utils import format_datetime
 from urllib.parse import unquote
 
 import orjson
+from jsonschema import Draft202012Validator
 
 from isthmus.errors import FatalError, MethodNotAllowed, NotFound
 from isthmus.gateway.openapi import DOCUMENT_PATH, document
@@ -43,6 +44,8 @@ class CompiledRoute:
     route: Route
     pattern: re.Pattern[str] | None  # None for parameterless paths
     contract: CompiledContract | None = None
+    response: Draft202012Validator | None = None
+    version_spec: ApiVersion | None = None
 
     @property
     def template(self) -> str:
@@ -125,6 +128,8 @@ class RouteTable:
                         route,
                         _compile(route.path),
                         compile_contract(route.request) if route.request else None,
+                        Draft202012Validator(route.response) if route.response else None,
+                        version,
                     )
                     if compiled.pattern is None:
                         table.static.setdefault(route.path, {})[route.method] = compiled

@@ -16,11 +16,21 @@ import orjson
 from jsonschema import Draft202012Validator
 from jsonschema.exceptions import ValidationError
 
-from isthmus.errors import BadRequest, ValidationFailed
-from isthmus.gateway.http import NOT_PARSED, GatewayRequest
+from isthmus.errors import BadRequest, FatalError, ValidationFailed
+from isthmus.gateway.http import NOT_PARSED, GatewayRequest, GatewayResponse
 from isthmus.model.api import RequestContract
 
 MAX_JSON_DEPTH = 64
+
+
+class ResponseInvalid(FatalError):
+    status = 502
+    code = "upstream-contract-violation"
+    title = "The backend's answer does not match the Api's contract"
+    remediation = (
+        "Tell the owner of the Api: the backend changed or the route's response schema is "
+        "wrong ('errors' says where)."
+    )
 
 
 class RequestInvalid(ValidationFailed):
@@ -192,4 +202,25 @@ def validate_request(
         raise RequestInvalid(
             f"The request has {len(errors)} problem(s); nothing was sent to the backend.",
             extensions={"errors": errors},
+        )
+
+
+def validate_response(validator: Draft202012Validator, response: GatewayResponse) -> None:
+    """Check a successful JSON answer; a violation becomes a 502 for the caller."""
+    if not 200 <= response.status < 300 or not response.body:
+        return
+    content_type = next((v for k, v in response.headers if k == b"content-type"), b"")
+    if b"json" not in content_type:
+        return
+    try:
+        body = orjson.loads(response.body)
+    except orjson.JSONDecodeError:
+        raise ResponseInvalid("The backend's answer is not valid JSON.") from None
+    errors = [
+        {"pointer": _pointer("body", *error.absolute_path), "message": _message(error)}
+        for error in validator.iter_errors(body)
+    ]
+    if errors:
+        raise ResponseInvalid(
+            f"The backend's answer has {len(errors)} problem(s).", extensions={"errors": errors}
         )

@@ -117,7 +117,9 @@ class Route(Spec):
         default=None, description="What the route accepts; checked before any backend call."
     )
     response: JsonSchema | None = Field(
-        default=None, description="JSON Schema of a successful answer's body (documentation)."
+        default=None,
+        description="JSON Schema of a successful answer's body: documented, and checked "
+        "where the version validates responses.",
     )
 
     @field_validator("method", mode="before")
@@ -132,6 +134,16 @@ class Route(Spec):
             if unknown:
                 raise ValueError(f"request.path describes {sorted(unknown)}, not in '{self.path}'")
         return self
+
+    @field_validator("response")
+    @classmethod
+    def _response_schema_valid(cls, schema: JsonSchema | None) -> JsonSchema | None:
+        if schema is not None:
+            try:
+                Draft202012Validator.check_schema(schema)
+            except SchemaError as exc:
+                raise ValueError(f"not a valid JSON Schema: {exc.message}") from None
+        return schema
 
     @model_validator(mode="after")
     def _cache_only_reads(self) -> Route:
@@ -177,7 +189,17 @@ class ApiVersion(Spec):
     successor: VersionName | None = Field(
         default=None, description="The version to move to; default: the newest published one."
     )
+    validate_responses: bool | None = Field(
+        default=None,
+        description="Check successful answers against the routes' response schemas; "
+        "default: in the sandbox Environment only.",
+    )
     routes: list[Route] = Field(default_factory=list)
+
+    def checks_responses(self, environment: str) -> bool:
+        if self.validate_responses is None:
+            return environment == "sandbox"
+        return self.validate_responses
 
     @field_validator("deprecated_at", "sunset")
     @classmethod
