@@ -12,6 +12,7 @@ from isthmus.connectors.base import Connector, HttpForwarder, backend_failure
 from isthmus.errors import ConfigurationError
 from isthmus.gateway.http import GatewayRequest, GatewayResponse, json_response
 from isthmus.gateway.routing import Match
+from isthmus.gateway.transform import map_request, map_response
 from isthmus.gateway.validation import parse_json_body
 from isthmus.model import OperationTarget, ProxyTarget
 from isthmus.model.api import PATH_PARAM
@@ -92,20 +93,23 @@ async def proxy(request: GatewayRequest, match: Match, connector: Connector) -> 
     headers["X-Request-Id"] = request.request_id
     if request.client:
         headers["X-Forwarded-For"] = request.client
+    query = request.query_string.decode("latin-1") if target.forward_query else ""
+    body = request.body or None
+    mapping = match.route.mapping
+    if mapping is not None:
+        query, body = map_request(mapping, request, match.params, query, headers, body)
     upstream = await cast(HttpForwarder, connector).forward(
-        request.method,
-        path,
-        query=request.query_string.decode("latin-1") if target.forward_query else "",
-        headers=headers,
-        body=request.body or None,
+        request.method, path, query=query, headers=headers, body=body
     )
     failure = backend_failure(upstream)
     if failure is not None:
         raise failure
     out = [(name.lower(), value) for name, value in upstream.raw_headers]
-    return GatewayResponse(
-        upstream.status, upstream.body, [h for h in out if _forwardable(h[0], _RESPONSE_DROP)]
-    )
+    out = [h for h in out if _forwardable(h[0], _RESPONSE_DROP)]
+    answer = upstream.body
+    if mapping is not None:
+        answer = map_response(mapping, upstream.status, out, answer)
+    return GatewayResponse(upstream.status, answer, out)
 
 
 async def operation(request: GatewayRequest, match: Match, connector: Connector) -> GatewayResponse:

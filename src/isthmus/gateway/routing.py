@@ -19,8 +19,9 @@ from jsonschema import Draft202012Validator
 
 from isthmus.errors import FatalError, MethodNotAllowed, NotFound
 from isthmus.gateway.openapi import DOCUMENT_PATH, document
+from isthmus.gateway.transform import CompiledMapping, compile_mapping
 from isthmus.gateway.validation import CompiledContract, compile_contract
-from isthmus.model import Api, ApiVersion, Route
+from isthmus.model import Api, ApiVersion, ProxyTarget, Route
 from isthmus.model.api import PATH_PARAM
 
 
@@ -46,6 +47,7 @@ class CompiledRoute:
     contract: CompiledContract | None = None
     response: Draft202012Validator | None = None
     version_spec: ApiVersion | None = None
+    mapping: CompiledMapping | None = None
 
     @property
     def template(self) -> str:
@@ -80,6 +82,13 @@ def _compile(template: str) -> re.Pattern[str] | None:
         for index, part in enumerate(parts)
     )
     return re.compile(f"^{regex}$")
+
+
+def _mapping_of(route: Route) -> CompiledMapping | None:
+    target = route.target
+    if isinstance(target, ProxyTarget) and target.mapping is not None:
+        return compile_mapping(target.mapping)
+    return None
 
 
 def _lifecycle_headers(
@@ -130,6 +139,7 @@ class RouteTable:
                         compile_contract(route.request) if route.request else None,
                         Draft202012Validator(route.response) if route.response else None,
                         version,
+                        _mapping_of(route),
                     )
                     if compiled.pattern is None:
                         table.static.setdefault(route.path, {})[route.method] = compiled

@@ -15,6 +15,7 @@ from jsonschema import Draft202012Validator
 from jsonschema.exceptions import SchemaError
 from pydantic import BeforeValidator, Field, Strict, field_validator, model_validator
 
+from isthmus.mapping import Expression
 from isthmus.model.base import Name, Ref, Resource, Spec
 from isthmus.model.registry import register_kind
 
@@ -30,6 +31,24 @@ def path_params(template: str) -> list[str]:
     return PATH_PARAM.findall(template)
 
 
+class ProxyMapping(Spec):
+    """Reshaping on the way through, in JSONata. Request-side expressions see
+    ``{path, query, headers, body}`` of the caller's request; ``response`` sees the
+    backend's JSON answer."""
+
+    query: dict[str, Expression] | None = Field(
+        default=None,
+        description="The backend's query parameters, each computed; replaces the caller's.",
+    )
+    headers: dict[str, Expression] = Field(
+        default_factory=dict, description="Headers to add or replace, each computed."
+    )
+    body: Expression | None = Field(default=None, description="The JSON body sent instead.")
+    response: Expression | None = Field(
+        default=None, description="The JSON answer returned instead of the backend's."
+    )
+
+
 class ProxyTarget(Spec):
     """Forward the request to a REST Connection, path parameters substituted."""
 
@@ -41,6 +60,7 @@ class ProxyTarget(Spec):
         description="Path on the backend, '{param}' filled from the route; default: the route's.",
     )
     forward_query: bool = Field(default=True, description="Pass the query string through.")
+    mapping: ProxyMapping | None = None
 
 
 class OperationTarget(Spec):
