@@ -128,6 +128,7 @@ class Gateway:
         contract = snapshot.routes.document(request.path, self.issuer)
         if contract is not None and request.method == "GET":
             api, body = contract
+            request.api, request.route = api, "/openapi.json"
             auth.authorize(snapshot, caller, api)
             return GatewayResponse(200, body, [(b"content-type", b"application/json")])
         match = snapshot.routes.match(request.method, request.path)
