@@ -247,3 +247,27 @@ async def running(tmp_path: Path, backend: Backend) -> AsyncIterator[Running]:
             key,
             {"Authorization": "Bearer admin-secret-token"},
         )
+
+
+async def publish(
+    running: Running,
+    name: str,
+    versions: list[dict[str, Any]],
+    grant_to: tuple[str, ...] = ("portal",),
+) -> None:
+    """Create or replace Api ``name`` and grant it to the given Apps."""
+    from isthmus.model import App, ResourceKey
+
+    api = resource({"kind": "Api", "metadata": {"name": name}, "spec": {"versions": versions}})
+    store = running.hub.store.resources
+    changes = [Change("update" if await store.get(api.key) else "create", api.key, api)]
+    for app_name in grant_to:
+        app = await store.get(ResourceKey("App", app_name))
+        assert isinstance(app, App)
+        apis = sorted({*app.spec.apis, name})
+        granted = resource(
+            app.canonical() | {"spec": {**app.canonical().get("spec", {}), "apis": apis}}
+        )
+        changes.append(Change("update", granted.key, granted))
+    await store.apply(changes)
+    await running.hub.snapshots.refresh()

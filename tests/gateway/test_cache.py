@@ -7,8 +7,7 @@ from typing import Any
 
 import pytest
 
-from isthmus.store import Change
-from tests.gateway.conftest import Backend, Running, resource
+from tests.gateway.conftest import Backend, Running, publish, resource
 
 
 async def cached_api(running: Running, path: str, **cache: Any) -> str:
@@ -17,30 +16,7 @@ async def cached_api(running: Running, path: str, **cache: Any) -> str:
         "target": {"type": "proxy", "connection": "crm", "path": path},
         "cache": {"ttlSeconds": 60, **cache},
     }
-    api = resource(
-        {
-            "kind": "Api",
-            "metadata": {"name": "cached"},
-            "spec": {"versions": [{"name": "v1", "routes": [route]}]},
-        }
-    )
-    app = resource(
-        {
-            "kind": "App",
-            "metadata": {"name": "portal"},
-            "spec": {"apis": ["customers", "stock", "cached"]},
-        }
-    )
-    other = resource({"kind": "App", "metadata": {"name": "other"}, "spec": {"apis": ["cached"]}})
-    current = await running.hub.store.resources.get(api.key)
-    await running.hub.store.resources.apply(
-        [
-            Change("update" if current else "create", api.key, api),
-            Change("update", app.key, app),
-            Change("update", other.key, other),
-        ]
-    )
-    await running.hub.snapshots.refresh()
+    await publish(running, "cached", [{"name": "v1", "routes": [route]}], ("portal", "other"))
     return "/cached/v1/thing"
 
 

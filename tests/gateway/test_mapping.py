@@ -7,8 +7,7 @@ from typing import Any
 import orjson
 import pytest
 
-from isthmus.store import Change
-from tests.gateway.conftest import Backend, Running, resource
+from tests.gateway.conftest import Backend, Running, publish, resource
 from tests.helpers import assert_problem
 
 
@@ -18,24 +17,7 @@ async def mapped_api(running: Running, mapping: dict[str, Any], method: str = "G
         "path": "/people/{id}",
         "target": {"type": "proxy", "connection": "crm", "path": "/crm/{id}", "mapping": mapping},
     }
-    api = resource(
-        {
-            "kind": "Api",
-            "metadata": {"name": "people"},
-            "spec": {"versions": [{"name": "v1", "routes": [route]}]},
-        }
-    )
-    app = resource(
-        {
-            "kind": "App",
-            "metadata": {"name": "portal"},
-            "spec": {"apis": ["customers", "stock", "people"]},
-        }
-    )
-    await running.hub.store.resources.apply(
-        [Change("create", api.key, api), Change("update", app.key, app)]
-    )
-    await running.hub.snapshots.refresh()
+    await publish(running, "people", [{"name": "v1", "routes": [route]}])
 
 
 async def test_requests_and_answers_are_reshaped(running: Running, backend: Backend) -> None:

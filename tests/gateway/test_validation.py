@@ -5,8 +5,7 @@ from __future__ import annotations
 import orjson
 import pytest
 
-from isthmus.store import Change
-from tests.gateway.conftest import Backend, Running, resource
+from tests.gateway.conftest import Backend, Running, publish, resource
 from tests.helpers import Reply, assert_problem
 
 CONTRACT = {
@@ -36,24 +35,7 @@ async def contract_api(running: Running) -> None:
         "request": CONTRACT,
         "target": {"type": "proxy", "connection": "crm"},
     }
-    api = resource(
-        {
-            "kind": "Api",
-            "metadata": {"name": "orders"},
-            "spec": {"versions": [{"name": "v1", "routes": [route]}]},
-        }
-    )
-    app = resource(
-        {
-            "kind": "App",
-            "metadata": {"name": "portal"},
-            "spec": {"apis": ["customers", "stock", "orders"]},
-        }
-    )
-    await running.hub.store.resources.apply(
-        [Change("create", api.key, api), Change("update", app.key, app)]
-    )
-    await running.hub.snapshots.refresh()
+    await publish(running, "orders", [{"name": "v1", "routes": [route]}])
 
 
 async def post(
@@ -168,19 +150,7 @@ async def response_api(running: Running, validate: bool | None) -> None:
     version: dict[str, object] = {"name": "v1", "routes": [route]}
     if validate is not None:
         version["validateResponses"] = validate
-    api = resource({"kind": "Api", "metadata": {"name": "shapes"}, "spec": {"versions": [version]}})
-    app = resource(
-        {
-            "kind": "App",
-            "metadata": {"name": "portal"},
-            "spec": {"apis": ["customers", "stock", "shapes"]},
-        }
-    )
-    existing = await running.hub.store.resources.get(api.key)
-    await running.hub.store.resources.apply(
-        [Change("update" if existing else "create", api.key, api), Change("update", app.key, app)]
-    )
-    await running.hub.snapshots.refresh()
+    await publish(running, "shapes", [version])
 
 
 async def test_answers_are_checked_in_the_sandbox(running: Running, backend: Backend) -> None:
