@@ -26,7 +26,6 @@ from pydantic import BaseModel, ConfigDict
 from pydantic.alias_generators import to_camel
 
 from isthmus.errors import (
-    FatalError,
     IsthmusError,
     NotFound,
     UpstreamFailed,
@@ -116,13 +115,6 @@ class ConnectorContext:
     connection: str
     environment: str
     secrets: SecretResolver
-
-
-class ConnectorError(FatalError):
-    status = 502
-    code = "connector-error"
-    title = "The connector failed"
-    remediation = "Check the Connection's configuration with 'isthmus validate'."
 
 
 class UnknownOperation(NotFound):
