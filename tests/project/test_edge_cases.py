@@ -148,3 +148,10 @@ def test_literal_secrets_are_reported_beside_schema_errors(tmp_path: Path) -> No
     project = load_project(write_project(tmp_path, {"x.yaml": text}))
     paths = sorted(i.path for i in project.issues)
     assert paths == ["spec.config.headers.X-Api-Key", "spec.sytem"]
+
+
+def test_a_document_that_is_a_plain_value_is_located(tmp_path: Path) -> None:
+    text = "kind: System\nmetadata: {name: crm, owner: a}\n---\n# a note\njust some text\n"
+    line, column, _, message, _ = only_issue(tmp_path, text)
+    assert (line, column) == (5, 1)
+    assert "mapping" in message

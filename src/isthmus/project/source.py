@@ -35,6 +35,7 @@ class Document:
     index: int
     node: Any  # the ruamel round-trip node, kept for positions
     data: Any  # the same content as plain Python values
+    start: tuple[int, int] | None = None  # 0-based; for a document that is a plain value
 
     def locate(self, path: Path_, *, at_key: bool = False) -> Location:
         """The position of the value at ``path``, or of its nearest existing parent.
@@ -44,7 +45,7 @@ class Document:
         is located at its value unless ``at_key`` (the field name itself is wrong).
         """
         node = self.node
-        line, column = _position(node)
+        line, column = self.start or _position(node)
         steps = real_path(node, path)
         for index, step in enumerate(steps):
             if isinstance(node, CommentedMap) and step in node:
@@ -107,6 +108,16 @@ def _has(node: Any, step: str | int) -> bool:
 class SyntaxProblem:
     location: Location
     message: str
+
+
+def _scalar_start(text: str, index: int) -> tuple[int, int] | None:
+    """Where document ``index`` of ``text`` starts (plain values carry no position)."""
+    try:
+        nodes = list(YAML(typ="rt").compose_all(text))
+    except YAMLError:
+        return None
+    node = nodes[index] if index < len(nodes) else None
+    return (node.start_mark.line, node.start_mark.column) if node is not None else None
 
 
 def _position(node: Any) -> tuple[int, int]:
@@ -178,6 +189,8 @@ def read_documents(path: Path, display: str) -> tuple[list[Document], list[Synta
             if node is None:  # an empty document, e.g. a trailing '---'
                 continue
             document = Document(display, index, node, None)
+            if not isinstance(node, CommentedMap | CommentedSeq):
+                document.start = _scalar_start(text, index)
             try:
                 document.data = plain(node)
             except UnsupportedValue as exc:
