@@ -17,6 +17,7 @@ from isthmus.gateway.app import Gateway
 from isthmus.gateway.cache import ResponseCache
 from isthmus.hub import Hub
 from isthmus.settings import Settings
+from isthmus.tracing import GatewayTracing, provider_for
 
 
 class PortUnavailable(ConfigurationError):
@@ -78,12 +79,16 @@ async def serve(
     with ExitStack() as sockets:
         gateway_socket = sockets.enter_context(listen(settings.host, settings.gateway_port))
         control_socket = sockets.enter_context(listen(settings.control_host, settings.control_port))
+        provider = provider_for(settings.otel_endpoint) if settings.otel_endpoint else None
+        tracing = GatewayTracing(provider.get_tracer("isthmus.gateway") if provider else None)
+        sockets.callback(lambda: provider.shutdown() if provider else None)
         async with Hub(settings) as hub:
             gateway = _server(
                 Gateway(
                     hub.snapshots,
                     hub.limiter,
                     metrics=hub.metrics,
+                    tracing=tracing,
                     cache=ResponseCache(settings.cache_max_entries, settings.cache_max_entry_bytes),
                     access_log=settings.access_log,
                     issuer=settings.issuer(),

@@ -69,6 +69,11 @@ class Settings(BaseSettings):
         gt=0,
         description="How often the gateway checks the store for changes made elsewhere.",
     )
+    otel_endpoint: str | None = Field(
+        default=None,
+        description="OTLP/HTTP traces endpoint (e.g. http://collector:4318/v1/traces); "
+        "tracing is off without it.",
+    )
     access_log: bool = Field(default=True, description="Log one line per gateway request.")
     log_level: str = Field(default="info")
     log_format: str = Field(default="console", pattern="^(console|json)$")

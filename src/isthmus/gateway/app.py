@@ -29,6 +29,7 @@ from isthmus.gateway.ratelimit import RateLimiter
 from isthmus.gateway.snapshot import Snapshot, SnapshotHolder
 from isthmus.gateway.validation import validate_request, validate_response
 from isthmus.model import ResourceKey
+from isthmus.tracing import GatewayTracing
 
 Scope = MutableMapping[str, Any]
 Receive = Callable[[], Awaitable[MutableMapping[str, Any]]]
@@ -48,6 +49,7 @@ class Gateway:
         limiter: RateLimiter,
         *,
         metrics: GatewayMetrics | None = None,
+        tracing: GatewayTracing | None = None,
         cache: ResponseCache | None = None,
         access_log: bool = True,
         issuer: str,
@@ -57,6 +59,7 @@ class Gateway:
         self.holder = holder
         self.limiter = limiter
         self.metrics = metrics or GatewayMetrics()
+        self.tracing = tracing or GatewayTracing(None)
         self.cache = cache or ResponseCache()
         self.access_log = access_log
         self.issuer = issuer
@@ -80,18 +83,32 @@ class Gateway:
             client=client[0] if client else None,
             request_id=request_id_from(headers),
         )
-        try:
-            request.body = await self._read_body(receive)
-            response = await self.handle(request)
-        except ClientGone:
-            return  # nobody to answer, and a half-received body must not reach a backend
-        except IsthmusError as error:
-            response = problem_response(error, request.request_id)
-        except Exception:
-            log.exception("gateway.unhandled", request_id=request.request_id)
-            response = internal_problem(request.request_id)
-        response.headers += request.response_headers
-        await _send(send, response, request.request_id)
+        with self.tracing.request(request.method, headers) as span:
+            request.tracing = self.tracing
+            try:
+                request.body = await self._read_body(receive)
+                response = await self.handle(request)
+            except ClientGone:
+                return  # nobody to answer, and a half-received body must not reach a backend
+            except IsthmusError as error:
+                response = problem_response(error, request.request_id)
+            except Exception:
+                log.exception("gateway.unhandled", request_id=request.request_id)
+                response = internal_problem(request.request_id)
+            response.headers += request.response_headers
+            await _send(send, response, request.request_id)
+            route = f"/{request.api}/{request.version}{request.route}" if request.api else ""
+            self.tracing.finish(
+                span,
+                {
+                    "method": request.method,
+                    "route": route,
+                    "app": request.app,
+                    "api": request.api,
+                    "request_id": request.request_id,
+                },
+                response.status,
+            )
         self._record(request, response.status, time.perf_counter() - started)
 
     def _record(self, request: GatewayRequest, status: int, seconds: float) -> None:

@@ -93,6 +93,8 @@ async def proxy(request: GatewayRequest, match: Match, connector: Connector) -> 
     headers["X-Request-Id"] = request.request_id
     if request.client:
         headers["X-Forwarded-For"] = request.client
+    if request.tracing is not None:
+        request.tracing.inject(headers)
     query = request.query_string.decode("latin-1") if target.forward_query else ""
     body = request.body or None
     mapping = match.route.mapping
