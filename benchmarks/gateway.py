@@ -169,7 +169,9 @@ spec: {{apis: [bench], plan: unlimited-ish}}
 """
 
 
-def start_isthmus(workdir: Path, upstream: str) -> tuple[str, subprocess.Popen[bytes], str]:
+def start_isthmus(
+    workdir: Path, upstream: str, processes: int
+) -> tuple[str, list[subprocess.Popen[bytes]], str]:
     project = workdir / "project"
     project.mkdir()
     (project / "bench.yaml").write_text(PROJECT.format(base=upstream.rsplit("/", 1)[0]))
@@ -185,26 +187,23 @@ def start_isthmus(workdir: Path, upstream: str) -> tuple[str, subprocess.Popen[b
         text=True,
     )
     key = created.stdout.strip().splitlines()[-1]
-    port, control = free_port(), free_port()
-    env = {**os.environ, "ISTHMUS_ACCESS_LOG": "false", "ISTHMUS_LOG_LEVEL": "warning"}
-    process = start(
-        [
-            isthmus,
-            "serve",
-            "--home",
-            str(home),
-            "--gateway-port",
-            str(port),
-            "--control-port",
-            str(control),
-        ],
-        workdir,
-        "isthmus",
-        env,
-    )
+    port = free_port()
+    env = {
+        **os.environ,
+        "ISTHMUS_ACCESS_LOG": "false",
+        "ISTHMUS_LOG_LEVEL": "warning",
+        # several processes share the gateway port; each has its own control port
+        "ISTHMUS_GATEWAY_REUSE_PORT": "true" if processes > 1 else "false",
+    }
+    started = []
+    for index in range(processes):
+        args = [isthmus, "serve", "--home", str(home), "--gateway-port", str(port)]
+        args += ["--control-port", str(free_port())]
+        started.append(start(args, workdir, f"isthmus-{index}", env))
+        time.sleep(0.5)  # the first creates the signing key; let the others find it
     url = f"http://127.0.0.1:{port}/bench/v1/data"
     wait_for(url, {"X-Api-Key": key})
-    return url, process, key
+    return url, started, key
 
 
 def start_fastapi(workdir: Path, upstream: str, key: str) -> tuple[str, subprocess.Popen[bytes]]:
@@ -275,6 +274,9 @@ def wrk(url: str, key: str, connections: int, seconds: float) -> tuple[float, fl
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="one short round (< 1 min)")
+    parser.add_argument(
+        "--processes", type=int, default=1, help="isthmus processes sharing the port"
+    )
     options = parser.parse_args()
     rounds, seconds = (1, 3) if options.quick else (3, 8)
     if shutil.which("wrk") is None:
@@ -285,8 +287,8 @@ def main() -> None:
         try:
             upstream, process, kind = start_upstream(workdir)
             processes.append(process)
-            gateway, process, key = start_isthmus(workdir, upstream)
-            processes.append(process)
+            gateway, gateways, key = start_isthmus(workdir, upstream, options.processes)
+            processes += gateways
             handwritten, process = start_fastapi(workdir, upstream, key)
             processes.append(process)
             targets = {"direct": upstream, "isthmus": gateway, "fastapi_httpx": handwritten}
@@ -307,7 +309,10 @@ def main() -> None:
                 process.wait(10)
     rate = {name: statistics.median(values) for name, values in rates.items()}
     p50 = {name: statistics.median(values) for name, values in p50s.items()}
-    print(f"upstream: {kind}; {rounds} round(s) of {seconds}s, 64 connections; 2 cores shared")
+    print(
+        f"upstream: {kind}; isthmus processes: {options.processes}; {rounds} round(s) of "
+        f"{seconds}s, 64 connections; {os.cpu_count()} cores shared by everything"
+    )
     for name, value in rate.items():
         print(f"  {name:14} {value:10.0f} req/s")
     print(f"  p50 at 1 connection: direct {p50['direct']:.3f} ms, isthmus {p50['isthmus']:.3f} ms")

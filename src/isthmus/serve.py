@@ -36,12 +36,17 @@ class _Server(uvicorn.Server):
         yield
 
 
-def listen(host: str, port: int) -> socket.socket:
+def listen(host: str, port: int, *, reuse_port: bool = False) -> socket.socket:
     """A bound, listening socket. Bound here rather than by uvicorn, which exits the
-    process on failure; this way a taken port is a clear error."""
+    process on failure; this way a taken port is a clear error.
+
+    With ``reuse_port`` several hub processes listen on the same port and the kernel
+    spreads connections over them (SO_REUSEPORT): the way to use more than one core."""
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     sock = socket.socket(family, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    if reuse_port:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
     # Accepted connections inherit this. Without it Nagle's algorithm holds back each
     # answer's body behind its headers until the client's delayed ACK: 40 ms a request.
     sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
@@ -77,7 +82,9 @@ async def serve(
     default, so exposing the gateway never exposes the admin API with it.
     """
     with ExitStack() as sockets:
-        gateway_socket = sockets.enter_context(listen(settings.host, settings.gateway_port))
+        gateway_socket = sockets.enter_context(
+            listen(settings.host, settings.gateway_port, reuse_port=settings.gateway_reuse_port)
+        )
         control_socket = sockets.enter_context(listen(settings.control_host, settings.control_port))
         provider = provider_for(settings.otel_endpoint) if settings.otel_endpoint else None
         tracing = GatewayTracing(provider.get_tracer("isthmus.gateway") if provider else None)

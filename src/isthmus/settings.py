@@ -37,6 +37,11 @@ class Settings(BaseSettings):
     )
     gateway_port: int = Field(default=8400, description="Port of the data plane (gateway).")
     control_port: int = Field(default=8401, description="Port of the control plane.")
+    gateway_reuse_port: bool = Field(
+        default=False,
+        description="Let several hub processes share the gateway port (SO_REUSEPORT), one "
+        "per core; give each its own control port.",
+    )
     gateway_max_body_bytes: int = Field(
         default=1024 * 1024, ge=1024, description="Largest request body the gateway accepts."
     )

@@ -101,3 +101,65 @@ async def test_two_gateways_admit_exactly_the_quota(tmp_path: Path) -> None:
                 client.delete(name)
     assert statuses.count(200) == QUOTA  # exact: well inside quota + 1 %
     assert statuses.count(429) == REQUESTS - QUOTA
+
+
+async def test_processes_can_share_the_gateway_port(tmp_path: Path) -> None:
+    """ISTHMUS_GATEWAY_REUSE_PORT: one port, one process per core, connections spread."""
+    redis = redis_url()
+    home = tmp_path / "home"
+    isthmus("apply", str(write_project(tmp_path / "p", PROJECT)), home=home)
+    output = isthmus("key", "create", "shop", home=home)
+    [key] = [line for line in output.splitlines() if line.startswith("isk_")]
+    gateway_port = free_port()
+    env = {
+        **os.environ,
+        "ISTHMUS_GATEWAY_REUSE_PORT": "true",
+        "ISTHMUS_RATE_LIMIT_STORAGE": redis,
+        "ISTHMUS_RATE_LIMIT_PREFIX": f"isthmus-test-{secrets.token_hex(4)}",
+    }
+    controls, servers = [], []
+    for index in range(2):
+        workdir = tmp_path / f"g{index}"
+        workdir.mkdir()
+        controls.append(free_port())
+        servers.append(
+            Process(
+                [
+                    "serve",
+                    "--home",
+                    str(home),
+                    "--gateway-port",
+                    str(gateway_port),
+                    "--control-port",
+                    str(controls[-1]),
+                ],
+                workdir,
+                env=env,
+            )
+        )
+        await servers[-1].wait_ready(f"http://127.0.0.1:{controls[-1]}/readyz")
+    try:
+        # a new connection per request, so the kernel can hand each to either process
+        connector = aiohttp.TCPConnector(force_close=True)
+        async with aiohttp.ClientSession(connector=connector) as http:
+            for _ in range(40):
+                async with http.get(
+                    f"http://127.0.0.1:{gateway_port}/stock/v1/items", headers={"X-Api-Key": key}
+                ) as reply:
+                    assert reply.status == 200
+            served = []
+            for control in controls:
+                async with http.get(f"http://127.0.0.1:{control}/metrics") as reply:
+                    text = await reply.text()
+                line = next(
+                    line
+                    for line in text.splitlines()
+                    if line.startswith("isthmus_http_server_requests_total{")
+                    and 'status_class="2xx"' in line
+                )
+                served.append(float(line.rsplit(" ", 1)[1]))
+    finally:
+        for server in servers:
+            assert server.stop() == 0, server.output
+    assert sum(served) == 40
+    assert min(served) > 0  # both processes took connections
