@@ -51,6 +51,15 @@ PROJECT = {
 }
 
 
+def forget(url: str, prefix: str) -> None:
+    """Remove the counters a test left in Redis."""
+    import redis as redis_client
+
+    with redis_client.Redis.from_url(url) as client:
+        for name in client.scan_iter(f"{prefix}*"):
+            client.delete(name)
+
+
 async def test_two_gateways_admit_exactly_the_quota(tmp_path: Path) -> None:
     redis = redis_url()
     home = tmp_path / "home"
@@ -94,11 +103,7 @@ async def test_two_gateways_admit_exactly_the_quota(tmp_path: Path) -> None:
     finally:
         for server in servers:
             assert server.stop() == 0, server.output
-        import redis as redis_client
-
-        with redis_client.Redis.from_url(redis) as client:
-            for name in client.scan_iter(f"{prefix}*"):
-                client.delete(name)
+        forget(redis, prefix)
     assert statuses.count(200) == QUOTA  # exact: well inside quota + 1 %
     assert statuses.count(429) == REQUESTS - QUOTA
 
@@ -111,11 +116,12 @@ async def test_processes_can_share_the_gateway_port(tmp_path: Path) -> None:
     output = isthmus("key", "create", "shop", home=home)
     [key] = [line for line in output.splitlines() if line.startswith("isk_")]
     gateway_port = free_port()
+    prefix = f"isthmus-test-{secrets.token_hex(4)}"
     env = {
         **os.environ,
         "ISTHMUS_GATEWAY_REUSE_PORT": "true",
         "ISTHMUS_RATE_LIMIT_STORAGE": redis,
-        "ISTHMUS_RATE_LIMIT_PREFIX": f"isthmus-test-{secrets.token_hex(4)}",
+        "ISTHMUS_RATE_LIMIT_PREFIX": prefix,
     }
     controls, servers = [], []
     for index in range(2):
@@ -161,5 +167,6 @@ async def test_processes_can_share_the_gateway_port(tmp_path: Path) -> None:
     finally:
         for server in servers:
             assert server.stop() == 0, server.output
+        forget(redis, prefix)
     assert sum(served) == 40
     assert min(served) > 0  # both processes took connections
