@@ -8,8 +8,6 @@ verified by :mod:`isthmus.governance.tokens`.
 
 from __future__ import annotations
 
-import hashlib
-
 from isthmus.errors import Forbidden, Unauthenticated
 from isthmus.gateway.http import GatewayRequest
 from isthmus.gateway.snapshot import Caller, Snapshot
@@ -45,7 +43,7 @@ def authenticate(snapshot: Snapshot, request: GatewayRequest, issuer: str) -> Ca
         if claims.key_id not in snapshot.key_ids:
             raise tokens.InvalidToken("The API key the token was issued for is revoked.")
         return Caller(claims.token_id, claims.app, claims.environment, claims.audience)
-    caller = snapshot.keys.get(hashlib.sha256(key.encode("latin-1")).hexdigest())
+    caller = snapshot.caller_for(key)
     if caller is None:
         raise Unauthenticated(
             "The API key is not valid (unknown, revoked, or its App was removed).",

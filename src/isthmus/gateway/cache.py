@@ -17,7 +17,7 @@ import time
 from collections import OrderedDict
 from dataclasses import dataclass
 
-from isthmus.gateway.http import GatewayRequest, GatewayResponse, Headers
+from isthmus.gateway.http import GatewayRequest, GatewayResponse, Headers, header_value
 from isthmus.model.api import ResponseCaching
 
 _DIRECTIVE = re.compile(r"([a-z-]+)(?:=\"?(\d+)\"?)?")
@@ -39,13 +39,6 @@ def _directives(value: bytes | None) -> dict[str, int | None]:
         return {}
     found = _DIRECTIVE.findall(value.decode("latin-1").lower())
     return {name: int(number) if number else None for name, number in found}
-
-
-def _header(headers: Headers, name: bytes) -> bytes | None:
-    for key, value in headers:
-        if key == name:
-            return value
-    return None
 
 
 class ResponseCache:
@@ -103,7 +96,7 @@ class ResponseCache:
             return
         if "no-store" in _directives(request.header(b"cache-control")):
             return
-        rules = _directives(_header(response.headers, b"cache-control"))
+        rules = _directives(header_value(response.headers, b"cache-control"))
         if "no-store" in rules or "no-cache" in rules:
             return
         if "private" in rules and not policy.per_app:
@@ -115,7 +108,7 @@ class ResponseCache:
                 break
         if ttl <= 0:
             return
-        vary_header = _header(response.headers, b"vary")
+        vary_header = header_value(response.headers, b"vary")
         vary = (
             tuple(
                 sorted(v.strip().lower().encode() for v in vary_header.decode("latin-1").split(","))

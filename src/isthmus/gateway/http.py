@@ -38,10 +38,7 @@ class GatewayRequest:
     app: str = ""
 
     def header(self, name: bytes) -> bytes | None:
-        for key, value in self.headers:
-            if key == name:
-                return value
-        return None
+        return header_value(self.headers, name)
 
 
 @dataclass
@@ -49,6 +46,14 @@ class GatewayResponse:
     status: int
     body: bytes = b""
     headers: Headers = field(default_factory=list)
+
+
+def header_value(headers: Headers, name: bytes) -> bytes | None:
+    """The first value of header ``name`` (lower-case bytes, as ASGI gives them)."""
+    for key, value in headers:
+        if key == name:
+            return value
+    return None
 
 
 def request_id_from(headers: Headers) -> str:

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import base64
 import binascii
-import hashlib
 from urllib.parse import parse_qsl, unquote_plus
 
 import orjson
@@ -53,7 +52,7 @@ def token(request: GatewayRequest, snapshot: Snapshot, issuer: str, ttl: int) ->
     if form.get("grant_type") != "client_credentials":
         raise OAuthError("unsupported_grant_type", "Only client_credentials is supported.")
     client_id, secret = _client_credentials(request, form)
-    caller = snapshot.keys.get(hashlib.sha256(secret.encode()).hexdigest()) if secret else None
+    caller = snapshot.caller_for(secret) if secret else None
     if caller is None or caller.app != client_id:
         raise OAuthError("invalid_client", "Unknown client or wrong secret.", 401)
     granted = snapshot.grants.get(caller.app, frozenset())

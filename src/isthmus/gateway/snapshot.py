@@ -8,7 +8,7 @@ single assignment, so a request sees one consistent revision from start to finis
 from __future__ import annotations
 
 import asyncio
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import structlog
 
@@ -18,6 +18,7 @@ from isthmus.gateway.routing import RouteTable
 from isthmus.governance.tokens import TokenAuthority, TokenKeys
 from isthmus.model import Api, App, Connection, Plan
 from isthmus.store import Store
+from isthmus.store.keys import digest
 
 log = structlog.get_logger(__name__)
 
@@ -39,7 +40,10 @@ class Snapshot:
     policies: dict[str, tuple[Policy, ...]]  # app -> its Plan's limits
     token_keys: TokenKeys
     key_ids: frozenset[str]  # ids of the active API keys (tokens name the key they came from)
-    built_at: float = field(default=0.0)
+
+    def caller_for(self, key: str) -> Caller | None:
+        """Who an API key belongs to, if it is active (looked up by its digest)."""
+        return self.keys.get(digest(key))
 
 
 class SnapshotHolder:
@@ -90,7 +94,6 @@ class SnapshotHolder:
             policies,
             await self.tokens.load(),
             frozenset(caller.key_id for caller in keys.values()),
-            asyncio.get_running_loop().time(),
         )
 
     async def follow(self, interval: float) -> None:

@@ -10,7 +10,7 @@ import orjson
 from multidict import CIMultiDict
 
 from isthmus.errors import FatalError
-from isthmus.gateway.http import GatewayRequest, Headers
+from isthmus.gateway.http import GatewayRequest, Headers, header_value
 from isthmus.gateway.validation import parse_json_body
 from isthmus.mapping import Mapping, MappingError
 from isthmus.model.api import ProxyMapping
@@ -85,7 +85,7 @@ def map_response(compiled: CompiledMapping, status: int, headers: Headers, body:
     """The answer's body after the response mapping (successful JSON answers only)."""
     if compiled.response is None or not 200 <= status < 300 or not body:
         return body
-    content_type = next((v for k, v in headers if k == b"content-type"), b"")
+    content_type = header_value(headers, b"content-type") or b""
     if b"json" not in content_type:
         return body
     try:

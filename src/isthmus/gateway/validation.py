@@ -17,7 +17,7 @@ from jsonschema import Draft202012Validator
 from jsonschema.exceptions import ValidationError
 
 from isthmus.errors import BadRequest, FatalError, ValidationFailed
-from isthmus.gateway.http import NOT_PARSED, GatewayRequest, GatewayResponse
+from isthmus.gateway.http import NOT_PARSED, GatewayRequest, GatewayResponse, header_value
 from isthmus.model.api import RequestContract
 
 MAX_JSON_DEPTH = 64
@@ -209,7 +209,7 @@ def validate_response(validator: Draft202012Validator, response: GatewayResponse
     """Check a successful JSON answer; a violation becomes a 502 for the caller."""
     if not 200 <= response.status < 300 or not response.body:
         return
-    content_type = next((v for k, v in response.headers if k == b"content-type"), b"")
+    content_type = header_value(response.headers, b"content-type") or b""
     if b"json" not in content_type:
         return
     try:
