@@ -30,6 +30,19 @@ def isthmus(
     return result.stdout + result.stderr
 
 
+def serve_args(home: Path, gateway_port: int, control_port: int) -> list[str]:
+    """``isthmus serve`` on the given home and ports."""
+    return [
+        "serve",
+        "--home",
+        str(home),
+        "--gateway-port",
+        str(gateway_port),
+        "--control-port",
+        str(control_port),
+    ]
+
+
 class Process:
     """A long-running isthmus command with its output in files."""
 

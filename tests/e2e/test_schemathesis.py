@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.e2e.proc import Process, isthmus
+from tests.e2e.proc import Process, isthmus, serve_args
 from tests.helpers import free_port
 
 pytestmark = pytest.mark.e2e
@@ -68,15 +68,7 @@ async def test_the_admin_api_keeps_its_contract(tmp_path: Path) -> None:
         "ISTHMUS_ACCESS_LOG": "false",
     }
     server = Process(
-        [
-            "serve",
-            "--home",
-            str(home),
-            "--gateway-port",
-            str(gateway_port),
-            "--control-port",
-            str(control_port),
-        ],
+        serve_args(home, gateway_port, control_port),
         tmp_path,
         env=env,
     )

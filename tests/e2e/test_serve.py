@@ -10,7 +10,7 @@ import aiohttp
 import pytest
 from aiohttp import web
 
-from tests.e2e.proc import Process, isthmus
+from tests.e2e.proc import Process, isthmus, serve_args
 from tests.helpers import PROBLEM_FIELDS, free_port, write_project
 
 pytestmark = pytest.mark.e2e
@@ -76,15 +76,7 @@ async def test_serve_applies_routes_and_stops_cleanly(tmp_path: Path, backend: s
     [key] = [line for line in output.splitlines() if line.startswith("isk_")]
     gateway_port, control_port = free_port(), free_port()
     server = Process(
-        [
-            "serve",
-            "--home",
-            str(home),
-            "--gateway-port",
-            str(gateway_port),
-            "--control-port",
-            str(control_port),
-        ],
+        serve_args(home, gateway_port, control_port),
         tmp_path,
     )
     gateway = f"http://127.0.0.1:{gateway_port}"
@@ -132,15 +124,7 @@ async def test_serve_reports_a_taken_port(tmp_path: Path) -> None:
         taken.listen()
         port = taken.getsockname()[1]
         server = Process(
-            [
-                "serve",
-                "--home",
-                str(tmp_path / "home"),
-                "--gateway-port",
-                str(port),
-                "--control-port",
-                str(free_port()),
-            ],
+            serve_args(tmp_path / "home", port, free_port()),
             tmp_path,
         )
         server.popen.wait(30)

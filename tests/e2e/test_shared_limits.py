@@ -10,7 +10,7 @@ from pathlib import Path
 import aiohttp
 import pytest
 
-from tests.e2e.proc import Process, isthmus
+from tests.e2e.proc import Process, isthmus, serve_args
 from tests.helpers import free_port, write_project
 from tests.services import redis_url
 
@@ -75,15 +75,7 @@ async def test_two_gateways_admit_exactly_the_quota(tmp_path: Path) -> None:
         workdir.mkdir()
         servers.append(
             Process(
-                [
-                    "serve",
-                    "--home",
-                    str(home),
-                    "--gateway-port",
-                    str(gateway_port),
-                    "--control-port",
-                    str(control_port),
-                ],
+                serve_args(home, gateway_port, control_port),
                 workdir,
                 env={**os.environ, **env},
             )
@@ -130,15 +122,7 @@ async def test_processes_can_share_the_gateway_port(tmp_path: Path) -> None:
         controls.append(free_port())
         servers.append(
             Process(
-                [
-                    "serve",
-                    "--home",
-                    str(home),
-                    "--gateway-port",
-                    str(gateway_port),
-                    "--control-port",
-                    str(controls[-1]),
-                ],
+                serve_args(home, gateway_port, controls[-1]),
                 workdir,
                 env=env,
             )

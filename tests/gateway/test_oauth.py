@@ -65,9 +65,8 @@ def signer(running: Running) -> Any:
     return snapshot.token_keys.signer
 
 
-def forge(running: Running, header: dict[str, Any] | None = None, **claims: Any) -> str:
-    """A token signed with the hub's real key, with the header and claims given."""
-    key = signer(running)
+def valid_claims(running: Running, **changes: Any) -> dict[str, Any]:
+    """The claims of a good token for 'portal' on 'customers', with ``changes`` (None drops)."""
     now = int(time.time())
     body = {
         "iss": ISSUER,
@@ -81,11 +80,16 @@ def forge(running: Running, header: dict[str, Any] | None = None, **claims: Any)
         "exp": now + 300,
         "jti": "x",
     }
-    body.update(claims)
+    body.update(changes)
+    return {k: v for k, v in body.items() if v is not None}
+
+
+def forge(running: Running, header: dict[str, Any] | None = None, **claims: Any) -> str:
+    """A token signed with the hub's real key, with the header and claims given."""
+    key = signer(running)
+    body = valid_claims(running, **claims)
     head = {"alg": key.alg, "kid": key.kid, "typ": "at+jwt", **(header or {})}
-    return jwt.encode(
-        head, {k: v for k, v in body.items() if v is not None}, key.key, algorithms=[key.alg]
-    )
+    return jwt.encode(head, body, key.key, algorithms=[key.alg])
 
 
 def b64(data: bytes) -> str:
@@ -198,20 +202,7 @@ def hs256_with_public_key(running: Running) -> str:
     key = signer(running)
     public = key.key.as_pem(private=False)
     head = b64(orjson.dumps({"alg": "HS256", "kid": key.kid, "typ": "at+jwt"}))
-    now = int(time.time())
-    payload = b64(
-        orjson.dumps(
-            {
-                "iss": ISSUER,
-                "sub": "portal",
-                "aud": "customers",
-                "isthmus_env": "sandbox",
-                "isthmus_key": active_key(running),
-                "exp": now + 300,
-                "nbf": now,
-            }
-        )
-    )
+    payload = b64(orjson.dumps(valid_claims(running)))
     signature = hmac.new(public, f"{head}.{payload}".encode(), hashlib.sha256).digest()
     return f"{head}.{payload}.{b64(signature)}"
 
@@ -219,53 +210,20 @@ def hs256_with_public_key(running: Running) -> str:
 def alg_none(running: Running) -> str:
     key = signer(running)
     head = b64(orjson.dumps({"alg": "none", "kid": key.kid, "typ": "at+jwt"}))
-    now = int(time.time())
-    payload = b64(
-        orjson.dumps(
-            {
-                "iss": ISSUER,
-                "sub": "portal",
-                "aud": "customers",
-                "isthmus_env": "sandbox",
-                "isthmus_key": active_key(running),
-                "exp": now + 300,
-            }
-        )
-    )
+    payload = b64(orjson.dumps(valid_claims(running)))
     return f"{head}.{payload}."
 
 
 def foreign_key(running: Running, kid: str | None = None) -> str:
     attacker = ECKey.generate_key("P-256")
-    now = int(time.time())
-    claims = {
-        "iss": ISSUER,
-        "sub": "portal",
-        "aud": "customers",
-        "isthmus_env": "sandbox",
-        "isthmus_key": active_key(running),
-        "exp": now + 300,
-        "nbf": now,
-    }
+    claims = valid_claims(running)
     head = {"alg": "ES256", "kid": kid or signer(running).kid, "typ": "at+jwt"}
     return jwt.encode(head, claims, attacker, algorithms=["ES256"])
 
 
 def tampered(running: Running) -> str:
     head, _, signature = forge(running).split(".")
-    now = int(time.time())
-    payload = b64(
-        orjson.dumps(
-            {
-                "iss": ISSUER,
-                "sub": "portal",
-                "aud": "customers",
-                "isthmus_env": "production",
-                "isthmus_key": active_key(running),
-                "exp": now + 300,
-            }
-        )
-    )
+    payload = b64(orjson.dumps(valid_claims(running, isthmus_env="production")))
     return f"{head}.{payload}.{signature}"
 
 
