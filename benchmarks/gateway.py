@@ -170,7 +170,7 @@ spec: {{apis: [bench], plan: unlimited-ish}}
 
 
 def start_isthmus(
-    workdir: Path, upstream: str, processes: int
+    workdir: Path, upstream: str, processes: int, server: str
 ) -> tuple[str, list[subprocess.Popen[bytes]], str]:
     project = workdir / "project"
     project.mkdir()
@@ -192,6 +192,7 @@ def start_isthmus(
         **os.environ,
         "ISTHMUS_ACCESS_LOG": "false",
         "ISTHMUS_LOG_LEVEL": "warning",
+        "ISTHMUS_GATEWAY_SERVER": server,
         # several processes share the gateway port; each has its own control port
         "ISTHMUS_GATEWAY_REUSE_PORT": "true" if processes > 1 else "false",
     }
@@ -277,6 +278,9 @@ def main() -> None:
     parser.add_argument(
         "--processes", type=int, default=1, help="isthmus processes sharing the port"
     )
+    parser.add_argument(
+        "--server", choices=["granian", "uvicorn"], default="granian", help="the gateway's server"
+    )
     options = parser.parse_args()
     rounds, seconds = (1, 3) if options.quick else (3, 8)
     if shutil.which("wrk") is None:
@@ -287,7 +291,9 @@ def main() -> None:
         try:
             upstream, process, kind = start_upstream(workdir)
             processes.append(process)
-            gateway, gateways, key = start_isthmus(workdir, upstream, options.processes)
+            gateway, gateways, key = start_isthmus(
+                workdir, upstream, options.processes, options.server
+            )
             processes += gateways
             handwritten, process = start_fastapi(workdir, upstream, key)
             processes.append(process)
@@ -310,7 +316,8 @@ def main() -> None:
     rate = {name: statistics.median(values) for name, values in rates.items()}
     p50 = {name: statistics.median(values) for name, values in p50s.items()}
     print(
-        f"upstream: {kind}; isthmus processes: {options.processes}; {rounds} round(s) of "
+        f"upstream: {kind}; isthmus processes: {options.processes} on {options.server}; "
+        f"{rounds} round(s) of "
         f"{seconds}s, 64 connections; {os.cpu_count()} cores shared by everything"
     )
     for name, value in rate.items():

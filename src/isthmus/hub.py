@@ -7,9 +7,10 @@ from contextlib import AsyncExitStack
 from types import TracebackType
 from typing import Self
 
+from isthmus.gateway.counters import counters_for
 from isthmus.gateway.metrics import GatewayMetrics
 from isthmus.gateway.pool import ConnectionPool
-from isthmus.gateway.ratelimit import RateLimiter, storage_for
+from isthmus.gateway.ratelimit import STORAGE_TIMEOUT_SECONDS, RateLimiter
 from isthmus.gateway.snapshot import SnapshotHolder
 from isthmus.governance.tokens import TokenAuthority
 from isthmus.governance.vault import Vault, vault_key
@@ -29,7 +30,9 @@ class Hub:
         self.pool = ConnectionPool(self.vault)
         self.tokens = TokenAuthority(self.store.signing_keys, self.vault, settings.token_algorithm)
         self.limiter = RateLimiter(
-            storage_for(settings.rate_limit_storage, settings.rate_limit_prefix)
+            counters_for(
+                settings.rate_limit_storage, settings.rate_limit_prefix, STORAGE_TIMEOUT_SECONDS
+            )
         )
         self.metrics = GatewayMetrics()
         self.snapshots = SnapshotHolder(self.store, self.pool, self.tokens)

@@ -42,6 +42,10 @@ class Settings(BaseSettings):
         description="Let several hub processes share the gateway port (SO_REUSEPORT), one "
         "per core; give each its own control port.",
     )
+    gateway_server: Literal["granian", "uvicorn"] = Field(
+        default="granian",
+        description="The gateway's HTTP server: granian (Rust, faster) or uvicorn.",
+    )
     gateway_max_body_bytes: int = Field(
         default=1024 * 1024, ge=1024, description="Largest request body the gateway accepts."
     )

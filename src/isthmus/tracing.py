@@ -9,7 +9,7 @@ the hub into the System. The imports stay lazy: without the extra nothing is loa
 from __future__ import annotations
 
 from collections.abc import Iterator, MutableMapping
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from typing import TYPE_CHECKING, Any
 
 from isthmus.errors import ConfigurationError
@@ -36,23 +36,35 @@ def provider_for(endpoint: str, service: str = "isthmus-gateway") -> TracerProvi
     return provider
 
 
+_NO_SPAN: AbstractContextManager[None] = nullcontext()
+
+
 class GatewayTracing:
     """Spans for gateway requests, or nothing at all when no tracer is given."""
 
     def __init__(self, tracer: Tracer | None) -> None:
         self.tracer = tracer
 
-    @contextmanager
-    def request(self, method: str, headers: list[tuple[bytes, bytes]]) -> Iterator[Span | None]:
+    def request(
+        self, method: str, headers: list[tuple[bytes, bytes]]
+    ) -> AbstractContextManager[Span | None]:
+        """A server span for one request, continuing the caller's trace; with tracing
+        off, a shared do-nothing context (this runs on every request)."""
         if self.tracer is None:
-            yield None
-            return
+            return _NO_SPAN
+        return self._span(self.tracer, method, headers)
+
+    @staticmethod
+    @contextmanager
+    def _span(
+        tracer: Tracer, method: str, headers: list[tuple[bytes, bytes]]
+    ) -> Iterator[Span | None]:
         from opentelemetry import propagate
         from opentelemetry.trace import SpanKind
 
         carrier = {k.decode("latin-1"): v.decode("latin-1") for k, v in headers}
         parent = propagate.extract(carrier)
-        with self.tracer.start_as_current_span(
+        with tracer.start_as_current_span(
             f"{method} gateway", context=parent, kind=SpanKind.SERVER
         ) as span:
             span.set_attribute("http.request.method", method)

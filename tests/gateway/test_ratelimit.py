@@ -9,7 +9,6 @@ from typing import Any
 import pytest
 
 from isthmus.gateway.app import Gateway
-from isthmus.gateway.ratelimit import policies_of
 from isthmus.hub import Hub
 from isthmus.settings import Settings
 from isthmus.store import Change
@@ -132,10 +131,10 @@ async def test_a_refusal_uses_up_no_other_policy(running: Running) -> None:
     assert statuses == [200, 429, 429, 429]
     reply = await running.get("/stock/v1/items", running.key)
     assert reply.json()["policy"] == "daily"  # not 'rate': refusals did not fill the window
-    stats = await running.hub.limiter._moving.get_window_stats(
-        policies_of(await plan(running))[0].item, "sandbox", "rate", "portal", "stock"
-    )
-    assert stats.remaining == 2
+    # without the daily quota, the rate window still has the two requests it had left
+    await use_plan(running, {"rate": {"requests": 3, "periodSeconds": 60}})
+    statuses = [(await running.get("/stock/v1/items", running.key)).status for _ in range(3)]
+    assert statuses == [200, 200, 429]
 
 
 async def test_environments_have_their_own_counters(running: Running) -> None:
@@ -153,7 +152,8 @@ async def test_a_hanging_counter_store_is_skipped(tmp_path: Path, backend: Backe
     import asyncio
     import time as clock
 
-    from isthmus.gateway.ratelimit import Policy, RateLimiter, storage_for
+    from isthmus.gateway.counters import counters_for
+    from isthmus.gateway.ratelimit import STORAGE_TIMEOUT_SECONDS, Policies, RateLimiter
 
     done = asyncio.Event()
     writers: list[asyncio.StreamWriter] = []
@@ -165,16 +165,17 @@ async def test_a_hanging_counter_store_is_skipped(tmp_path: Path, backend: Backe
     server = await asyncio.start_server(silent, "127.0.0.1", 0)
     port = server.sockets[0].getsockname()[1]
     try:
-        limiter = RateLimiter(storage_for(f"redis://127.0.0.1:{port}/0", "t"))
-        daily = policies_of(
+        limiter = RateLimiter(
+            counters_for(f"redis://127.0.0.1:{port}/0", "t", STORAGE_TIMEOUT_SECONDS)
+        )
+        daily = Policies.of(
             resource({"kind": "Plan", "metadata": {"name": "p"}, "spec": {"dailyQuota": 5}})
         )
         started = clock.monotonic()
-        decision = await limiter.admit(daily, "app", "api", "sandbox")
+        headers = await limiter.admit(daily, "app", "api", "sandbox")
         assert clock.monotonic() - started < 2  # bounded by the storage timeout
-        assert decision.headers == [(b"ratelimit-policy", b'"daily";q=5;w=86400')]
+        assert headers == [(b"ratelimit-policy", b'"daily";q=5;w=86400')]
         assert limiter._skip_until > clock.monotonic()  # later requests skip the store
-        assert isinstance(daily[0], Policy)
         await limiter.__aexit__(None, None, None)
     finally:
         done.set()
@@ -183,9 +184,3 @@ async def test_a_hanging_counter_store_is_skipped(tmp_path: Path, backend: Backe
             await writer.wait_closed()
         server.close()
         await server.wait_closed()
-
-
-async def plan(running: Running) -> Any:
-    from isthmus.model import ResourceKey
-
-    return await running.hub.store.resources.get(ResourceKey("Plan", "tier"))

@@ -25,7 +25,7 @@ from isthmus.gateway.http import (
     request_id_from,
 )
 from isthmus.gateway.metrics import GatewayMetrics
-from isthmus.gateway.ratelimit import RateLimiter
+from isthmus.gateway.ratelimit import NO_POLICIES, RateLimiter
 from isthmus.gateway.snapshot import Snapshot, SnapshotHolder
 from isthmus.gateway.validation import validate_request, validate_response
 from isthmus.model import ResourceKey
@@ -67,9 +67,9 @@ class Gateway:
         self.max_body_bytes = max_body_bytes
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """The gateway as an ASGI application (granian or uvicorn, and the tests)."""
         if scope["type"] != "http":
             return  # lifespan and websockets are not served here
-        started = time.perf_counter()
         headers: list[tuple[bytes, bytes]] = scope["headers"]
         client = scope.get("client")
         raw_path = scope.get("raw_path")
@@ -83,33 +83,44 @@ class Gateway:
             client=client[0] if client else None,
             request_id=request_id_from(headers),
         )
-        with self.tracing.request(request.method, headers) as span:
+        response = await self.respond(request, receive)
+        if response is None:
+            return
+        await send(
+            {
+                "type": "http.response.start",
+                "status": response.status,
+                "headers": [
+                    *response.headers,
+                    (b"content-length", str(len(response.body)).encode()),
+                    # else the server names itself, and granian its version too
+                    (b"server", b"isthmus"),
+                ],
+            }
+        )
+        await send({"type": "http.response.body", "body": response.body})
+
+    async def respond(self, request: GatewayRequest, receive: Receive) -> GatewayResponse | None:
+        """Answer one request; None when the caller left before its body was complete."""
+        started = time.perf_counter()
+        with self.tracing.request(request.method, request.headers) as span:
             request.tracing = self.tracing
             try:
-                request.body = await self._read_body(receive)
+                request.body = await _read_body(receive, self.max_body_bytes)
                 response = await self.handle(request)
             except ClientGone:
-                return  # nobody to answer, and a half-received body must not reach a backend
+                return None  # nobody to answer; a half-received body must not reach a backend
             except IsthmusError as error:
                 response = problem_response(error, request.request_id)
             except Exception:
                 log.exception("gateway.unhandled", request_id=request.request_id)
                 response = internal_problem(request.request_id)
             response.headers += request.response_headers
-            await _send(send, response, request.request_id)
-            route = f"/{request.api}/{request.version}{request.route}" if request.api else ""
-            self.tracing.finish(
-                span,
-                {
-                    "method": request.method,
-                    "route": route,
-                    "app": request.app,
-                    "api": request.api,
-                    "request_id": request.request_id,
-                },
-                response.status,
-            )
+            response.headers.append((b"x-request-id", request.request_id.encode()))
+            if span is not None:
+                self.tracing.finish(span, _span_attributes(request), response.status)
         self._record(request, response.status, time.perf_counter() - started)
+        return response
 
     def _record(self, request: GatewayRequest, status: int, seconds: float) -> None:
         self.metrics.observe(
@@ -153,11 +164,10 @@ class Gateway:
         request.route = match.route.template
         auth.authorize(snapshot, caller, match.route.api)
         request.response_headers += match.headers  # lifecycle headers, on refusals too
-        policies = snapshot.policies.get(caller.app, ())
-        decision = await self.limiter.admit(
+        policies = snapshot.policies.get(caller.app, NO_POLICIES)
+        request.response_headers += await self.limiter.admit(
             policies, caller.app, match.route.api, caller.environment
         )
-        request.response_headers += decision.headers
         if match.route.contract is not None:
             validate_request(match.route.contract, request, match.params)
         caching = match.route.route.cache
@@ -191,30 +201,33 @@ class Gateway:
             return oauth.jwks(snapshot)
         return oauth.metadata(self.issuer)
 
-    async def _read_body(self, receive: Receive) -> bytes:
-        chunks: list[bytes] = []
-        size = 0
-        while True:
-            message = await receive()
-            if message["type"] == "http.disconnect":
-                raise ClientGone
-            chunk = message.get("body", b"")
-            size += len(chunk)
-            if size > self.max_body_bytes:
-                raise PayloadTooLarge(
-                    f"The body is larger than the gateway accepts ({self.max_body_bytes} bytes)."
-                )
-            chunks.append(chunk)
-            if not message.get("more_body", False):
-                break
-        return b"".join(chunks)
+
+def _too_large(limit: int) -> PayloadTooLarge:
+    return PayloadTooLarge(f"The body is larger than the gateway accepts ({limit} bytes).")
 
 
-async def _send(send: Send, response: GatewayResponse, request_id: str) -> None:
-    headers = [
-        *response.headers,
-        (b"content-length", str(len(response.body)).encode()),
-        (b"x-request-id", request_id.encode()),
-    ]
-    await send({"type": "http.response.start", "status": response.status, "headers": headers})
-    await send({"type": "http.response.body", "body": response.body})
+async def _read_body(receive: Receive, limit: int) -> bytes:
+    chunks: list[bytes] = []
+    size = 0
+    while True:
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            raise ClientGone
+        chunk = message.get("body", b"")
+        size += len(chunk)
+        if size > limit:
+            raise _too_large(limit)
+        chunks.append(chunk)
+        if not message.get("more_body", False):
+            return b"".join(chunks)
+
+
+def _span_attributes(request: GatewayRequest) -> dict[str, str]:
+    route = f"/{request.api}/{request.version}{request.route}" if request.api else ""
+    return {
+        "method": request.method,
+        "route": route,
+        "app": request.app,
+        "api": request.api,
+        "request_id": request.request_id,
+    }

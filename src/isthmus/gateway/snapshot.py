@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import structlog
 
 from isthmus.gateway.pool import ConnectionPool
-from isthmus.gateway.ratelimit import Policy, policies_of
+from isthmus.gateway.ratelimit import NO_POLICIES, Policies
 from isthmus.gateway.routing import RouteTable
 from isthmus.governance.tokens import TokenAuthority, TokenKeys
 from isthmus.model import Api, App, Connection, Plan
@@ -37,7 +37,7 @@ class Snapshot:
     routes: RouteTable
     keys: dict[str, Caller]  # sha256 digest -> caller
     grants: dict[str, frozenset[str]]  # app -> Apis it may call
-    policies: dict[str, tuple[Policy, ...]]  # app -> its Plan's limits
+    policies: dict[str, Policies]  # app -> its Plan's limits
     token_keys: TokenKeys
     key_ids: frozenset[str]  # ids of the active API keys (tokens name the key they came from)
 
@@ -81,9 +81,9 @@ class SnapshotHolder:
             if app in apps  # keys of a deleted App stop working with it
         }
         grants = {name: frozenset(app.spec.apis) for name, app in apps.items()}
-        plans = {r.metadata.name: policies_of(r) for r in resources if isinstance(r, Plan)}
+        plans = {r.metadata.name: Policies.of(r) for r in resources if isinstance(r, Plan)}
         policies = {
-            name: plans.get(app.spec.plan, ()) if app.spec.plan else ()
+            name: plans.get(app.spec.plan, NO_POLICIES) if app.spec.plan else NO_POLICIES
             for name, app in apps.items()
         }
         return Snapshot(
