@@ -21,6 +21,81 @@ from tests.helpers import Reply, asgi_call, free_port
 ISSUER = "https://hub.example.test"
 
 
+# Records for collection routes: ties on 'age' and 'tier' on purpose, one without email.
+PEOPLE = [
+    {
+        "id": 1,
+        "name": "Ada",
+        "age": 36,
+        "tier": "gold",
+        "country": "GB",
+        "active": True,
+        "joined": "2024-03-01T09:00:00Z",
+        "email": "ada@example.test",
+    },
+    {
+        "id": 2,
+        "name": "Grace",
+        "age": 45,
+        "tier": "silver",
+        "country": "US",
+        "active": False,
+        "joined": "2023-07-15T12:00:00Z",
+        "email": "grace@example.test",
+    },
+    {
+        "id": 3,
+        "name": "Alan",
+        "age": 41,
+        "tier": "gold",
+        "country": "GB",
+        "active": True,
+        "joined": "2022-01-10T08:30:00Z",
+        "email": None,
+    },
+    {
+        "id": 4,
+        "name": "Edsger",
+        "age": 36,
+        "tier": "bronze",
+        "country": "NL",
+        "active": True,
+        "joined": "2024-11-20T16:45:00Z",
+        "email": "edsger@example.test",
+    },
+    {
+        "id": 5,
+        "name": "Barbara",
+        "age": 41,
+        "tier": "gold",
+        "country": "US",
+        "active": False,
+        "joined": "2021-05-05T05:05:00Z",
+        "email": "barbara@example.test",
+    },
+    {
+        "id": 6,
+        "name": "Tim",
+        "age": 29,
+        "tier": "silver",
+        "country": "GB",
+        "active": True,
+        "joined": "2025-02-02T02:02:00Z",
+        "email": "tim@example.test",
+    },
+    {
+        "id": 7,
+        "name": "Frances",
+        "age": 52,
+        "tier": "bronze",
+        "country": "FR",
+        "active": True,
+        "joined": "2020-09-09T09:09:00Z",
+        "email": "frances@example.test",
+    },
+]
+
+
 @dataclass
 class Backend:
     url: str
@@ -65,6 +140,8 @@ async def backend() -> AsyncIterator[Backend]:
                 headers["Cache-Control"] = directive
             language = request.headers.get("Accept-Language", "")
             return web.json_response({"n": len(state.seen), "lang": language}, headers=headers)
+        if request.path == "/people":
+            return web.json_response({"results": PEOPLE})
         if request.path.startswith("/missing"):
             return web.json_response({"error": "no such thing"}, status=404)
         return web.json_response(

@@ -11,16 +11,25 @@ import time
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 
+import orjson
 import structlog
 
 from isthmus.errors import IsthmusError, MethodNotAllowed, PayloadTooLarge, StoreUnavailable
 from isthmus.gateway import auth, oauth
 from isthmus.gateway.cache import ResponseCache
+from isthmus.gateway.collections import (
+    CompiledCollection,
+    RecordsNotFound,
+    page,
+    parse_query,
+    select_records,
+)
 from isthmus.gateway.dispatch import DISPATCH
 from isthmus.gateway.http import (
     GatewayRequest,
     GatewayResponse,
     internal_problem,
+    json_response,
     problem_response,
     request_id_from,
 )
@@ -170,6 +179,9 @@ class Gateway:
         )
         if match.route.contract is not None:
             validate_request(match.route.contract, request, match.params)
+        collection = match.route.collection
+        if collection is not None:  # its query is checked before any backend call too
+            request.collection = parse_query(collection, request.query_string)
         caching = match.route.route.cache
         if caching is not None:
             self.cache.follow(snapshot.revision)
@@ -181,6 +193,8 @@ class Gateway:
             ResourceKey("Connection", target.connection, caller.environment)
         )
         response = await DISPATCH[target.type](request, match, connector)
+        if collection is not None:
+            response = self._page(request, collection, response)
         compiled = match.route
         if (
             compiled.response is not None
@@ -191,6 +205,22 @@ class Gateway:
         if caching is not None:
             self.cache.store(request, caching, caller.environment, response)
         return response
+
+    def _page(
+        self, request: GatewayRequest, collection: CompiledCollection, response: GatewayResponse
+    ) -> GatewayResponse:
+        """The target's list cut to the page asked for; other answers pass as they are."""
+        if not 200 <= response.status < 300:
+            return response
+        assert request.collection is not None
+        try:
+            answer = orjson.loads(response.body) if response.body else None
+        except orjson.JSONDecodeError:
+            raise RecordsNotFound("The backend's answer is not JSON.") from None
+        records = select_records(collection, answer)
+        body = page(collection, request.collection, records, self.issuer + request.path)
+        kept = [(k, v) for k, v in response.headers if k not in (b"content-type", b"etag")]
+        return json_response(200, body, kept)
 
     def _oauth(self, request: GatewayRequest, snapshot: Snapshot) -> GatewayResponse:
         if request.path == oauth.TOKEN_PATH:

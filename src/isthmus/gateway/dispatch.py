@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from typing import Any, cast
-from urllib.parse import parse_qsl, quote
+from urllib.parse import parse_qsl, quote, urlencode
 
 from multidict import CIMultiDict
 
@@ -96,6 +96,12 @@ async def proxy(request: GatewayRequest, match: Match, connector: Connector) -> 
     if request.tracing is not None:
         request.tracing.inject(headers)
     query = request.query_string.decode("latin-1") if target.forward_query else ""
+    collection = match.route.collection
+    if collection is not None and query:  # paging, sorting and filters are the gateway's
+        kept = [
+            (n, v) for n, v in parse_qsl(query, keep_blank_values=True) if not collection.own(n)
+        ]
+        query = urlencode(kept)
     body = request.body or None
     mapping = match.route.mapping
     if mapping is not None:

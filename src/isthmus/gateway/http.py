@@ -29,6 +29,8 @@ class GatewayRequest:
     response_headers: Headers = field(default_factory=list)
     # The JSON body once parsed (validation and operation targets share it).
     parsed_body: Any = field(default=NOT_PARSED, repr=False)
+    # A collection route's checked query (CollectionQuery), set before dispatch.
+    collection: Any = field(default=None, repr=False)
     # Set by the gateway: passes the trace context on to backends when tracing is on.
     tracing: Any = field(default=None, repr=False)
     # What it turned out to be, for metrics and the access log ("" until known).

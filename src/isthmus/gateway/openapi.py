@@ -13,6 +13,7 @@ from typing import Any
 from isthmus.errors import Problem
 from isthmus.model import Api, ApiVersion, Route
 from isthmus.model.api import path_params
+from isthmus.model.collection import Collection
 
 DOCUMENT_PATH = "/openapi.json"
 _PROBLEM = {"$ref": "#/components/schemas/Problem"}
@@ -57,12 +58,88 @@ def _parameters(route: Route) -> list[dict[str, Any]]:
                 if parameter.description:
                     entry["description"] = parameter.description
                 out.append(entry)
+    if route.collection is not None:
+        out += _collection_parameters(route.collection)
     return out
+
+
+_SCHEMA_OF = {
+    "string": {"type": "string"},
+    "integer": {"type": "integer"},
+    "number": {"type": "number"},
+    "boolean": {"type": "boolean"},
+    "date-time": {"type": "string", "format": "date-time"},
+}
+
+
+def _collection_parameters(collection: Collection) -> list[dict[str, Any]]:
+    sortable = [n for n, f in collection.fields.items() if f.sortable]
+    filterable = [n for n, f in collection.fields.items() if f.filterable]
+    out: list[dict[str, Any]] = [
+        {
+            "name": "limit",
+            "in": "query",
+            "description": f"Records per page (default {collection.default_limit}).",
+            "schema": {"type": "integer", "minimum": 1, "maximum": collection.max_limit},
+        },
+        {
+            "name": "cursor",
+            "in": "query",
+            "description": "Where the next page starts: follow 'nextLink' rather than building it.",
+            "schema": {"type": "string"},
+        },
+        {
+            "name": "sort",
+            "in": "query",
+            "description": f"Fields to sort by, comma-separated, '-' for descending: {sortable}.",
+            "schema": {"type": "string"},
+        },
+        {
+            "name": "filter",
+            "in": "query",
+            "description": "An OData filter expression over "
+            f"{filterable}, e.g. \"{filterable[0] if filterable else 'name'} eq 'x'\"; "
+            "eq ne gt ge lt le in, and or not, contains startswith endswith.",
+            "schema": {"type": "string"},
+        },
+    ]
+    for name in filterable:
+        field = collection.fields[name]
+        entry: dict[str, Any] = {
+            "name": name,
+            "in": "query",
+            "description": field.description or f"Only records whose {name} equals this.",
+            "schema": _SCHEMA_OF[field.type],
+        }
+        out.append(entry)
+    return out
+
+
+def _envelope(route: Route) -> dict[str, Any]:
+    assert route.collection is not None
+    record = route.response or {
+        "type": "object",
+        "properties": {n: _SCHEMA_OF[f.type] for n, f in route.collection.fields.items()},
+    }
+    return {
+        "type": "object",
+        "required": ["value"],
+        "properties": {
+            "value": {"type": "array", "items": record},
+            "nextLink": {
+                "type": "string",
+                "format": "uri",
+                "description": "The next page; absent on the last.",
+            },
+        },
+    }
 
 
 def _operation(route: Route, deprecated: bool) -> dict[str, Any]:
     success: dict[str, Any] = {"description": "Success"}
-    if route.response is not None:
+    if route.collection is not None:
+        success["content"] = {"application/json": {"schema": _envelope(route)}}
+    elif route.response is not None:
         success["content"] = {"application/json": {"schema": route.response}}
     responses: dict[str, Any] = {"200": success}
     if route.method == "POST":

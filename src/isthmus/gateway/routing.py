@@ -18,6 +18,7 @@ import orjson
 from jsonschema import Draft202012Validator
 
 from isthmus.errors import FatalError, MethodNotAllowed, NotFound
+from isthmus.gateway.collections import CompiledCollection
 from isthmus.gateway.openapi import DOCUMENT_PATH, document
 from isthmus.gateway.transform import CompiledMapping, compile_mapping
 from isthmus.gateway.validation import CompiledContract, compile_contract
@@ -48,6 +49,7 @@ class CompiledRoute:
     response: Draft202012Validator | None = None
     version_spec: ApiVersion | None = None
     mapping: CompiledMapping | None = None
+    collection: CompiledCollection | None = None
 
     @property
     def template(self) -> str:
@@ -89,6 +91,16 @@ def _mapping_of(route: Route) -> CompiledMapping | None:
     if isinstance(target, ProxyTarget) and target.mapping is not None:
         return compile_mapping(target.mapping)
     return None
+
+
+def _response_validator(route: Route) -> Draft202012Validator | None:
+    if route.response is None:
+        return None
+    if route.collection is not None:  # the schema is of one record: check each in the page
+        return Draft202012Validator(
+            {"type": "object", "properties": {"value": {"type": "array", "items": route.response}}}
+        )
+    return Draft202012Validator(route.response)
 
 
 def _lifecycle_headers(
@@ -137,9 +149,10 @@ class RouteTable:
                         route,
                         _compile(route.path),
                         compile_contract(route.request) if route.request else None,
-                        Draft202012Validator(route.response) if route.response else None,
+                        _response_validator(route),
                         version,
                         _mapping_of(route),
+                        CompiledCollection.of(route.collection) if route.collection else None,
                     )
                     if compiled.pattern is None:
                         table.static.setdefault(route.path, {})[route.method] = compiled

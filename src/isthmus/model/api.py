@@ -17,6 +17,7 @@ from pydantic import BeforeValidator, Field, Strict, field_validator, model_vali
 
 from isthmus.mapping import Expression
 from isthmus.model.base import Name, Ref, Resource, Spec
+from isthmus.model.collection import Collection
 from isthmus.model.registry import register_kind
 
 PATH_PARAM = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)\}")
@@ -138,8 +139,12 @@ class Route(Spec):
     )
     response: JsonSchema | None = Field(
         default=None,
-        description="JSON Schema of a successful answer's body: documented, and checked "
-        "where the version validates responses.",
+        description="JSON Schema of a successful answer's body (of one record, for a "
+        "collection): documented, and checked where the version validates responses.",
+    )
+    collection: Collection | None = Field(
+        default=None,
+        description="Answer a list with the gateway's paging, sorting and filtering.",
     )
 
     @field_validator("method", mode="before")
@@ -169,6 +174,8 @@ class Route(Spec):
     def _cache_only_reads(self) -> Route:
         if self.cache is not None and self.method != "GET":
             raise ValueError("only GET routes can cache answers")
+        if self.collection is not None and self.method != "GET":
+            raise ValueError("only GET routes can be collections")
         return self
 
     @model_validator(mode="after")
