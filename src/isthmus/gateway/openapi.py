@@ -7,6 +7,7 @@ Retool and Appsmith REST resources, n8n's HTTP node.
 
 from __future__ import annotations
 
+import copy
 import re
 from typing import Any
 
@@ -169,7 +170,49 @@ def _operation(route: Route, deprecated: bool) -> dict[str, Any]:
     return operation
 
 
+def _imported(api: Api, version: ApiVersion, issuer: str) -> dict[str, Any]:
+    """The version's own document, narrowed to what is routed, on the gateway's URL and
+    with the gateway's ways to authenticate."""
+    assert version.openapi is not None
+    name = api.metadata.name
+    doc = copy.deepcopy(version.openapi)
+    routed: dict[str, set[str]] = {}
+    for route in version.routes:
+        routed.setdefault(route.path, set()).add(route.method.lower())
+    paths = {}
+    for path, item in doc.get("paths", {}).items():
+        if path in routed:
+            paths[path] = {k: v for k, v in item.items() if k in routed[path] or k not in _METHODS}
+    doc["paths"] = paths
+    doc["servers"] = [{"url": f"{issuer}/{name}/{version.name}"}]
+    doc.setdefault("components", {}).setdefault("securitySchemes", {}).update(
+        _security(issuer, name)
+    )
+    doc["security"] = [{"apiKey": []}, {"oauth2": [name]}]
+    return doc
+
+
+_METHODS = {"get", "put", "post", "delete", "options", "head", "patch", "trace"}
+
+
+def _security(issuer: str, name: str) -> dict[str, Any]:
+    return {
+        "apiKey": {"type": "apiKey", "in": "header", "name": "X-Api-Key"},
+        "oauth2": {
+            "type": "oauth2",
+            "flows": {
+                "clientCredentials": {
+                    "tokenUrl": f"{issuer}/oauth/token",
+                    "scopes": {name: f"Call {name}"},
+                }
+            },
+        },
+    }
+
+
 def document(api: Api, version: ApiVersion, issuer: str) -> dict[str, Any]:
+    if version.openapi is not None:
+        return _imported(api, version, issuer)
     name = api.metadata.name
     paths: dict[str, dict[str, Any]] = {}
     for route in version.routes:
@@ -185,18 +228,7 @@ def document(api: Api, version: ApiVersion, issuer: str) -> dict[str, Any]:
         "paths": paths,
         "components": {
             "schemas": {"Problem": Problem.model_json_schema()},
-            "securitySchemes": {
-                "apiKey": {"type": "apiKey", "in": "header", "name": "X-Api-Key"},
-                "oauth2": {
-                    "type": "oauth2",
-                    "flows": {
-                        "clientCredentials": {
-                            "tokenUrl": f"{issuer}/oauth/token",
-                            "scopes": {name: f"Call {name}"},
-                        }
-                    },
-                },
-            },
+            "securitySchemes": _security(issuer, name),
         },
         "security": [{"apiKey": []}, {"oauth2": [name]}],
     }

@@ -19,6 +19,7 @@ from jsonschema import Draft202012Validator
 
 from isthmus.errors import FatalError, MethodNotAllowed, NotFound
 from isthmus.gateway.collections import CompiledCollection
+from isthmus.gateway.imported import ImportedContract
 from isthmus.gateway.openapi import DOCUMENT_PATH, document
 from isthmus.gateway.transform import CompiledMapping, compile_mapping
 from isthmus.gateway.validation import CompiledContract, compile_contract
@@ -142,14 +143,21 @@ class RouteTable:
                 if version.status != "retired":
                     self._published.setdefault(api.metadata.name, []).append(version.name)
                     self._contracts[(api.metadata.name, version.name)] = (api, version)
+                imported = ImportedContract(version) if version.openapi else None
                 for route in version.routes:
+                    contract = compile_contract(route.request) if route.request else None
+                    response = _response_validator(route)
+                    if imported is not None:  # what the route leaves out, the document says
+                        contract = contract or imported.request(route)
+                        if response is None and route.collection is None:
+                            response = imported.response(route)
                     compiled = CompiledRoute(
                         api.metadata.name,
                         version.name,
                         route,
                         _compile(route.path),
-                        compile_contract(route.request) if route.request else None,
-                        _response_validator(route),
+                        contract,
+                        response,
                         version,
                         _mapping_of(route),
                         CompiledCollection.of(route.collection) if route.collection else None,

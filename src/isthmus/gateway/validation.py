@@ -40,7 +40,7 @@ class RequestInvalid(ValidationFailed):
 
 
 @dataclass(frozen=True)
-class _Field:
+class ParameterCheck:
     validator: Draft202012Validator
     kind: str | None  # the JSON type text is converted to
     required: bool
@@ -48,17 +48,17 @@ class _Field:
 
 @dataclass(frozen=True)
 class CompiledContract:
-    path: dict[str, _Field] = field(default_factory=dict)
-    query: dict[str, _Field] = field(default_factory=dict)
-    headers: dict[str, _Field] = field(default_factory=dict)
+    path: dict[str, ParameterCheck] = field(default_factory=dict)
+    query: dict[str, ParameterCheck] = field(default_factory=dict)
+    headers: dict[str, ParameterCheck] = field(default_factory=dict)
     body: Draft202012Validator | None = None
     additional_query: bool = True
 
 
 def compile_contract(contract: RequestContract) -> CompiledContract:
-    def fields(part: dict[str, Any], lower: bool = False) -> dict[str, _Field]:
+    def fields(part: dict[str, Any], lower: bool = False) -> dict[str, ParameterCheck]:
         return {
-            (name.lower() if lower else name): _Field(
+            (name.lower() if lower else name): ParameterCheck(
                 Draft202012Validator(p.schema_), _kind(p.schema_), p.required
             )
             for name, p in part.items()
@@ -126,7 +126,7 @@ def _pointer(*steps: object) -> str:
 
 
 def _check_fields(
-    where: str, fields: dict[str, _Field], values: dict[str, str]
+    where: str, fields: dict[str, ParameterCheck], values: dict[str, str]
 ) -> Iterator[dict[str, str]]:
     for name, spec in fields.items():
         if name not in values:

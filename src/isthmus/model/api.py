@@ -221,6 +221,12 @@ class ApiVersion(Spec):
         description="Check successful answers against the routes' response schemas; "
         "default: in the sandbox Environment only.",
     )
+    openapi: dict[str, Any] | None = Field(
+        default=None,
+        description="The version's contract as an OpenAPI 3.x document (in a project: the "
+        "path of its YAML or JSON file). Routes without a 'request' or 'response' take "
+        "them from the document's operation of the same method and path.",
+    )
     routes: list[Route] = Field(default_factory=list)
 
     def checks_responses(self, environment: str) -> bool:
@@ -246,6 +252,23 @@ class ApiVersion(Spec):
             raise ValueError("a deprecated version needs deprecatedAt and sunset dates")
         if self.deprecated_at and self.sunset and self.sunset < self.deprecated_at:
             raise ValueError("sunset comes before deprecatedAt")
+        return self
+
+    @model_validator(mode="after")
+    def _routes_in_document(self) -> ApiVersion:
+        document = self.openapi
+        if document is None:
+            return self
+        if not str(document.get("openapi", "")).startswith("3.") or not isinstance(
+            document.get("paths"), dict
+        ):
+            raise ValueError("openapi is not an OpenAPI 3.x document with 'paths'")
+        for route in self.routes:
+            item = document["paths"].get(route.path)
+            if not isinstance(item, dict) or route.method.lower() not in item:
+                raise ValueError(
+                    f"route {route.method} {route.path} is not in the version's OpenAPI document"
+                )
         return self
 
     @model_validator(mode="after")

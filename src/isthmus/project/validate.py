@@ -12,6 +12,7 @@ from pydantic import ValidationError
 from isthmus.model import Resource, ResourceKey, kinds, references
 from isthmus.project.checks import literal_secrets, resource_checks
 from isthmus.project.hints import hint_for, message_for
+from isthmus.project.includes import inline_includes
 from isthmus.project.issues import Issue, dotted
 from isthmus.project.source import Document, Location, project_files, read_documents
 
@@ -52,7 +53,9 @@ def load_project(root: Path, known: Iterable[tuple[str, str]] = ()) -> LoadedPro
         documents, problems = read_documents(path, str(path.relative_to(base)))
         project.issues += [Issue(p.location, "", p.message) for p in problems]
         for document in documents:
-            _load_document(project, document)
+            if _is_openapi(document.data):
+                continue  # a contract an Api version names: read when it does
+            _load_document(project, document, path.parent, base)
     if files and not project.resources and not project.issues:
         # An empty project would make 'apply' delete everything: say so instead.
         project.issues.append(
@@ -63,7 +66,11 @@ def load_project(root: Path, known: Iterable[tuple[str, str]] = ()) -> LoadedPro
     return project
 
 
-def _load_document(project: LoadedProject, document: Document) -> None:
+def _is_openapi(data: object) -> bool:
+    return isinstance(data, dict) and "openapi" in data and "kind" not in data
+
+
+def _load_document(project: LoadedProject, document: Document, folder: Path, root: Path) -> None:
     data = document.data
     here = document.locate(())
     if not isinstance(data, dict):
@@ -85,6 +92,18 @@ def _load_document(project: LoadedProject, document: Document) -> None:
     )
     if isinstance(name, str):
         project.declared.add((cls.__name__, name))
+    included = inline_includes(data, folder, root)
+    for unreadable in included:
+        project.issues.append(
+            Issue(
+                document.locate(unreadable.path),
+                dotted(unreadable.path),
+                unreadable.message,
+                unreadable.hint,
+            )
+        )
+    if included:
+        return
     try:
         resource = cls.model_validate(data)
     except ValidationError as exc:
