@@ -24,7 +24,7 @@ from urllib.parse import parse_qsl, urlencode
 import orjson
 
 from isthmus.errors import FatalError
-from isthmus.gateway.filtering import FilterInvalid, Predicate, compile_filter
+from isthmus.gateway.filtering import FilterInvalid, Predicate, compile_filter, field_value, moment
 from isthmus.gateway.validation import RequestInvalid
 from isthmus.mapping import Mapping, MappingError
 from isthmus.model.collection import RESERVED, Collection
@@ -82,7 +82,7 @@ def _typed(text: str, kind: str) -> Any:
             raise ValueError(text)
         return text == "true"
     if kind == "date-time":
-        return datetime.fromisoformat(text.replace("Z", "+00:00"))
+        return moment(text)
     return text
 
 
@@ -225,7 +225,7 @@ def page(
     selected = [
         r
         for r in records
-        if all(_matches(r.get(n), v) for n, v in query.equals)
+        if all(field_value(r, n, fields[n].type) == v for n, v in query.equals)
         and (query.predicate is None or query.predicate(r))
     ]
     # Sort by each key in turn, last first (a stable sort keeps earlier keys' order).
@@ -242,15 +242,6 @@ def page(
         cursor = _write_cursor([last.get(n) for n, _ in query.sort], query.fingerprint)
         body["nextLink"] = f"{link_base}?{urlencode([*query.params, ('cursor', cursor)])}"
     return body
-
-
-def _matches(actual: Any, expected: Any) -> bool:
-    if isinstance(expected, datetime) and isinstance(actual, str):
-        try:
-            return datetime.fromisoformat(actual.replace("Z", "+00:00")) == expected
-        except ValueError:
-            return False
-    return bool(actual == expected)
 
 
 def _beyond(record: dict[str, Any], query: CollectionQuery, fields: Any) -> bool:

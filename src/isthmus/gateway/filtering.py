@@ -106,7 +106,7 @@ class _Compiler:
             if not isinstance(node.right, ast.List):
                 raise FilterInvalid("needs a list after 'in', e.g. country in ('GB', 'FR')")
             values = [self._literal(item, kind, name) for item in node.right.val]
-            return lambda record: _value(record, name, kind) in values
+            return lambda record: field_value(record, name, kind) in values
         test = _COMPARE.get(type(node.comparator))
         if test is None:
             raise FilterInvalid("uses a comparison other than eq, ne, lt, le, gt, ge, in")
@@ -118,7 +118,7 @@ class _Compiler:
             return lambda record: (record.get(name) is not None) == present
 
         def compare(record: dict[str, Any]) -> bool:
-            actual = _value(record, name, kind)
+            actual = field_value(record, name, kind)
             if actual is None:
                 return isinstance(node.comparator, ast.NotEq)
             try:
@@ -168,7 +168,8 @@ class _Compiler:
             raise FilterInvalid(f"has a value for '{name}' that is not a valid {kind}") from None
 
 
-def _moment(text: str) -> datetime:
+def moment(text: str) -> datetime:
+    """ISO 8601 text as a datetime ('Z' accepted, as JSON APIs write UTC)."""
     return datetime.fromisoformat(text.replace("Z", "+00:00"))
 
 
@@ -178,17 +179,17 @@ _LITERALS: dict[tuple[type, str], Callable[[Any], Any]] = {
     (ast.Integer, "number"): float,
     (ast.Float, "number"): float,
     (ast.Boolean, "boolean"): lambda v: v in (True, "true"),
-    (ast.DateTime, "date-time"): _moment,
-    (ast.String, "date-time"): _moment,
+    (ast.DateTime, "date-time"): moment,
+    (ast.String, "date-time"): moment,
 }
 
 
-def _value(record: dict[str, Any], name: str, kind: str) -> Any:
+def field_value(record: dict[str, Any], name: str, kind: str) -> Any:
     """A record's value as the field's type (date-times arrive as text)."""
     value = record.get(name)
     if kind == "date-time" and isinstance(value, str):
         try:
-            return _moment(value)
+            return moment(value)
         except ValueError:
             return None
     return value
