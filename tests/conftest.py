@@ -2,14 +2,28 @@
 
 from __future__ import annotations
 
+import asyncio
 import secrets
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 
 import pytest
 
 from isthmus.store import Store
 from tests.services import POSTGRES_ADMIN_DSN, unavailable
+
+
+def pytest_asyncio_loop_factories(
+    config: pytest.Config, item: pytest.Item
+) -> dict[str, Callable[[], asyncio.AbstractEventLoop]]:
+    """asyncio's own loop for every test; a module that sets ``BOTH_LOOPS = True`` runs
+    each of its tests on uvloop too, the loop the hub serves on."""
+    module = getattr(item, "module", None)
+    if getattr(module, "BOTH_LOOPS", False):
+        import uvloop
+
+        return {"asyncio": asyncio.new_event_loop, "uvloop": uvloop.new_event_loop}
+    return {"asyncio": asyncio.new_event_loop}
 
 
 async def _postgres_database() -> tuple[str, str]:

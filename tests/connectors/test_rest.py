@@ -183,13 +183,18 @@ async def test_metadata_addresses_are_refused_even_when_private_is_allowed(host:
             await api.call("request", {"path": "/latest/meta-data"})
 
 
-async def test_every_request_of_a_guarded_session_is_checked(backend: tuple[str, Seen]) -> None:
-    from isthmus.connectors.http import guarded_session
+async def test_every_new_connection_of_a_pool_is_checked(backend: tuple[str, Seen]) -> None:
+    from yarl import URL
+
+    from isthmus.connectors.http import Limits, OriginPool
 
     url, seen = backend
-    async with guarded_session(allow_private=False) as session:
-        with pytest.raises(OutboundBlocked):
-            await session.get(url + "/x")
+    port = URL(url).port
+    # a name, so the address is only known after resolution: judged then, at connect
+    pool = OriginPool(URL(f"http://localhost:{port}"), allow_private=False, limits=Limits())
+    with pytest.raises(OutboundBlocked):
+        await pool.request("GET", "/base/x")
+    await pool.close()
     assert seen == []
 
 
@@ -213,7 +218,7 @@ async def test_every_request_of_a_guarded_session_is_checked(backend: tuple[str,
 def test_address_policy(address: str, allow_private: bool, refused: bool) -> None:
     import ipaddress
 
-    from isthmus.connectors.http import address_refusal
+    from isthmus.connectors.addresses import address_refusal
 
     reason = address_refusal(ipaddress.ip_address(address), allow_private=allow_private)
     assert (reason is not None) is refused

@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 from aiohttp import web
+from multidict import CIMultiDict
 
 from isthmus.control.app import create_control_app
 from isthmus.gateway.app import Gateway
@@ -113,7 +114,7 @@ async def backend() -> AsyncIterator[Backend]:
             {
                 "method": request.method,
                 "raw_path": request.raw_path,
-                "headers": dict(request.headers),
+                "headers": CIMultiDict(request.headers),  # names are case-insensitive
                 "body": body,
             }
         )

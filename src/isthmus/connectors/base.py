@@ -16,12 +16,12 @@ Connectors are async context managers: resources (pools, sessions) live between
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from types import TracebackType
 from typing import Any, ClassVar, Literal, Protocol, Self, runtime_checkable
 
-from multidict import CIMultiDictProxy
+from multidict import CIMultiDict, CIMultiDictProxy
 from pydantic import BaseModel, ConfigDict
 from pydantic.alias_generators import to_camel
 
@@ -162,12 +162,31 @@ class Connector:
         return Health(ok=True, detail="no check defined; assumed reachable")
 
 
-@dataclass(frozen=True)
+Headers = Sequence[tuple[bytes, bytes]]  # lower-case names as bytes, repeats kept
+
+
 class UpstreamResponse:
-    status: int
-    headers: CIMultiDictProxy[str]
-    raw_headers: tuple[tuple[bytes, bytes], ...]  # as received: any bytes, repeats kept
-    body: bytes
+    """A backend's whole answer. Header names are lower-case bytes; repeats are kept."""
+
+    __slots__ = ("_headers", "body", "raw_headers", "status")
+
+    def __init__(self, status: int, raw_headers: Headers, body: bytes) -> None:
+        self.status = status
+        self.raw_headers = raw_headers
+        self.body = body
+        self._headers: CIMultiDictProxy[str] | None = None
+
+    @property
+    def headers(self) -> CIMultiDictProxy[str]:
+        """The headers decoded, looked up case-insensitively (built on first use)."""
+        if self._headers is None:
+            self._headers = CIMultiDictProxy(
+                CIMultiDict(
+                    (name.decode("latin-1"), value.decode("latin-1"))
+                    for name, value in self.raw_headers
+                )
+            )
+        return self._headers
 
 
 def backend_failure(response: UpstreamResponse) -> IsthmusError | None:
@@ -196,7 +215,7 @@ class HttpForwarder(Protocol):
         path: str,
         *,
         query: str = "",
-        headers: Mapping[str, str] | None = None,
+        headers: Headers = (),
         body: bytes | None = None,
     ) -> UpstreamResponse: ...
 

@@ -6,30 +6,29 @@ It offers the ``request`` operation (method, path, query, headers, JSON body) an
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import re
 from collections.abc import Mapping
 from typing import Any, ClassVar, Literal, cast
-from urllib.parse import unquote
+from urllib.parse import quote, unquote
 
-import aiohttp
 import orjson
-from multidict import CIMultiDict
 from pydantic import Field, field_validator
 from yarl import URL
 
+from isthmus.connectors.addresses import check_literal_host
 from isthmus.connectors.base import (
     Connector,
     ConnectorConfig,
     ConnectorContext,
+    Headers,
     Health,
     OperationSpec,
     UnknownOperation,
     UpstreamResponse,
     backend_failure,
 )
-from isthmus.connectors.http import check_literal_host, guarded_session
+from isthmus.connectors.http import Limits, OriginPool
 from isthmus.connectors.resilience import (
     RETRY_STATUSES,
     BreakerPolicy,
@@ -42,9 +41,8 @@ from isthmus.connectors.resilience import (
 )
 from isthmus.errors import (
     BadRequest,
+    ConfigurationError,
     IsthmusError,
-    OutboundBlocked,
-    UpstreamResponseTooLarge,
     UpstreamTimeout,
     UpstreamUnavailable,
     UpstreamUnreachable,
@@ -52,6 +50,9 @@ from isthmus.errors import (
 from isthmus.model.base import SECRET_PATTERN, SecretRef
 
 _SECRET = re.compile(SECRET_PATTERN)
+_TOKEN = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")  # an HTTP field name (RFC 9110 §5.1)
+# Characters of a path that a caller's 'request' operation may leave unencoded.
+_PATH_SAFE = "/%:@!$&'()*+,;=-._~"
 
 
 class NoAuth(ConnectorConfig):
@@ -115,46 +116,65 @@ class RestConfig(ConnectorConfig):
             raise ValueError("must not carry credentials; use 'auth' with a secret:// reference")
         return value.rstrip("/")
 
+    @field_validator("headers")
+    @classmethod
+    def _field_names(cls, value: dict[str, str]) -> dict[str, str]:
+        for name in value:
+            if not _TOKEN.fullmatch(name):
+                raise ValueError(f"'{name}' is not an HTTP header name")
+        return value
+
 
 class RestConnector(Connector):
     def __init__(self, config: RestConfig, context: ConnectorContext) -> None:
         super().__init__(context)
         self.config = config
         self.base = URL(config.base_url)
-        self._session: aiohttp.ClientSession | None = None
-        self._fixed: CIMultiDict[str] = CIMultiDict()
+        self._prefix = self.base.raw_path.rstrip("/")
+        self._pool: OriginPool | None = None
+        self._fixed: list[tuple[bytes, bytes]] = []
+        self._fixed_names: frozenset[bytes] = frozenset()
         self.breaker = CircuitBreaker(config.circuit_breaker)
         self._closed = False
 
     async def __aenter__(self) -> RestConnector:
         check_literal_host(self.base, allow_private=self.config.allow_private_network)
-        for name, value in self.config.headers.items():
-            self._fixed[name] = await self._value(value)
-        self._fixed.update(await self._auth_headers())
-        self._session = guarded_session(
+        fixed = {name: await self._value(value) for name, value in self.config.headers.items()}
+        fixed.update(await self._auth_headers())
+        for name, value in fixed.items():
+            if any(c in value for c in "\r\n\x00") or not value.isprintable():
+                raise ConfigurationError(
+                    f"The value of the Connection's header '{name}' holds a line break or "
+                    "control character.",
+                    remediation="Store the value (or the secret it refers to) on one line.",
+                )
+            self._fixed.append((name.lower().encode("latin-1"), value.encode("latin-1")))
+        self._fixed_names = frozenset(name for name, _ in self._fixed)
+        self._pool = OriginPool(
+            self.base.origin(),
             allow_private=self.config.allow_private_network,
-            limit=self.config.max_connections,
-            connect_timeout=self.config.connect_timeout_seconds,
-            read_timeout=self.config.read_timeout_seconds,
-            total_timeout=self.config.timeout_seconds,
+            limits=Limits(
+                connect_timeout=self.config.connect_timeout_seconds,
+                read_timeout=self.config.read_timeout_seconds,
+                total_timeout=self.config.timeout_seconds,
+                max_connections=self.config.max_connections,
+                max_response_bytes=self.config.max_response_bytes,
+            ),
         )
         return self
 
     async def __aexit__(self, *exc: object) -> None:
         self._closed = True
-        if self._session is not None:
-            await self._session.close()
-            self._session = None
+        if self._pool is not None:
+            await self._pool.close()
+            self._pool = None
 
-    def _headers(self, given: Mapping[str, str] | None) -> CIMultiDict[str]:
+    def _headers(self, given: Headers) -> list[tuple[bytes, bytes]]:
         """The caller's headers, except that the Connection's own (credentials, tenant
         headers) always win: a caller cannot replace or add to them."""
-        merged: CIMultiDict[str] = CIMultiDict()
-        items = given.items() if given is not None else ()
-        for name, value in items:
-            if name not in self._fixed:
-                merged.add(name, value)
-        merged.extend(self._fixed)
+        fixed = self._fixed_names
+        merged = [(name, value) for name, value in given if name.lower() not in fixed]
+        merged += self._fixed
         return merged
 
     async def _value(self, value: str) -> str:
@@ -171,16 +191,19 @@ class RestConnector(Connector):
             return {auth.header: await self._value(auth.value)}
         return {}
 
-    def url_for(self, path: str) -> URL:
-        """The URL of ``path`` (already percent-encoded) under the base URL.
+    def target_for(self, path: str) -> str:
+        """The request target of ``path`` (already percent-encoded) under the base URL.
 
         Dot segments are refused also when percent-encoded, even inside an encoded
         slash ('..%2F'), since some backends decode before they normalise.
         """
-        decoded = [part for segment in path.split("/") for part in unquote(segment).split("/")]
-        if not path.startswith("/") or any(part in (".", "..") for part in decoded):
+        if not path.startswith("/"):
             raise BadRequest("The backend path must be absolute and must not climb ('..').")
-        return self.base.with_path(self.base.raw_path.rstrip("/") + path, encoded=True)
+        if "." in path or "%" in path:  # only these can hold a dot segment
+            decoded = unquote(path).split("/") if "%" in path else path.split("/")
+            if "." in decoded or ".." in decoded:
+                raise BadRequest("The backend path must be absolute and must not climb ('..').")
+        return self._prefix + path
 
     async def forward(
         self,
@@ -188,24 +211,26 @@ class RestConnector(Connector):
         path: str,
         *,
         query: str = "",
-        headers: Mapping[str, str] | None = None,
+        headers: Headers = (),
         body: bytes | None = None,
     ) -> UpstreamResponse:
         """Send one request to the System and read its whole response."""
-        if self._session is None:
+        pool = self._pool
+        if pool is None:
             if self._closed:  # replaced by a new configuration while this call waited
                 raise UpstreamUnavailable("The Connection was reconfigured; send it again.")
             raise RuntimeError("connector used outside 'async with'")
-        url = self.url_for(path)
+        target = self.target_for(path)
         if query:  # the caller's query string is already percent-encoded: keep it as is
-            url = URL(f"{url}?{query}", encoded=True)
+            target = f"{target}?{query}"
         sent = self._headers(headers)
-        retry = may_retry(
-            method, self.config.retries.honour_idempotency_key and "Idempotency-Key" in sent
+        keyed = self.config.retries.honour_idempotency_key and any(
+            name.lower() == b"idempotency-key" for name, _ in sent
         )
+        retry = may_retry(method, keyed)
 
         async def once() -> UpstreamResponse:
-            answer = await self._send(method, url, sent, body)
+            answer = await pool.request(method, target, sent, body)
             if answer.status in RETRY_STATUSES:
                 wait = retry_after_seconds(answer.headers.get("Retry-After"))
                 raise RetryableAnswer(answer, wait)
@@ -230,27 +255,6 @@ class RestConnector(Connector):
         finally:
             self.breaker.settle()  # a probe that ended any other way must not block forever
 
-    async def _send(
-        self, method: str, url: URL, headers: CIMultiDict[str], body: bytes | None
-    ) -> UpstreamResponse:
-        assert self._session is not None
-        try:
-            async with self._session.request(
-                method, url, headers=headers, data=body, allow_redirects=False
-            ) as response:
-                payload = await _read_capped(response, self.config.max_response_bytes)
-                return UpstreamResponse(
-                    response.status, response.headers, response.raw_headers, payload
-                )
-        except OutboundBlocked:
-            raise
-        except TimeoutError as exc:
-            raise UpstreamTimeout(
-                "The backend did not answer within the Connection's timeout."
-            ) from exc
-        except (aiohttp.ClientError, OSError, asyncio.IncompleteReadError) as exc:
-            raise UpstreamUnreachable("The connection to the backend failed.") from exc
-
     def operations(self) -> Mapping[str, OperationSpec]:
         return {
             "request": OperationSpec(
@@ -272,15 +276,16 @@ class RestConnector(Connector):
     async def call(self, operation: str, payload: Mapping[str, Any]) -> Any:
         if operation != "request":
             raise UnknownOperation(f"The rest connector has no operation '{operation}'.")
-        headers = CIMultiDict({str(k): str(v) for k, v in (payload.get("headers") or {}).items()})
+        headers = _encoded_headers(payload.get("headers") or {})
         body = None
         if payload.get("body") is not None:
             body = orjson.dumps(payload["body"])
-            headers.setdefault("Content-Type", "application/json")
+            if not any(name == b"content-type" for name, _ in headers):
+                headers.append((b"content-type", b"application/json"))
         query = URL.build(query=payload.get("query") or {}).raw_query_string
         response = await self.forward(
             str(payload.get("method", "GET")).upper(),
-            str(payload.get("path", "/")),
+            quote(str(payload.get("path", "/")), safe=_PATH_SAFE),
             query=query,
             headers=headers,
             body=body,
@@ -298,20 +303,16 @@ class RestConnector(Connector):
         return Health(ok=True, detail=f"reachable (HTTP {response.status})")
 
 
-async def _read_capped(response: aiohttp.ClientResponse, limit: int) -> bytes:
-    too_large = UpstreamResponseTooLarge(
-        "The backend's response is larger than the Connection allows (maxResponseBytes)."
-    )
-    if (response.content_length or 0) > limit:
-        raise too_large
-    chunks: list[bytes] = []
-    size = 0
-    async for chunk in response.content.iter_chunked(64 * 1024):
-        size += len(chunk)
-        if size > limit:
-            raise too_large
-        chunks.append(chunk)
-    return b"".join(chunks)
+def _encoded_headers(given: Mapping[str, Any]) -> list[tuple[bytes, bytes]]:
+    headers = []
+    for name, value in given.items():
+        if not _TOKEN.fullmatch(str(name)):
+            raise BadRequest(f"'{name}' is not an HTTP header name.")
+        try:
+            headers.append((str(name).lower().encode(), str(value).encode("latin-1")))
+        except UnicodeEncodeError:
+            raise BadRequest(f"The value of header '{name}' is not Latin-1 text.") from None
+    return headers
 
 
 def _decode(response: UpstreamResponse) -> Any:

@@ -6,8 +6,6 @@ from collections.abc import Awaitable, Callable
 from typing import Any, cast
 from urllib.parse import parse_qsl, quote, urlencode
 
-from multidict import CIMultiDict
-
 from isthmus.connectors.base import Connector, HttpForwarder, backend_failure
 from isthmus.errors import ConfigurationError
 from isthmus.gateway.http import GatewayRequest, GatewayResponse, json_response
@@ -85,16 +83,16 @@ async def proxy(request: GatewayRequest, match: Match, connector: Connector) -> 
         )
     template = target.path or match.route.template
     path = PATH_PARAM.sub(lambda m: quote(match.params[m.group(1)], safe=""), template)
-    headers: CIMultiDict[str] = CIMultiDict(
-        (name.decode("latin-1"), value.decode("latin-1"))
-        for name, value in request.headers
-        if _forwardable(name, _REQUEST_DROP)
-    )
-    headers["X-Request-Id"] = request.request_id
+    headers = [h for h in request.headers if _forwardable(h[0], _REQUEST_DROP)]
+    headers.append((b"x-request-id", request.request_id.encode()))
     if request.client:
-        headers["X-Forwarded-For"] = request.client
+        headers.append((b"x-forwarded-for", request.client.encode()))
     if request.tracing is not None:
-        request.tracing.inject(headers)
+        carrier: dict[str, str] = {}
+        request.tracing.inject(carrier)  # our span's context replaces the caller's
+        injected = [(k.lower().encode(), v.encode("latin-1")) for k, v in carrier.items()]
+        replaced = {name for name, _ in injected}
+        headers = [h for h in headers if h[0] not in replaced] + injected
     query = request.query_string.decode("latin-1") if target.forward_query else ""
     collection = match.route.collection
     if collection is not None and query:  # paging, sorting and filters are the gateway's
@@ -112,8 +110,7 @@ async def proxy(request: GatewayRequest, match: Match, connector: Connector) -> 
     failure = backend_failure(upstream)
     if failure is not None:
         raise failure
-    out = [(name.lower(), value) for name, value in upstream.raw_headers]
-    out = [h for h in out if _forwardable(h[0], _RESPONSE_DROP)]
+    out = [h for h in upstream.raw_headers if _forwardable(h[0], _RESPONSE_DROP)]
     answer = upstream.body
     if mapping is not None:
         answer = map_response(mapping, upstream.status, out, answer)

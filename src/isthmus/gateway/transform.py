@@ -7,7 +7,6 @@ from typing import Any
 from urllib.parse import parse_qsl, urlencode
 
 import orjson
-from multidict import CIMultiDict
 
 from isthmus.errors import FatalError
 from isthmus.gateway.http import GatewayRequest, Headers, header_value
@@ -58,7 +57,7 @@ def map_request(
     request: GatewayRequest,
     params: dict[str, str],
     query: str,
-    headers: CIMultiDict[str],
+    headers: list[tuple[bytes, bytes]],
     body: bytes | None,
 ) -> tuple[str, bytes | None]:
     """The query and body to send; ``headers`` is changed in place."""
@@ -74,11 +73,21 @@ def map_request(
     for name, mapping in compiled.headers.items():
         value = _run(mapping, context, f"header '{name}'")
         if value is not None:
-            headers[name] = _text(value)
+            _set(headers, name, _text(value))
     if compiled.body is not None:
         body = orjson.dumps(_run(compiled.body, context, "body"))
-        headers["Content-Type"] = "application/json"
+        _set(headers, "content-type", "application/json")
     return query, body
+
+
+def _set(headers: list[tuple[bytes, bytes]], name: str, value: str) -> None:
+    """Replace every ``name`` header by one with ``value``."""
+    key = name.lower().encode("latin-1")
+    headers[:] = [h for h in headers if h[0] != key]
+    try:
+        headers.append((key, value.encode("latin-1")))
+    except UnicodeEncodeError:
+        raise MappingFailed(f"The header mapping '{name}' gave text that is not Latin-1.") from None
 
 
 def map_response(compiled: CompiledMapping, status: int, headers: Headers, body: bytes) -> bytes:
