@@ -50,6 +50,9 @@ async def asgi_call(
         "client": ("127.0.0.1", 50000),
         "server": ("127.0.0.1", 8400),
     }
+    framed = {name for name, _ in scope["headers"]} & {b"content-length", b"transfer-encoding"}
+    if body and not framed:  # as an HTTP/1.1 client frames a body
+        scope["headers"].append((b"content-length", str(len(body)).encode()))
     sent = False
 
     async def receive() -> dict[str, Any]:

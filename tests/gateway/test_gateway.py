@@ -329,6 +329,44 @@ async def test_a_caller_gone_mid_body_reaches_no_backend(
     assert backend.seen == []
 
 
+async def test_a_request_without_a_body_is_answered_without_reading_one(
+    running: Running, backend: Backend
+) -> None:
+    def scope(headers: list[tuple[bytes, bytes]], version: str = "1.1") -> dict[str, object]:
+        return {
+            "type": "http",
+            "http_version": version,
+            "method": "GET",
+            "path": "/customers/v2/customers",
+            "raw_path": b"/customers/v2/customers",
+            "query_string": b"",
+            "headers": [(b"x-api-key", running.key.encode()), *headers],
+            "client": ("127.0.0.1", 1),
+        }
+
+    reads = 0
+
+    async def receive() -> object:
+        nonlocal reads
+        reads += 1
+        return {"type": "http.request", "body": b"", "more_body": False}
+
+    sent: list[dict[str, object]] = []
+
+    async def send(message: dict[str, object]) -> None:
+        sent.append(message)
+
+    await running.gateway(scope([]), receive, send)
+    await running.gateway(scope([(b"content-length", b"0")]), receive, send)
+    assert reads == 0  # HTTP/1.1 without Content-Length or Transfer-Encoding: no body
+    await running.gateway(scope([(b"content-length", b"2")]), receive, send)
+    await running.gateway(scope([(b"transfer-encoding", b"chunked")]), receive, send)
+    await running.gateway(scope([], version="2"), receive, send)  # HTTP/2 needs no header
+    assert reads == 3
+    assert [m["status"] for m in sent if m["type"] == "http.response.start"] == [200] * 5
+    assert len(backend.seen) == 5
+
+
 async def test_metrics_count_by_route_template_and_app(running: Running) -> None:
     from tests.helpers import asgi_call
 

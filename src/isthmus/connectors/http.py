@@ -8,9 +8,10 @@ forwarder on this client served about 3x the requests of the same forwarder on a
 connection. On purpose it does not follow redirects, keep cookies, stream request
 bodies, pipeline, or speak HTTP/2.
 
-Each exchange arms one timer (the earlier of the try's deadline and the read timeout),
-and a connection serves one exchange at a time; connections are reused last-in,
-first-out so the warmest one answers and the rest can age out.
+No timer is armed per exchange: while exchanges are under way one ticker per pool looks
+at their deadlines (total and read silence) every ``TICK_SECONDS``, so a timeout fires at
+most that much late. A connection serves one exchange at a time; connections are reused
+last-in, first-out so the warmest one answers and the rest can age out.
 """
 
 from __future__ import annotations
@@ -58,6 +59,7 @@ _TARGET = re.compile(r"/[\x21-\x7e]*")  # visible ASCII: spaces and controls are
 _BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})
 _IDEMPOTENT = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE"})
 _MAX_HEAD_BYTES = 64 * 1024
+TICK_SECONDS = 0.05
 _DECODERS = {b"gzip": 16 + zlib.MAX_WBITS, b"x-gzip": 16 + zlib.MAX_WBITS, b"deflate": 0}
 
 
@@ -98,7 +100,6 @@ class _Connection(asyncio.Protocol):
         self.reused = False
         self.idle_since = 0.0
         self._waiter: asyncio.Future[UpstreamResponse] | None = None
-        self._timer: asyncio.TimerHandle | None = None
         self._deadline = 0.0
         self._activity = 0.0
         self._head_only = False
@@ -117,27 +118,24 @@ class _Connection(asyncio.Protocol):
 
     # -- the exchange ------------------------------------------------------------------
 
-    def send(self, head: bytes, body: bytes | None, head_only: bool, deadline: float) -> None:
+    def send(
+        self, head: bytes, body: bytes | None, head_only: bool, now: float, deadline: float
+    ) -> asyncio.Future[UpstreamResponse]:
+        """Start an exchange; the future is its answer."""
         assert self.transport is not None
         assert self._waiter is None
-        self._waiter = self.loop.create_future()
+        self._waiter = waiter = self.loop.create_future()
         self._head_only = head_only
         self._received = False
         self._keep = False  # until an answer completes in good order
         self._deadline = deadline
-        self._activity = self.loop.time()
-        self._arm()
+        self._activity = now
         self.transport.write(head + body if body else head)
+        return waiter
 
-    async def answer(self) -> UpstreamResponse:
-        assert self._waiter is not None
-        try:
-            return await self._waiter
-        finally:
-            self._waiter = None
-            if self._timer is not None:
-                self._timer.cancel()
-                self._timer = None
+    def finish(self) -> None:
+        """End the exchange, answered or not."""
+        self._waiter = None
 
     @property
     def keep(self) -> bool:
@@ -163,23 +161,15 @@ class _Connection(asyncio.Protocol):
         self._settle(error)
         self.close()
 
-    # -- timing: one timer per exchange ---------------------------------------------------
-
-    def _arm(self) -> None:
-        due = self._deadline
-        if self.limits.read_timeout is not None:
-            due = min(due, self._activity + self.limits.read_timeout)
-        self._timer = self.loop.call_at(due, self._on_timer)
-
-    def _on_timer(self) -> None:
-        now = self.loop.time()
+    def check_time(self, now: float) -> None:
+        """Fail the exchange if it is past its deadline or silent for too long."""
+        if self._waiter is None or self._waiter.done():
+            return
         silent = self.limits.read_timeout
         if now >= self._deadline or (silent is not None and now - self._activity >= silent):
             self._fail(
                 UpstreamTimeout("The backend did not answer within the Connection's timeout.")
             )
-        else:  # data arrived since the timer was armed
-            self._arm()
 
     # -- asyncio.Protocol -----------------------------------------------------------------
 
@@ -318,6 +308,10 @@ class OriginPool:
         self._opening = 0
         self._waiters: deque[asyncio.Future[None]] = deque()
         self._closed = False
+        self._ticker: asyncio.TimerHandle | None = None
+        # finer for short timeouts, so that they stay close to what was configured
+        shortest = min(limits.total_timeout, limits.read_timeout or limits.total_timeout)
+        self._tick_seconds = min(TICK_SECONDS, shortest / 5)
         self.connections_opened = 0  # a counter tests and metrics can read
 
     async def request(
@@ -327,31 +321,36 @@ class OriginPool:
         the whole answer."""
         head = self._head(method, target, headers, body)
         loop = asyncio.get_running_loop()
-        deadline = loop.time() + self.limits.total_timeout
-        try:
-            return await self._exchange(loop, method, head, body, deadline)
-        except _Stale:
-            if method not in _IDEMPOTENT:
-                raise UpstreamUnreachable(
-                    "The backend closed the connection before answering."
-                ) from None
-            return await self._exchange(loop, method, head, body, deadline, fresh=True)
+        now = loop.time()
+        deadline = now + self.limits.total_timeout
+        fresh = False  # True once a reused connection turned out closed
+        while True:
+            connection = None if fresh else self._reusable(now)
+            if connection is None:
+                connection = await self._acquire(loop, deadline, fresh)
+                now = loop.time()
+            answer = connection.send(head, body, method == "HEAD", now, deadline)
+            if self._ticker is None:
+                self._ticker = loop.call_later(self._tick_seconds, self._tick)
+            try:
+                return await answer
+            except _Stale:
+                if fresh or method not in _IDEMPOTENT:
+                    raise UpstreamUnreachable(
+                        "The backend closed the connection before answering."
+                    ) from None
+                fresh = True
+            finally:
+                connection.finish()
+                self._release(connection)
 
-    async def _exchange(
-        self,
-        loop: asyncio.AbstractEventLoop,
-        method: str,
-        head: bytes,
-        body: bytes | None,
-        deadline: float,
-        fresh: bool = False,
-    ) -> UpstreamResponse:
-        connection = await self._acquire(loop, deadline, fresh)
-        try:
-            connection.send(head, body, method == "HEAD", deadline)
-            return await connection.answer()
-        finally:
-            self._release(connection)
+    def _tick(self) -> None:
+        self._ticker = None
+        if self._busy:
+            now = asyncio.get_running_loop().time()
+            for connection in list(self._busy):
+                connection.check_time(now)
+            self._ticker = asyncio.get_running_loop().call_later(self._tick_seconds, self._tick)
 
     # -- the request head -----------------------------------------------------------------
 
@@ -377,20 +376,27 @@ class OriginPool:
 
     # -- the pool -------------------------------------------------------------------------
 
-    async def _acquire(
-        self, loop: asyncio.AbstractEventLoop, deadline: float, fresh: bool
-    ) -> _Connection:
-        if self._closed:
-            raise UpstreamUnreachable("The Connection was closed; send it again.")
-        now = loop.time()
+    def _reusable(self, now: float) -> _Connection | None:
+        """The most recently used idle connection that is still good, if any."""
         idle = self._idle
-        while idle and not fresh:
+        while idle:
             connection = idle.pop()
             if connection.closed or now - connection.idle_since > self.limits.idle_seconds:
                 connection.close()
                 continue
             connection.reused = True
             self._busy.add(connection)
+            return connection
+        return None
+
+    async def _acquire(
+        self, loop: asyncio.AbstractEventLoop, deadline: float, fresh: bool
+    ) -> _Connection:
+        """A connection once there is room for one: an idle one, else a new one."""
+        if self._closed:
+            raise UpstreamUnreachable("The Connection was closed; send it again.")
+        idle = self._idle
+        if not fresh and (connection := self._reusable(loop.time())) is not None:
             return connection
         while len(self._busy) + len(idle) + self._opening >= self.limits.max_connections:
             if idle:  # at the limit only because of idle connections: make room
@@ -412,8 +418,8 @@ class OriginPool:
                         "timeout (maxConnections)."
                     ) from None
                 raise
-            if idle and not fresh:
-                return await self._acquire(loop, deadline, fresh)
+            if not fresh and (connection := self._reusable(loop.time())) is not None:
+                return connection
         self._opening += 1
         try:
             connection = await self._connect(loop, deadline)
@@ -489,6 +495,9 @@ class OriginPool:
 
     async def close(self) -> None:
         self._closed = True
+        if self._ticker is not None:
+            self._ticker.cancel()
+            self._ticker = None
         for connection in [*self._idle, *self._busy]:
             connection.close()
         self._idle.clear()

@@ -98,17 +98,24 @@ def _wait(policy: RetryPolicy, error: BaseException | None, retry_number: int) -
 
 
 async def with_retries(policy: RetryPolicy, retry: bool, call: Callable[[], Awaitable[T]]) -> T:
-    """``call()``, tried again on retriable failures when ``retry`` allows.
-
-    The first try runs bare: most calls succeed, and tenacity's machinery (which drives
-    the retries) is measurable on the gateway's hot path.
-    """
+    """``call()``, tried again on retriable failures when ``retry`` allows."""
     try:
         return await call()
     except Exception as error:
-        if not (retry and policy.attempts > 1 and _retryable(error)):
-            raise
-        first = error
+        return await retry_after(policy, retry, error, call)
+
+
+async def retry_after(
+    policy: RetryPolicy, retry: bool, first: Exception, call: Callable[[], Awaitable[T]]
+) -> T:
+    """What ``call()`` gives on later tries, its first try having failed with ``first``
+    (re-raised when it may not be retried).
+
+    Callers make the first try themselves: most calls succeed, and tenacity's machinery
+    (which drives the retries) is measurable on the gateway's hot path.
+    """
+    if not (retry and policy.attempts > 1 and _retryable(first)):
+        raise first
     delay = _wait(policy, first, 1)
     if delay is None:
         raise first

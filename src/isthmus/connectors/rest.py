@@ -36,8 +36,8 @@ from isthmus.connectors.resilience import (
     RetryableAnswer,
     RetryPolicy,
     may_retry,
+    retry_after,
     retry_after_seconds,
-    with_retries,
 )
 from isthmus.errors import (
     BadRequest,
@@ -169,9 +169,11 @@ class RestConnector(Connector):
             await self._pool.close()
             self._pool = None
 
-    def _headers(self, given: Headers) -> list[tuple[bytes, bytes]]:
+    def _headers(self, given: Headers) -> Headers:
         """The caller's headers, except that the Connection's own (credentials, tenant
         headers) always win: a caller cannot replace or add to them."""
+        if not self._fixed:
+            return given
         fixed = self._fixed_names
         merged = [(name, value) for name, value in given if name.lower() not in fixed]
         merged += self._fixed
@@ -230,16 +232,15 @@ class RestConnector(Connector):
         retry = may_retry(method, keyed)
 
         async def once() -> UpstreamResponse:
-            answer = await pool.request(method, target, sent, body)
-            if answer.status in RETRY_STATUSES:
-                wait = retry_after_seconds(answer.headers.get("Retry-After"))
-                raise RetryableAnswer(answer, wait)
-            return answer
+            return _retryable(await pool.request(method, target, sent, body))
 
         self.breaker.before_call()
         try:
             try:
-                answer = await with_retries(self.config.retries, retry, once)
+                try:  # the first try inline: one coroutine less on the path most calls take
+                    answer = _retryable(await pool.request(method, target, sent, body))
+                except Exception as first:
+                    answer = await retry_after(self.config.retries, retry, first, once)
             except RetryableAnswer as last:  # still failing after the last try: pass it on
                 answer = cast(UpstreamResponse, last.answer)
             except (UpstreamUnreachable, UpstreamTimeout):
@@ -301,6 +302,13 @@ class RestConnector(Connector):
         except IsthmusError as exc:
             return Health(ok=False, detail=exc.detail)
         return Health(ok=True, detail=f"reachable (HTTP {response.status})")
+
+
+def _retryable(answer: UpstreamResponse) -> UpstreamResponse:
+    """The answer, unless its status is worth another try: then raised to say so."""
+    if answer.status in RETRY_STATUSES:
+        raise RetryableAnswer(answer, retry_after_seconds(answer.headers.get("Retry-After")))
+    return answer
 
 
 def _encoded_headers(given: Mapping[str, Any]) -> list[tuple[bytes, bytes]]:

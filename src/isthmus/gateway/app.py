@@ -92,7 +92,7 @@ class Gateway:
             client=client[0] if client else None,
             request_id=request_id_from(headers),
         )
-        response = await self.respond(request, receive)
+        response = await self.respond(request, receive if _may_have_body(scope) else None)
         if response is None:
             return
         await send(
@@ -109,13 +109,17 @@ class Gateway:
         )
         await send({"type": "http.response.body", "body": response.body})
 
-    async def respond(self, request: GatewayRequest, receive: Receive) -> GatewayResponse | None:
-        """Answer one request; None when the caller left before its body was complete."""
+    async def respond(
+        self, request: GatewayRequest, receive: Receive | None
+    ) -> GatewayResponse | None:
+        """Answer one request; None when the caller left before its body was complete.
+        Without ``receive`` the request has no body."""
         started = time.perf_counter()
         with self.tracing.request(request.method, request.headers) as span:
             request.tracing = self.tracing
             try:
-                request.body = await _read_body(receive, self.max_body_bytes)
+                if receive is not None:
+                    request.body = await _read_body(receive, self.max_body_bytes)
                 response = await self.handle(request)
             except ClientGone:
                 return None  # nobody to answer; a half-received body must not reach a backend
@@ -234,6 +238,18 @@ class Gateway:
 
 def _too_large(limit: int) -> PayloadTooLarge:
     return PayloadTooLarge(f"The body is larger than the gateway accepts ({limit} bytes).")
+
+
+def _may_have_body(scope: Scope) -> bool:
+    """False for an HTTP/1 request without Content-Length or Transfer-Encoding, which
+    has no body (RFC 9112 §6.3): not asking the server for one saves a round trip to
+    its thread (granian), about a sixth of a plain proxy's throughput."""
+    if scope.get("http_version") not in ("1.1", "1.0"):
+        return True  # HTTP/2 frames a body without either header
+    for name, value in scope["headers"]:
+        if name == b"transfer-encoding" or (name == b"content-length" and value != b"0"):
+            return True
+    return False
 
 
 async def _read_body(receive: Receive, limit: int) -> bytes:

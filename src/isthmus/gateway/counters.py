@@ -25,8 +25,7 @@ import math
 import time
 from collections import deque
 from collections.abc import Callable
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any, NamedTuple, Protocol
 
 from isthmus.errors import ConfigurationError
 
@@ -36,8 +35,7 @@ if TYPE_CHECKING:
 DAY = 86400
 
 
-@dataclass(frozen=True)
-class Verdict:
+class Verdict(NamedTuple):  # a tuple: built on every request, cheaply
     """What one request found: refused by ``policy``, or admitted with ``policy`` the
     one closest to its limit. ``reset``: seconds until that policy frees a request."""
 
@@ -76,12 +74,12 @@ class MemoryCounters:
         self._clock = clock
         self._windows: dict[tuple[str, str], deque[float]] = {}
         self._days: dict[tuple[str, str, int], int] = {}
-        self._next_sweep = time.monotonic() + self.SWEEP_SECONDS
+        self._next_sweep = clock() + self.SWEEP_SECONDS
 
     async def take(self, scope: str, policies: tuple[Policy, ...]) -> Verdict:
         now = self._clock()
         day = int(now // DAY)
-        if time.monotonic() >= self._next_sweep:
+        if now >= self._next_sweep:
             self.sweep(now, day)
         logs: list[deque[float] | None] = []
         for index, policy in enumerate(policies):  # test all before counting any
@@ -99,30 +97,26 @@ class MemoryCounters:
             if len(log) >= policy.quota:
                 return Verdict(False, index, 0, _ceil_seconds(log[0] + policy.window - now))
             logs.append(log)
-        best: Verdict | None = None
-        for index, (policy, log) in enumerate(zip(policies, logs, strict=True)):
+        # count in each; the verdict names the policy with the fewest requests left
+        best = -1
+        best_remaining = 0
+        for index, log in enumerate(logs):
+            policy = policies[index]
             if log is None:
                 key = (scope, policy.name, day)
                 used = self._days[key] = self._days.get(key, 0) + 1
-                verdict = Verdict(
-                    True, index, policy.quota - used, _ceil_seconds(_seconds_to_midnight(now))
-                )
             else:
                 log.append(now)
-                verdict = Verdict(
-                    True,
-                    index,
-                    policy.quota - len(log),
-                    _ceil_seconds(log[0] + policy.window - now),
-                )
-            if best is None or verdict.remaining < best.remaining:
-                best = verdict
-        assert best is not None
-        return best
+                used = len(log)
+            if best < 0 or policy.quota - used < best_remaining:
+                best, best_remaining = index, policy.quota - used
+        policy, log = policies[best], logs[best]
+        reset = _seconds_to_midnight(now) if log is None else log[0] + policy.window - now
+        return Verdict(True, best, best_remaining, _ceil_seconds(reset))
 
     def sweep(self, now: float, day: int) -> None:
         """Drop the logs of idle windows and the counts of past days."""
-        self._next_sweep = time.monotonic() + self.SWEEP_SECONDS
+        self._next_sweep = now + self.SWEEP_SECONDS
         # a log whose newest entry is older than any Plan window we serve (a day at most)
         self._windows = {k: v for k, v in self._windows.items() if v and v[-1] > now - DAY}
         self._days = {k: v for k, v in self._days.items() if k[2] >= day}

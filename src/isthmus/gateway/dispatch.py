@@ -58,9 +58,7 @@ _RESPONSE_DROP = _HOP_BY_HOP | {
 }
 
 
-def _forwardable(name: bytes, drop: frozenset[bytes]) -> bool:
-    return name not in drop and not name.startswith(b"x-isthmus-")
-
+_INTERNAL = b"x-isthmus-"  # the hub's own headers: never passed on either way
 
 _FORWARDS: dict[type, bool] = {}
 
@@ -83,7 +81,9 @@ async def proxy(request: GatewayRequest, match: Match, connector: Connector) -> 
         )
     template = target.path or match.route.template
     path = PATH_PARAM.sub(lambda m: quote(match.params[m.group(1)], safe=""), template)
-    headers = [h for h in request.headers if _forwardable(h[0], _REQUEST_DROP)]
+    headers = [
+        h for h in request.headers if h[0] not in _REQUEST_DROP and not h[0].startswith(_INTERNAL)
+    ]
     headers.append((b"x-request-id", request.request_id.encode()))
     if request.client:
         headers.append((b"x-forwarded-for", request.client.encode()))
@@ -110,7 +110,11 @@ async def proxy(request: GatewayRequest, match: Match, connector: Connector) -> 
     failure = backend_failure(upstream)
     if failure is not None:
         raise failure
-    out = [h for h in upstream.raw_headers if _forwardable(h[0], _RESPONSE_DROP)]
+    out = [
+        h
+        for h in upstream.raw_headers
+        if h[0] not in _RESPONSE_DROP and not h[0].startswith(_INTERNAL)
+    ]
     answer = upstream.body
     if mapping is not None:
         answer = map_response(mapping, upstream.status, out, answer)
