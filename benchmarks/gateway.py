@@ -4,7 +4,8 @@ Three paths to the same 1.3 KB JSON document, measured with wrk, alternating A/B
 in every round, median of the rounds:
 
 * direct    — the upstream itself (Debian nginx when installed, else a raw ASGI app);
-* isthmus   — through `isthmus serve`: API key auth, Plan rate limit, proxy target;
+* isthmus   — through `isthmus serve`: API key auth, Plan rate limit, request
+              validation (a required integer query parameter, a header), proxy target;
 * fastapi   — the proxy a Python user would write by hand: FastAPI + httpx, checking
               the same key, on the same uvicorn.
 
@@ -157,7 +158,13 @@ spec:
   versions:
     - name: v1
       routes:
-        - {{path: /data, target: {{type: proxy, connection: bench, path: /data.json}}}}
+        - path: /data
+          target: {{type: proxy, connection: bench, path: /data.json}}
+          request:
+            query:
+              limit: {{required: true, schema: {{type: integer, minimum: 1, maximum: 100}}}}
+            headers:
+              accept: {{schema: {{type: string, maxLength: 200}}}}
 ---
 kind: Plan
 metadata: {{name: unlimited-ish}}
@@ -202,7 +209,7 @@ def start_isthmus(
         args += ["--control-port", str(free_port())]
         started.append(start(args, workdir, f"isthmus-{index}", env))
         time.sleep(0.5)  # the first creates the signing key; let the others find it
-    url = f"http://127.0.0.1:{port}/bench/v1/data"
+    url = f"http://127.0.0.1:{port}/bench/v1/data?limit=10"  # checked against the contract
     wait_for(url, {"X-Api-Key": key})
     return url, started, key
 

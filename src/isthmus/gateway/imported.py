@@ -1,18 +1,15 @@
 """Contracts taken from an Api version's imported OpenAPI document.
 
 Schemas are not copied out of the document: each check is a ``$ref`` into it, resolved
-through a ``referencing`` registry that holds the whole document, so ``$ref``s between
-components (circular ones too) work as they do in the document.
+through registries that hold the whole document, so ``$ref``s between components
+(circular ones too) work as they do in the document.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from jsonschema import Draft202012Validator
-from referencing import Registry, Resource
-from referencing.jsonschema import DRAFT202012
-
+from isthmus.gateway.schemas import OpenApiDocument, SchemaCheck
 from isthmus.gateway.validation import CompiledContract, ParameterCheck
 from isthmus.model.api import ApiVersion, Route
 
@@ -29,8 +26,7 @@ class ImportedContract:
     def __init__(self, version: ApiVersion) -> None:
         assert version.openapi is not None
         self.document = version.openapi
-        resource = Resource.from_contents(self.document, default_specification=DRAFT202012)
-        self.registry: Registry[Any] = Registry().with_resource(BASE, resource)
+        self.registered = OpenApiDocument(BASE, self.document)
 
     def _resolve(self, node: Any, pointer: str) -> tuple[Any, str]:
         """Follow local ``$ref``s (a parameter or body defined in components)."""
@@ -44,8 +40,8 @@ class ImportedContract:
                 node = node.get(key) if isinstance(node, dict) else None
         return None, pointer
 
-    def _validator(self, pointer: str) -> Draft202012Validator:
-        return Draft202012Validator({"$ref": f"{BASE}#{pointer}"}, registry=self.registry)
+    def _validator(self, pointer: str) -> SchemaCheck:
+        return SchemaCheck({"$ref": f"{BASE}#{pointer}"}, self.registered)
 
     def _operation(self, route: Route) -> tuple[dict[str, Any], str, dict[str, Any]]:
         item_pointer = f"/paths/{_escape(route.path)}"
@@ -87,7 +83,7 @@ class ImportedContract:
                 body = self._validator(f"{body_at}/content/application~1json/schema")
         return CompiledContract(parts["path"], parts["query"], parts["header"], body, True)
 
-    def response(self, route: Route) -> Draft202012Validator | None:
+    def response(self, route: Route) -> SchemaCheck | None:
         operation, pointer, _ = self._operation(route)
         responses = operation.get("responses") or {}
         for status in ("200", "201", "2XX", "2xx"):

@@ -15,12 +15,12 @@ from email.utils import format_datetime
 from urllib.parse import unquote
 
 import orjson
-from jsonschema import Draft202012Validator
 
 from isthmus.errors import FatalError, MethodNotAllowed, NotFound
 from isthmus.gateway.collections import CompiledCollection
 from isthmus.gateway.imported import ImportedContract
 from isthmus.gateway.openapi import DOCUMENT_PATH, document
+from isthmus.gateway.schemas import SchemaCheck
 from isthmus.gateway.transform import CompiledMapping, compile_mapping
 from isthmus.gateway.validation import CompiledContract, compile_contract
 from isthmus.model import Api, ApiVersion, ProxyTarget, Route
@@ -47,7 +47,7 @@ class CompiledRoute:
     route: Route
     pattern: re.Pattern[str] | None  # None for parameterless paths
     contract: CompiledContract | None = None
-    response: Draft202012Validator | None = None
+    response: SchemaCheck | None = None
     version_spec: ApiVersion | None = None
     mapping: CompiledMapping | None = None
     collection: CompiledCollection | None = None
@@ -94,14 +94,14 @@ def _mapping_of(route: Route) -> CompiledMapping | None:
     return None
 
 
-def _response_validator(route: Route) -> Draft202012Validator | None:
+def _response_validator(route: Route) -> SchemaCheck | None:
     if route.response is None:
         return None
     if route.collection is not None:  # the schema is of one record: check each in the page
-        return Draft202012Validator(
+        return SchemaCheck(
             {"type": "object", "properties": {"value": {"type": "array", "items": route.response}}}
         )
-    return Draft202012Validator(route.response)
+    return SchemaCheck(route.response)
 
 
 def _lifecycle_headers(

@@ -7,17 +7,15 @@ from the schema, never from the value sent: it may be a secret in the wrong fiel
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import Any, cast
+from typing import Any
 from urllib.parse import parse_qsl
 
 import orjson
-from jsonschema import Draft202012Validator
-from jsonschema.exceptions import ValidationError
 
 from isthmus.errors import BadRequest, FatalError, ValidationFailed
 from isthmus.gateway.http import NOT_PARSED, GatewayRequest, GatewayResponse, header_value
+from isthmus.gateway.schemas import Problem, SchemaCheck, pointer
 from isthmus.model.api import RequestContract
 
 MAX_JSON_DEPTH = 64
@@ -41,7 +39,7 @@ class RequestInvalid(ValidationFailed):
 
 @dataclass(frozen=True)
 class ParameterCheck:
-    validator: Draft202012Validator
+    schema: SchemaCheck
     kind: str | None  # the JSON type text is converted to
     required: bool
 
@@ -50,16 +48,20 @@ class ParameterCheck:
 class CompiledContract:
     path: dict[str, ParameterCheck] = field(default_factory=dict)
     query: dict[str, ParameterCheck] = field(default_factory=dict)
-    headers: dict[str, ParameterCheck] = field(default_factory=dict)
-    body: Draft202012Validator | None = None
+    headers: dict[str, ParameterCheck] = field(default_factory=dict)  # lower-case names
+    body: SchemaCheck | None = None
     additional_query: bool = True
+
+    @property
+    def reads_query(self) -> bool:
+        return bool(self.query) or not self.additional_query
 
 
 def compile_contract(contract: RequestContract) -> CompiledContract:
     def fields(part: dict[str, Any], lower: bool = False) -> dict[str, ParameterCheck]:
         return {
             (name.lower() if lower else name): ParameterCheck(
-                Draft202012Validator(p.schema_), _kind(p.schema_), p.required
+                SchemaCheck(p.schema_), _kind(p.schema_), p.required
             )
             for name, p in part.items()
         }
@@ -68,7 +70,7 @@ def compile_contract(contract: RequestContract) -> CompiledContract:
         fields(contract.path),
         fields(contract.query),
         fields(contract.headers, lower=True),
-        Draft202012Validator(contract.body) if contract.body is not None else None,
+        SchemaCheck(contract.body) if contract.body is not None else None,
         contract.additional_query,
     )
 
@@ -94,51 +96,17 @@ def _convert(text: str, kind: str | None) -> Any:
     return text
 
 
-def _message(error: ValidationError) -> str:
-    keyword, expected = error.validator, error.validator_value
-    messages = {
-        "type": f"must be of type {expected}",
-        "required": "is missing a required property",
-        "enum": f"must be one of {expected}",
-        "const": f"must be {expected!r}",
-        "minimum": f"must be at least {expected}",
-        "maximum": f"must be at most {expected}",
-        "exclusiveMinimum": f"must be more than {expected}",
-        "exclusiveMaximum": f"must be less than {expected}",
-        "minLength": f"must have at least {expected} characters",
-        "maxLength": f"must have at most {expected} characters",
-        "pattern": f"must match the pattern {expected}",
-        "format": f"must be a valid {expected}",
-        "minItems": f"must have at least {expected} items",
-        "maxItems": f"must have at most {expected} items",
-        "additionalProperties": "has properties the schema does not allow",
-        "uniqueItems": "must not repeat items",
-    }
-    if keyword == "required":
-        present = error.instance if isinstance(error.instance, dict) else {}
-        missing = [name for name in cast(list[str], expected) if name not in present]
-        return f"is missing the required properties {missing}"
-    return messages.get(str(keyword), f"does not satisfy '{keyword}'")
-
-
-def _pointer(*steps: object) -> str:
-    return "/" + "/".join(str(s).replace("~", "~0").replace("/", "~1") for s in steps)
-
-
 def _check_fields(
     where: str, fields: dict[str, ParameterCheck], values: dict[str, str]
-) -> Iterator[dict[str, str]]:
+) -> list[Problem]:
+    problems: list[Problem] = []
     for name, spec in fields.items():
         if name not in values:
             if spec.required:
-                yield {"pointer": _pointer(where, name), "message": "is required"}
+                problems.append({"pointer": pointer(where, name), "message": "is required"})
             continue
-        value = _convert(values[name], spec.kind)
-        for error in spec.validator.iter_errors(value):
-            yield {
-                "pointer": _pointer(where, name, *error.absolute_path),
-                "message": _message(error),
-            }
+        problems += spec.schema.problems(_convert(values[name], spec.kind), where, name)
+    return problems
 
 
 def _depth(value: Any) -> int:
@@ -176,28 +144,28 @@ def parse_json_body(request: GatewayRequest) -> Any:
 def validate_request(
     contract: CompiledContract, request: GatewayRequest, params: dict[str, str]
 ) -> None:
-    errors = list(_check_fields("path", contract.path, params))
-    query: dict[str, str] = dict(
-        parse_qsl(request.query_string.decode("latin-1"), keep_blank_values=True)
-    )
-    errors += _check_fields("query", contract.query, query)
-    if not contract.additional_query:
-        errors += [
-            {"pointer": _pointer("query", name), "message": "is not a parameter of this route"}
-            for name in query
-            if name not in contract.query
-        ]
-    headers = {name.decode("latin-1"): value.decode("latin-1") for name, value in request.headers}
-    errors += _check_fields("headers", contract.headers, headers)
+    errors = _check_fields("path", contract.path, params) if contract.path else []
+    if contract.reads_query:
+        query = dict(parse_qsl(request.query_string.decode("latin-1"), keep_blank_values=True))
+        errors += _check_fields("query", contract.query, query)
+        if not contract.additional_query:
+            errors += [
+                {"pointer": pointer("query", name), "message": "is not a parameter of this route"}
+                for name in query
+                if name not in contract.query
+            ]
+    if contract.headers:
+        headers = {}
+        for name in contract.headers:
+            value = header_value(request.headers, name.encode("latin-1"))
+            if value is not None:
+                headers[name] = value.decode("latin-1")
+        errors += _check_fields("headers", contract.headers, headers)
     if contract.body is not None:
         if not request.body:
             errors.append({"pointer": "/body", "message": "a JSON body is required"})
         else:
-            body = parse_json_body(request)
-            errors += [
-                {"pointer": _pointer("body", *error.absolute_path), "message": _message(error)}
-                for error in contract.body.iter_errors(body)
-            ]
+            errors += contract.body.problems(parse_json_body(request), "body")
     if errors:
         raise RequestInvalid(
             f"The request has {len(errors)} problem(s); nothing was sent to the backend.",
@@ -205,7 +173,7 @@ def validate_request(
         )
 
 
-def validate_response(validator: Draft202012Validator, response: GatewayResponse) -> None:
+def validate_response(check: SchemaCheck, response: GatewayResponse) -> None:
     """Check a successful JSON answer; a violation becomes a 502 for the caller."""
     if not 200 <= response.status < 300 or not response.body:
         return
@@ -216,10 +184,7 @@ def validate_response(validator: Draft202012Validator, response: GatewayResponse
         body = orjson.loads(response.body)
     except orjson.JSONDecodeError:
         raise ResponseInvalid("The backend's answer is not valid JSON.") from None
-    errors = [
-        {"pointer": _pointer("body", *error.absolute_path), "message": _message(error)}
-        for error in validator.iter_errors(body)
-    ]
+    errors = check.problems(body, "body")
     if errors:
         raise ResponseInvalid(
             f"The backend's answer has {len(errors)} problem(s).", extensions={"errors": errors}

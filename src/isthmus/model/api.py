@@ -11,6 +11,7 @@ import re
 from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
+import jsonschema_rs
 from jsonschema import Draft202012Validator
 from jsonschema.exceptions import SchemaError
 from pydantic import BeforeValidator, Field, Strict, field_validator, model_validator
@@ -78,6 +79,21 @@ Target = Annotated[ProxyTarget | OperationTarget, Field(discriminator="type")]
 JsonSchema = dict[str, Any]
 
 
+def check_schema(schema: JsonSchema) -> None:
+    """Refuse a schema the gateway could not check: invalid by the 2020-12 meta-schema, a
+    ``$ref`` that does not resolve inside it (nothing is fetched), or a ``pattern`` that
+    is not an ECMA-262 regular expression."""
+    try:
+        Draft202012Validator.check_schema(schema)
+    except SchemaError as exc:
+        raise ValueError(f"not a valid JSON Schema: {exc.message}") from None
+    try:
+        jsonschema_rs.Draft202012Validator(schema, offline=True)
+    except ValueError as exc:  # its ValidationError, for schemas it cannot compile
+        reason = str(exc).split("\n", 1)[0]
+        raise ValueError(f"not a JSON Schema the gateway can check: {reason}") from None
+
+
 class Parameter(Spec):
     schema_: JsonSchema = Field(
         default_factory=lambda: {"type": "string"},
@@ -110,10 +126,7 @@ class RequestContract(Spec):
             p.schema_ for part in (self.path, self.query, self.headers) for p in part.values()
         ]
         for schema in [*schemas, *([self.body] if self.body is not None else [])]:
-            try:
-                Draft202012Validator.check_schema(schema)
-            except SchemaError as exc:
-                raise ValueError(f"not a valid JSON Schema: {exc.message}") from None
+            check_schema(schema)
         return self
 
 
@@ -164,10 +177,7 @@ class Route(Spec):
     @classmethod
     def _response_schema_valid(cls, schema: JsonSchema | None) -> JsonSchema | None:
         if schema is not None:
-            try:
-                Draft202012Validator.check_schema(schema)
-            except SchemaError as exc:
-                raise ValueError(f"not a valid JSON Schema: {exc.message}") from None
+            check_schema(schema)
         return schema
 
     @model_validator(mode="after")
