@@ -32,6 +32,8 @@ lint: $(STAMP)
 bench: $(STAMP)
 	@command -v wrk >/dev/null || { [ "$$(id -u)" = 0 ] && apt-get install -y -q wrk nginx-light; }
 	$(BIN)/python benchmarks/gateway.py $(BENCH_ARGS)
+	$(BIN)/python benchmarks/upstream_client.py $(BENCH_ARGS)
+	$(BIN)/python benchmarks/schema_checks.py $(BENCH_ARGS)
 
 typecheck: $(STAMP)
 	$(BIN)/mypy

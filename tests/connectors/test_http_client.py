@@ -359,3 +359,111 @@ async def test_tls_checks_the_certificate(tmp_path: Path) -> None:
         await client.close()
     finally:
         server.close()
+
+
+async def test_a_second_answer_begun_on_the_same_connection_is_never_handed_on(
+    wire: tuple[Wire, URL],
+) -> None:
+    state, url = wire
+    answers = iter(
+        [
+            # a whole answer, then the head of another nobody asked for
+            OK + b"HTTP/1.1 200 OK\r\ncontent-length: 5\r\n\r\n",
+            b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok",
+        ]
+    )
+    state.reply = lambda head: next(answers)
+    client = pool(url)
+    assert (await client.request("GET", "/a")).body == b"{}"
+    assert (await client.request("GET", "/b")).body == b"ok"
+    assert state.connections == 2  # the first connection was not reused
+    await client.close()
+
+
+async def test_an_endless_header_is_cut_off_early(wire: tuple[Wire, URL]) -> None:
+    state, url = wire
+    state.reply = lambda head: [b"HTTP/1.1 200 OK\r\nx-big: ", *[b"a" * 16_384, 0.001] * 64]
+    client = pool(url)
+    with pytest.raises(UpstreamFailed, match="oversized headers"):
+        await client.request("GET", "/x")
+    await client.close()
+
+
+@pytest.mark.parametrize(
+    ("method", "raw"),
+    [
+        ("HEAD", b"HTTP/1.1 200 OK\r\ncontent-length: 5000\r\n\r\n"),
+        ("GET", b"HTTP/1.1 304 Not Modified\r\ncontent-length: 5000\r\n\r\n"),
+    ],
+)
+async def test_lengths_of_bodies_not_sent_are_not_limits(
+    wire: tuple[Wire, URL], method: str, raw: bytes
+) -> None:
+    state, url = wire
+    state.reply = lambda head: raw
+    client = pool(url, max_response_bytes=1024)
+    assert (await client.request(method, "/x")).body == b""
+    await client.close()
+
+
+async def test_names_methods_and_control_bytes_are_checked(wire: tuple[Wire, URL]) -> None:
+    state, url = wire
+    client = pool(url)
+    for name in (b"transfer-encoding ", b"content-length\t", b"", b"x:y", b"host\x0b"):
+        with pytest.raises(BadRequest):
+            await client.request("POST", "/x", [(name, b"1")], b"abc")
+    with pytest.raises(BadRequest):
+        await client.request("GET", "/x", [(b"x-a", b"1\x0b2")])
+    for method in ("CONNECT", "TRACE"):
+        with pytest.raises(BadRequest):
+            await client.request(method, "/x")
+    assert state.heads == []
+    await client.close()
+
+
+async def test_informational_answers_are_not_final_ones(wire: tuple[Wire, URL]) -> None:
+    state, url = wire
+    state.reply = lambda head: b"HTTP/1.1 103 Early Hints\r\nlink: </a.css>\r\n\r\n"
+    state.close_after_answer = True
+    client = pool(url)
+    with pytest.raises(UpstreamUnreachable):
+        await client.request("GET", "/x")
+    await client.close()
+
+
+async def test_codings_are_read_whole_or_refused(wire: tuple[Wire, URL]) -> None:
+    state, url = wire
+    client = pool(url)
+    members = gzip.compress(b"one ") + gzip.compress(b"two")
+    cut = gzip.compress(b"hello world")[:-6]
+    for packed, expected in ((members, b"one two"), (cut, None)):
+        state.reply = lambda head, packed=packed: (
+            b"HTTP/1.1 200 OK\r\ncontent-encoding: gzip\r\ncontent-length: %d\r\n\r\n" % len(packed)
+            + packed
+        )
+        if expected is None:
+            with pytest.raises(UpstreamFailed, match="damaged"):
+                await client.request("GET", "/x")
+        else:
+            answer = await client.request("GET", "/x")
+            assert answer.body == expected
+            assert "Content-Length" not in answer.headers  # it was the coded length
+    state.reply = lambda head: b"HTTP/1.1 200 OK\r\ntransfer-encoding: gzip\r\n\r\nxyz"
+    state.close_after_answer = True
+    with pytest.raises(UpstreamFailed, match="transfer coding"):
+        await client.request("GET", "/x")
+    await client.close()
+
+
+async def test_callers_waiting_on_a_closed_pool_open_nothing(wire: tuple[Wire, URL]) -> None:
+    state, url = wire
+    state.reply = lambda head: [0.2, OK]
+    client = pool(url, max_connections=1)
+    first = asyncio.create_task(client.request("GET", "/a"))
+    await asyncio.sleep(0.05)
+    waiting = asyncio.create_task(client.request("GET", "/b"))
+    await asyncio.sleep(0.05)
+    await client.close()
+    results = await asyncio.gather(first, waiting, return_exceptions=True)
+    assert isinstance(results[1], UpstreamUnreachable)
+    assert state.connections == 1

@@ -55,11 +55,16 @@ _OWN_HEADERS = frozenset(
     }
 )
 _METHOD = re.compile(r"[A-Z]{1,16}")
+_TUNNELS = frozenset({"CONNECT", "TRACE"})  # a proxy's business, never a connector's
 _TARGET = re.compile(r"/[\x21-\x7e]*")  # visible ASCII: spaces and controls are encoded
+_FIELD_NAME = re.compile(rb"[!#$%&'*+.^_`|~0-9A-Za-z-]+")  # RFC 9110 §5.1 token
+_CONTROL = re.compile(rb"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")  # in a head, only CR LF HTAB
+_NAMES_SEEN: set[bytes] = set()  # names found valid; bounded below
 _BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})
 _IDEMPOTENT = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE"})
 _MAX_HEAD_BYTES = 64 * 1024
 TICK_SECONDS = 0.05
+_CODED = frozenset({b"content-encoding", b"content-length"})
 _DECODERS = {b"gzip": 16 + zlib.MAX_WBITS, b"x-gzip": 16 + zlib.MAX_WBITS, b"deflate": 0}
 
 
@@ -105,11 +110,14 @@ class _Connection(asyncio.Protocol):
         self._head_only = False
         self._keep = False
         self._received = False
+        # Bytes received before the headers end, counted as they arrive: llhttp keeps a
+        # header value whole until it ends, so counting complete headers comes too late.
+        self._head_size = 0
         self._begin_message()
 
     def _begin_message(self) -> None:
+        self._keep = False  # a second answer begun: not reusable until it completes
         self._headers: list[tuple[bytes, bytes]] = []
-        self._head_size = 0
         self._chunks: list[bytes] = []
         self._size = 0
         self._length_known = False
@@ -127,6 +135,8 @@ class _Connection(asyncio.Protocol):
         self._waiter = waiter = self.loop.create_future()
         self._head_only = head_only
         self._received = False
+        self._head_size = 0
+        self._headers_done = False
         self._keep = False  # until an answer completes in good order
         self._deadline = deadline
         self._activity = now
@@ -177,11 +187,18 @@ class _Connection(asyncio.Protocol):
         self.transport = transport  # type: ignore[assignment]
 
     def data_received(self, data: bytes) -> None:
-        if self._waiter is None:  # bytes nobody asked for: the connection is unusable
+        waiter = self._waiter
+        if waiter is None or waiter.done():  # bytes nobody asked for: unusable now
+            self._keep = False
             self.close()
             return
         self._received = True
         self._activity = self.loop.time()
+        if not self._headers_done:
+            self._head_size += len(data)
+            if self._head_size > _MAX_HEAD_BYTES:
+                self._fail(UpstreamFailed("The backend's answer has oversized headers."))
+                return
         try:
             self.parser.feed_data(data)
         except httptools.HttpParserError:
@@ -194,7 +211,8 @@ class _Connection(asyncio.Protocol):
         self.closed = True
         if self._waiter is None or self._waiter.done():
             return
-        if self._received and not self._length_known and self._headers_done and exc is None:
+        delimited = self._headers_done and not self._length_known
+        if delimited and exc is None and self.parser.get_status_code() >= 200:
             self._complete()  # an answer delimited by closing the connection (RFC 9112 §6.3)
         elif not self._received and self.reused:
             self._settle(_Stale())
@@ -207,23 +225,31 @@ class _Connection(asyncio.Protocol):
         self._begin_message()
 
     def on_header(self, name: bytes, value: bytes) -> None:
-        self._head_size += len(name) + len(value)
-        if self._head_size > _MAX_HEAD_BYTES:
-            self._failure = UpstreamFailed("The backend's answer has oversized headers.")
-            raise _Abort
         name = name.lower()
-        if name == b"content-length" or name == b"transfer-encoding":
+        if name == b"content-length":
+            self._length_known = True
+        elif name == b"transfer-encoding":
+            # The hub never offers other transfer codings (no TE header), so a server may
+            # use only chunked (RFC 9112 §6.1); another would reach callers still coded.
+            if value.strip().lower() != b"chunked":
+                self._failure = UpstreamFailed(
+                    "The backend's answer uses a transfer coding the hub did not offer."
+                )
+                raise _Abort
             self._length_known = True
         self._headers.append((name, value))
 
     def on_headers_complete(self) -> None:
         self._headers_done = True
-        if self.parser.get_status_code() < 200:
+        status = self.parser.get_status_code()
+        if status < 200:
             return
-        for name, value in self._headers:
-            if name == b"content-length" and int(value) > self.limits.max_response_bytes:
-                self._failure = _too_large()
-                raise _Abort
+        # the Content-Length of a HEAD, 204 or 304 answer describes a body not sent
+        if not self._head_only and status != 204 and status != 304:
+            for name, value in self._headers:
+                if name == b"content-length" and int(value) > self.limits.max_response_bytes:
+                    self._failure = _too_large()
+                    raise _Abort
         if self._head_only:  # the answer to HEAD has no body, whatever it announces
             self._keep = False  # llhttp would wait for one: this connection is done
             self._settle(UpstreamResponse(self.parser.get_status_code(), self._headers, b""))
@@ -244,7 +270,7 @@ class _Connection(asyncio.Protocol):
     def _complete(self) -> None:
         headers = self._headers
         body = b"".join(self._chunks)
-        for index, (name, value) in enumerate(headers):
+        for name, value in headers:
             if name == b"content-encoding" and value.strip().lower() != b"identity":
                 try:
                     body = _decoded(value.strip().lower(), body, self.limits.max_response_bytes)
@@ -252,7 +278,8 @@ class _Connection(asyncio.Protocol):
                     self._keep = False
                     self._settle(error)
                     return
-                headers = headers[:index] + headers[index + 1 :]
+                # the answer now has neither that coding nor the coded length
+                headers = [h for h in headers if h[0] not in _CODED]
                 break
         self._settle(UpstreamResponse(self.parser.get_status_code(), headers, body))
 
@@ -266,16 +293,34 @@ def _decoded(encoding: bytes, body: bytes, limit: int) -> bytes:
             f"The backend's answer uses a content coding the hub cannot read "
             f"({encoding.decode('latin-1')[:20]})."
         )
-    try:
-        if encoding == b"deflate":  # zlib-wrapped as RFC 9110 says, raw as some servers send
-            wbits = zlib.MAX_WBITS if body[:1] == b"\x78" else -zlib.MAX_WBITS
+    if encoding == b"deflate":  # zlib-wrapped as RFC 9110 says, raw as some servers send
+        wbits = zlib.MAX_WBITS if body[:1] == b"\x78" else -zlib.MAX_WBITS
+    damaged = UpstreamFailed("The backend's compressed answer is damaged.")
+    parts: list[bytes] = []
+    size = 0
+    while True:  # gzip may hold several members, one after the other
         inflater = zlib.decompressobj(wbits)
-        plain = inflater.decompress(body, limit + 1)
-    except zlib.error:
-        raise UpstreamFailed("The backend's compressed answer is damaged.") from None
-    if len(plain) > limit or inflater.unconsumed_tail:
-        raise _too_large()
-    return plain
+        try:
+            part = inflater.decompress(body, limit + 1 - size)
+        except zlib.error:
+            raise damaged from None
+        size += len(part)
+        if size > limit or inflater.unconsumed_tail:
+            raise _too_large()
+        if not inflater.eof:  # cut short
+            raise damaged
+        parts.append(part)
+        body = inflater.unused_data
+        if not body or wbits != 16 + zlib.MAX_WBITS:
+            return b"".join(parts)
+
+
+def _valid_name(name: bytes) -> bool:
+    if not _FIELD_NAME.fullmatch(name):
+        return False
+    if len(_NAMES_SEEN) < 4096:  # names repeat: remember them, within reason
+        _NAMES_SEEN.add(name)
+    return True
 
 
 class OriginPool:
@@ -329,10 +374,10 @@ class OriginPool:
             if connection is None:
                 connection = await self._acquire(loop, deadline, fresh)
                 now = loop.time()
-            answer = connection.send(head, body, method == "HEAD", now, deadline)
-            if self._ticker is None:
-                self._ticker = loop.call_later(self._tick_seconds, self._tick)
             try:
+                answer = connection.send(head, body, method == "HEAD", now, deadline)
+                if self._ticker is None:
+                    self._ticker = loop.call_later(self._tick_seconds, self._tick)
                 return await answer
             except _Stale:
                 if fresh or method not in _IDEMPOTENT:
@@ -355,11 +400,13 @@ class OriginPool:
     # -- the request head -----------------------------------------------------------------
 
     def _head(self, method: str, target: str, headers: Headers, body: bytes | None) -> bytes:
-        if not _METHOD.fullmatch(method) or not _TARGET.fullmatch(target):
+        if not _METHOD.fullmatch(method) or method in _TUNNELS or not _TARGET.fullmatch(target):
             raise BadRequest("The backend request's method or path holds characters HTTP forbids.")
         parts = [f"{method} {target} HTTP/1.1\r\nhost: ".encode("ascii"), self._authority]
         lines = 3  # after the request line, after the last header, the empty line
         for name, value in headers:
+            if name not in _NAMES_SEEN and not _valid_name(name):
+                raise BadRequest("A header name sent to the backend is not an HTTP token.")
             if name.lower() not in _OWN_HEADERS:
                 parts += (b"\r\n", name, b": ", value)
                 lines += 1
@@ -370,8 +417,8 @@ class OriginPool:
         head = b"".join(parts)
         # Exactly the CRs and LFs written here: a header carrying a line break would start
         # a header (or a request) of its own at the backend.
-        if head.count(b"\n") != lines or head.count(b"\r") != lines or b"\x00" in head:
-            raise BadRequest("A header sent to the backend holds a line break or NUL.")
+        if head.count(b"\n") != lines or head.count(b"\r") != lines or _CONTROL.search(head):
+            raise BadRequest("A header sent to the backend holds a line break or control byte.")
         return head
 
     # -- the pool -------------------------------------------------------------------------
@@ -418,6 +465,8 @@ class OriginPool:
                         "timeout (maxConnections)."
                     ) from None
                 raise
+            if self._closed:
+                raise UpstreamUnreachable("The Connection was closed; send it again.")
             if not fresh and (connection := self._reusable(loop.time())) is not None:
                 return connection
         self._opening += 1
