@@ -80,7 +80,7 @@ def _retryable(error: BaseException) -> bool:
     return isinstance(error, IsthmusError) and error.retriable
 
 
-def _backoff(policy: RetryPolicy, retry_number: int) -> float:
+def backoff(policy: RetryPolicy, retry_number: int) -> float:
     """Capped exponential backoff with jitter before retry ``retry_number`` (1, 2, …)."""
     base = min(policy.max_backoff_seconds, policy.backoff_seconds * 2.0 ** (retry_number - 1))
     jitter = random.uniform(0, policy.backoff_seconds)  # noqa: S311 - spreading load, not secrecy
@@ -94,7 +94,7 @@ def _wait(policy: RetryPolicy, error: BaseException | None, retry_number: int) -
         if error.retry_after > policy.max_backoff_seconds:
             return None
         return error.retry_after
-    return _backoff(policy, retry_number)
+    return backoff(policy, retry_number)
 
 
 async def with_retries(policy: RetryPolicy, retry: bool, call: Callable[[], Awaitable[T]]) -> T:

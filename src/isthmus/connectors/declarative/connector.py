@@ -1,0 +1,288 @@
+"""A declarative spec at work: streams read page by page, operations, a health check.
+
+A stream's read does at the API what the spec says the API can do (filters it lists,
+records after a cursor) and the rest in the hub, so every read answers the whole
+:class:`StreamQuery`. Pages are fetched one after the other and records handed on as
+each page arrives; a read with a ``limit`` stops fetching once it has enough.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Mapping
+from dataclasses import replace
+from typing import Any, ClassVar
+from urllib.parse import quote
+
+import orjson
+from yarl import URL
+
+from isthmus.connectors.addresses import check_literal_host
+from isthmus.connectors.base import (
+    Connector,
+    ConnectorConfig,
+    ConnectorContext,
+    Health,
+    OperationSpec,
+    Pushdown,
+    Record,
+    StreamQuery,
+    StreamSpec,
+    UnknownOperation,
+    UpstreamResponse,
+)
+from isthmus.connectors.declarative.auth import credentials_for
+from isthmus.connectors.declarative.calls import Caller, RequestBudget
+from isthmus.connectors.declarative.config import DeclarativeConfig, resolve_values
+from isthmus.connectors.declarative.paginators import Page, PageRequest, PaginationFailed
+from isthmus.connectors.declarative.spec import PATH_INPUT, DeclarativeSpec, Stream, render
+from isthmus.connectors.http import Limits, OriginPool
+from isthmus.connectors.query import apply_query
+from isthmus.errors import BadRequest, ConfigurationError, IsthmusError, NotFound, UpstreamFailed
+from isthmus.mapping import Mapping as Jsonata
+from isthmus.mapping import MappingError
+
+_JSON = [(b"accept", b"application/json")]
+
+
+class DeclarativeConnector(Connector):
+    def __init__(
+        self, spec: DeclarativeSpec, config: DeclarativeConfig, context: ConnectorContext
+    ) -> None:
+        super().__init__(context)
+        self.spec = spec
+        self.config = config
+        self._pools: dict[URL, OriginPool] = {}
+        self._mappings: dict[str, Jsonata] = {}
+        self.caller: Caller | None = None
+        self.base = URL()
+        self._headers: list[tuple[bytes, bytes]] = []
+
+    # -- lifecycle --------------------------------------------------------------------
+
+    async def __aenter__(self) -> DeclarativeConnector:
+        spec, config = self.spec, self.config
+        values = await resolve_values(spec, config.values, self.context.secrets)
+        base = config.base_url or spec.base_urls.get(self.context.environment) or spec.base_url
+        self.base = URL(render(base, values).rstrip("/"))
+        if self.base.scheme not in ("http", "https") or not self.base.host:
+            raise ConfigurationError("The connector's base URL is not an absolute http(s) URL.")
+        check_literal_host(self.base, allow_private=config.allow_private_network)
+        self._headers = [
+            (name.lower().encode(), render(value, values).encode("latin-1"))
+            for name, value in spec.headers.items()
+        ]
+        budget = RequestBudget(spec.budget) if spec.budget else None
+        credentials = credentials_for(spec.auth, values, self.base, self._pool)
+        self.caller = Caller(self._pool, credentials, spec.errors, spec.retries, budget)
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        for pool in self._pools.values():
+            await pool.close()
+        self._pools.clear()
+
+    def _pool(self, origin: URL) -> OriginPool:
+        pool = self._pools.get(origin)
+        if pool is None:
+            config = self.config
+            limits = Limits(
+                connect_timeout=config.connect_timeout_seconds,
+                read_timeout=config.read_timeout_seconds,
+                total_timeout=config.timeout_seconds,
+                max_connections=config.max_connections,
+                max_response_bytes=config.max_response_bytes,
+            )
+            pool = OriginPool(origin, allow_private=config.allow_private_network, limits=limits)
+            self._pools[origin] = pool
+        return pool
+
+    def _mapping(self, expression: str) -> Jsonata:
+        if expression not in self._mappings:
+            self._mappings[expression] = Jsonata(expression)
+        return self._mappings[expression]
+
+    def _url(self, path: str) -> URL:
+        return URL(str(self.base) + path, encoded=True)
+
+    # -- streams ------------------------------------------------------------------------
+
+    def streams(self) -> Mapping[str, StreamSpec]:
+        return {
+            name: StreamSpec(
+                name,
+                tuple(stream.primary_key),
+                stream.json_schema,
+                Pushdown(
+                    filter_ops=frozenset(op for f in stream.filters.values() for op in f.ops),
+                    cursor_field=stream.cursor_field if stream.cursor_param else None,
+                ),
+            )
+            for name, stream in self.spec.streams.items()
+        }
+
+    async def read(self, stream: str, query: StreamQuery) -> AsyncIterator[Record]:
+        declared = self.spec.streams.get(stream)
+        if declared is None:
+            raise NotFound(f"The connector offers no stream '{stream}'.")
+        params, rest = self._pushed(declared, query)
+        if rest.sort:  # an order over every record: gather them all first
+            everything = [record async for record in self._records(declared, params)]
+            for record in apply_query(everything, rest, declared.cursor_field):
+                yield record
+            return
+        unlimited = replace(rest, limit=None)
+        given = 0
+        async for record in self._records(declared, params):
+            for kept in apply_query([record], unlimited, declared.cursor_field):
+                yield kept
+                given += 1
+                if rest.limit is not None and given >= rest.limit:
+                    return
+
+    def _pushed(self, stream: Stream, query: StreamQuery) -> tuple[dict[str, str], StreamQuery]:
+        """The query parameters that do part of ``query`` at the API, and the query the
+        hub still applies."""
+        params = dict(stream.params)
+        for item in query.filters:
+            declared = stream.filters.get(item.field)
+            if declared is None or item.op not in declared.ops or declared.param in params:
+                continue
+            value = item.value if isinstance(item.value, str) else orjson.dumps(item.value).decode()
+            params[declared.param] = declared.template.replace("{value}", value).replace(
+                "{op}", item.op
+            )
+        if query.cursor is not None and stream.cursor_param:
+            params[stream.cursor_param] = str(query.cursor)
+        # The hub checks every filter again, the pushed ones too: cheap, and right even
+        # where the API is lenient (case-insensitive matches, inclusive cursors).
+        return params, query
+
+    async def _records(self, stream: Stream, params: dict[str, str]) -> AsyncIterator[Record]:
+        assert self.caller is not None
+        paginator = stream.pagination or self.spec.pagination
+        select = self._mapping(stream.records)
+        shape = self._mapping(stream.mapping) if stream.mapping else None
+        request = paginator.first()
+        url = self._url(stream.path).update_query({**params, **request.params})
+        seen: set[str] = set()
+        while True:
+            if str(url) in seen:
+                raise PaginationFailed(
+                    f"The API's paging went in a circle (page {len(seen) + 1} asked for one "
+                    "already read); stopped rather than loop."
+                )
+            seen.add(str(url))
+            answer = await self.caller.send("GET", url, [*_JSON, *self._headers])
+            if answer.action == "empty":
+                return
+            body = _body(answer.response)
+            records = _as_list(_evaluate(select, body, "records"))
+            for record in records:
+                mapped = _evaluate(shape, record, "record mapping") if shape else record
+                if isinstance(mapped, dict):
+                    yield mapped
+            following = paginator.next(Page(answer.response.headers, body, records), request)
+            if following is None:
+                return
+            url = self._follow(url, params, following)
+            request = following
+
+    def _follow(self, current: URL, params: dict[str, str], following: PageRequest) -> URL:
+        if following.url is None:
+            return current.with_query({**params, **following.params})
+        target = current.join(URL(following.url))
+        if target.origin() != self.base.origin():
+            raise PaginationFailed("The API's next page is on another host; not followed.")
+        return target
+
+    # -- operations ---------------------------------------------------------------------
+
+    def operations(self) -> Mapping[str, OperationSpec]:
+        return {
+            name: OperationSpec(
+                name,
+                op.description,
+                op.input_schema,
+                idempotent=op.method in ("GET", "PUT", "DELETE") or bool(op.idempotency_header),
+            )
+            for name, op in self.spec.operations.items()
+        }
+
+    async def call(self, operation: str, payload: Mapping[str, Any]) -> Any:
+        assert self.caller is not None
+        op = self.spec.operations.get(operation)
+        if op is None:
+            raise UnknownOperation(f"The connector offers no operation '{operation}'.")
+        missing = [n for n in PATH_INPUT.findall(op.path) if payload.get(n) in (None, "")]
+        if missing:
+            raise BadRequest(f"The operation needs {missing} for its path.")
+        path = PATH_INPUT.sub(lambda m: quote(str(payload[m.group(1)]), safe=""), op.path)
+        headers = [*_JSON, *self._headers]
+        body = None
+        if op.method in ("POST", "PUT", "PATCH"):
+            data = (
+                _evaluate(self._mapping(op.body), dict(payload), "body")
+                if op.body
+                else payload.get("body", payload)
+            )
+            body = orjson.dumps(data)
+            headers.append((b"content-type", b"application/json"))
+        key = payload.get("idempotencyKey")
+        if op.idempotency_header and key:
+            headers.append((op.idempotency_header.lower().encode(), str(key).encode("latin-1")))
+        answer = await self.caller.send(
+            op.method, self._url(path), headers, body, keyed=bool(op.idempotency_header and key)
+        )
+        result = _body(answer.response) if answer.response.body else None
+        return _evaluate(self._mapping(op.result), result, "result") if op.result else result
+
+    async def check(self) -> Health:
+        try:
+            for name in self.spec.streams:
+                async for _ in self.read(name, StreamQuery(limit=1)):
+                    break
+                return Health(ok=True, detail=f"stream '{name}' answers")
+            await self.caller.send("GET", self.base, _JSON)  # type: ignore[union-attr]
+        except IsthmusError as exc:
+            return Health(ok=False, detail=exc.detail)
+        return Health(ok=True, detail="reachable")
+
+
+def _body(response: UpstreamResponse) -> Any:
+    try:
+        return orjson.loads(response.body) if response.body else None
+    except orjson.JSONDecodeError:
+        raise UpstreamFailed("The API's answer is not JSON.") from None
+
+
+def _evaluate(expression: Jsonata, data: Any, what: str) -> Any:
+    try:
+        return expression(data)
+    except MappingError:
+        raise UpstreamFailed(
+            f"The connector spec's {what} expression failed on the API's answer."
+        ) from None
+
+
+def _as_list(value: Any) -> list[Any]:
+    if value is None:
+        return []
+    return value if isinstance(value, list) else [value]
+
+
+class DeclarativeConnectorType:
+    """The generic type: a Connection gives the spec in its config."""
+
+    name: ClassVar[str] = "declarative"
+    supports_proxy: ClassVar[bool] = False
+    summary: ClassVar[str] = "A REST API described by a declarative spec (YAML)."
+    config_model: ClassVar[type[ConnectorConfig]] = DeclarativeConfig
+
+    def open(self, config: Any, context: ConnectorContext) -> Connector:
+        assert isinstance(config, DeclarativeConfig)
+        if config.spec is None:
+            raise ConfigurationError(
+                "A 'declarative' Connection needs its API's spec.",
+                remediation="Add 'spec:' to the Connection's config (inline or a file).",
+            )
+        return DeclarativeConnector(config.spec, config, context)

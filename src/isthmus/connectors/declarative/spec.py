@@ -1,0 +1,188 @@
+"""The declarative connector spec: a REST API described in YAML, validated by these models.
+
+A spec says where the API lives, how to authenticate, how it pages, what its errors
+mean, and which streams (collections to read) and operations (actions) it offers. Values
+that differ per Connection — an instance name, a client id, a secret — are declared under
+``config`` and used in the spec as ``{config.NAME}``; secrets are ``secret://`` references
+in the Connection, resolved when it opens. Record shapes are changed with JSONata.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Annotated, Any, Literal
+
+from pydantic import Field, field_validator, model_validator
+
+from isthmus.connectors.base import ConnectorConfig, FilterOp
+from isthmus.connectors.declarative.paginators import NoPaging, PaginatorSpec
+from isthmus.connectors.resilience import RetryPolicy
+from isthmus.mapping import Expression
+
+PLACEHOLDER = re.compile(r"\{config\.([A-Za-z_][A-Za-z0-9_]*)\}")
+PATH_INPUT = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)\}")
+
+
+class ConfigField(ConnectorConfig):
+    """One value a Connection gives the spec."""
+
+    type: Literal["string", "integer", "boolean", "secret"] = "string"
+    required: bool = True
+    default: str | int | bool | None = None
+    description: str = ""
+
+
+class ApiKeyAuth(ConnectorConfig):
+    type: Literal["api-key"]
+    where: Literal["header", "query"] = Field(default="header", alias="in")
+    name: str = "X-Api-Key"
+    value: str = Field(description="Usually '{config.apiKey}', a secret.")
+
+
+class BasicAuth(ConnectorConfig):
+    type: Literal["basic"]
+    username: str
+    password: str
+
+
+class BearerAuth(ConnectorConfig):
+    type: Literal["bearer"]
+    token: str
+
+
+class ClientCredentialsAuth(ConnectorConfig):
+    """OAuth 2.0 client credentials (RFC 6749 §4.4): a token fetched when first needed
+    and again shortly before it expires, or when the API says it has."""
+
+    type: Literal["oauth2-client-credentials"]
+    token_url: str = Field(description="Absolute, or a path on the API's origin.")
+    client_id: str
+    client_secret: str
+    scopes: list[str] = Field(default_factory=list)
+    audience: str | None = None
+    credentials_in: Literal["body", "basic"] = Field(
+        default="body", description="Send the client's credentials in the form or as Basic."
+    )
+    refresh_before_seconds: int = Field(
+        default=60, ge=0, le=3600, description="Fetch a new token this long before expiry."
+    )
+    expired_when: Expression | None = Field(
+        default=None,
+        description="JSONata on an error body that says the token expired (besides a 401), "
+        "e.g. errorCode = 'INVALID_SESSION_ID'.",
+    )
+
+
+Auth = Annotated[
+    ApiKeyAuth | BasicAuth | BearerAuth | ClientCredentialsAuth, Field(discriminator="type")
+]
+
+
+class ErrorRule(ConnectorConfig):
+    """What an answer with one of these statuses means."""
+
+    status: list[int] = Field(min_length=1)
+    action: Literal["retry", "fail", "empty"] = Field(
+        description="retry: try again (idempotent calls); fail: a problem for the caller; "
+        "empty: no records (e.g. 404 for an empty list)."
+    )
+    when: Expression | None = Field(
+        default=None, description="Only if this JSONata on the body is true."
+    )
+
+    @field_validator("status", mode="before")
+    @classmethod
+    def _one_or_many(cls, value: Any) -> Any:
+        return [value] if isinstance(value, int) else value
+
+
+class Budget(ConnectorConfig):
+    """At most ``requests`` calls in any ``per_seconds``: calls beyond wait their turn."""
+
+    requests: int = Field(ge=1)
+    per_seconds: float = Field(gt=0, le=86400)
+
+
+class FilterParam(ConnectorConfig):
+    """A record field the API can filter on, and the query parameter that does it."""
+
+    param: str
+    ops: list[FilterOp] = Field(default_factory=lambda: list[FilterOp](["eq"]))
+    template: str = Field(
+        default="{value}",
+        description="The parameter's value; {value} is the filter's, {op} its operator "
+        "(eq, lt, …), for APIs with their own syntax such as ServiceNow's sysparm_query.",
+    )
+
+
+class Stream(ConnectorConfig):
+    path: str = Field(pattern=r"^/", description="Path under the base URL.")
+    params: dict[str, str] = Field(default_factory=dict, description="Query parameters.")
+    records: Expression = Field(
+        default="$", description="Where the records are in each page's body (JSONata)."
+    )
+    pagination: PaginatorSpec | None = Field(
+        default=None, description="Overrides the spec's pagination for this stream."
+    )
+    primary_key: list[str] = Field(default_factory=list)
+    cursor_field: str | None = Field(
+        default=None, description="A field that grows with each change: incremental reads."
+    )
+    cursor_param: str | None = Field(
+        default=None, description="The query parameter that asks for records after a cursor."
+    )
+    filters: dict[str, FilterParam] = Field(
+        default_factory=dict, description="Filters the API does itself (pushdown)."
+    )
+    json_schema: dict[str, Any] = Field(default_factory=dict, alias="schema")
+    mapping: Expression | None = Field(
+        default=None, description="JSONata from one API record to the hub's record."
+    )
+
+
+class Operation(ConnectorConfig):
+    method: Literal["GET", "POST", "PUT", "PATCH", "DELETE"] = "POST"
+    path: str = Field(pattern=r"^/", description="May hold {input} placeholders.")
+    description: str = ""
+    body: Expression | None = Field(
+        default=None, description="JSONata from the operation's input to the request body."
+    )
+    result: Expression | None = Field(
+        default=None, description="JSONata from the answer's body to the result."
+    )
+    idempotency_header: str | None = Field(
+        default=None, description="Header carrying an idempotency key, where the API has one."
+    )
+    input_schema: dict[str, Any] = Field(default_factory=dict)
+
+
+class DeclarativeSpec(ConnectorConfig):
+    """A REST API, declared."""
+
+    title: str = ""
+    base_url: str = Field(description="e.g. https://{config.instance}.service-now.com/api")
+    base_urls: dict[str, str] = Field(
+        default_factory=dict, description="Per Environment (sandbox, production, …)."
+    )
+    config: dict[str, ConfigField] = Field(default_factory=dict)
+    headers: dict[str, str] = Field(default_factory=dict)
+    auth: Auth | None = None
+    pagination: PaginatorSpec = Field(default_factory=lambda: NoPaging(type="none"))
+    errors: list[ErrorRule] = Field(default_factory=list)
+    retries: RetryPolicy = Field(default_factory=RetryPolicy)
+    budget: Budget | None = None
+    streams: dict[str, Stream] = Field(default_factory=dict)
+    operations: dict[str, Operation] = Field(default_factory=dict)
+
+    @model_validator(mode="after")
+    def _placeholders_declared(self) -> DeclarativeSpec:
+        text = self.model_dump_json()
+        unknown = sorted(set(PLACEHOLDER.findall(text)) - set(self.config))
+        if unknown:
+            raise ValueError(f"uses {{config.…}} values not declared under 'config': {unknown}")
+        return self
+
+
+def render(template: str, values: dict[str, str]) -> str:
+    """``template`` with each ``{config.NAME}`` replaced by the Connection's value."""
+    return PLACEHOLDER.sub(lambda match: values.get(match.group(1), ""), template)
