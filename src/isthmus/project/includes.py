@@ -1,8 +1,11 @@
-"""Files a resource names instead of holding: an Api version's OpenAPI document.
+"""Files a resource names instead of holding: an Api version's OpenAPI document, a
+declarative Connection's connector spec.
 
-``openapi: contracts/crm-v1.yaml`` in a version is read here, relative to the YAML file
-that names it and never outside the project folder, and put in its place, so the stored
-resource holds the document itself (the hub serves it without the project at hand).
+``openapi: contracts/crm-v1.yaml`` in a version, ``spec: connectors/crm.yaml`` in a
+Connection's config, is read here, relative to the YAML file that names it and never
+outside the project folder, and put in its place, so the stored resource holds the
+document itself (the hub uses it without the project at hand). One spec file can serve
+the Connections of every Environment.
 """
 
 from __future__ import annotations
@@ -28,16 +31,23 @@ class IncludeProblem(ValueError):
 
 
 def inline_includes(data: dict[str, Any], folder: Path, root: Path) -> list[IncludeProblem]:
-    """Replace each Api version's ``openapi: FILE`` by the file's content, in place."""
-    if data.get("kind") != "Api" or not isinstance(data.get("spec"), dict):
+    """Replace each included file's name by its content, in place."""
+    spec = data.get("spec")
+    if not isinstance(spec, dict):
         return []
-    versions = data["spec"].get("versions")
+    found: list[tuple[dict[str, Any], str, tuple[str | int, ...]]] = []
+    if data.get("kind") == "Api":
+        versions = spec.get("versions")
+        for index, version in enumerate(versions if isinstance(versions, list) else []):
+            if isinstance(version, dict):
+                found.append((version, "openapi", ("spec", "versions", index, "openapi")))
+    if data.get("kind") == "Connection" and isinstance(spec.get("config"), dict):
+        found.append((spec["config"], "spec", ("spec", "config", "spec")))
     problems = []
-    for index, version in enumerate(versions if isinstance(versions, list) else []):
-        if isinstance(version, dict) and isinstance(version.get("openapi"), str):
-            where = ("spec", "versions", index, "openapi")
+    for holder, key, where in found:
+        if isinstance(holder.get(key), str):
             try:
-                version["openapi"] = read_document(version["openapi"], folder, root)
+                holder[key] = read_document(holder[key], folder, root)
             except IncludeProblem as exc:
                 problems.append(IncludeProblem(where, exc.message, exc.hint))
     return problems

@@ -53,8 +53,8 @@ def load_project(root: Path, known: Iterable[tuple[str, str]] = ()) -> LoadedPro
         documents, problems = read_documents(path, str(path.relative_to(base)))
         project.issues += [Issue(p.location, "", p.message) for p in problems]
         for document in documents:
-            if _is_openapi(document.data):
-                continue  # a contract an Api version names: read when it does
+            if _is_included(document.data):
+                continue  # a file a resource names (OpenAPI, connector spec): read then
             _load_document(project, document, path.parent, base)
     if files and not project.resources and not project.issues:
         # An empty project would make 'apply' delete everything: say so instead.
@@ -66,8 +66,10 @@ def load_project(root: Path, known: Iterable[tuple[str, str]] = ()) -> LoadedPro
     return project
 
 
-def _is_openapi(data: object) -> bool:
-    return isinstance(data, dict) and "openapi" in data and "kind" not in data
+def _is_included(data: object) -> bool:
+    if not isinstance(data, dict) or "kind" in data:
+        return False
+    return "openapi" in data or "connectorSpec" in data
 
 
 def _load_document(project: LoadedProject, document: Document, folder: Path, root: Path) -> None:

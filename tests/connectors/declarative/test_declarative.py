@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -20,6 +21,7 @@ from isthmus.connectors.registry import connector_type
 from isthmus.errors import UpstreamUnavailable
 from isthmus.testing import ConnectorCase, ConnectorContract
 from tests.connectors.declarative.fake_api import CLIENT_ID, CLIENT_SECRET, FakeApi, serve
+from tests.helpers import write_project
 
 RECORDS = [
     {"id": i, "name": f"item {i}", "status": "open" if i % 3 else "closed", "updated": 1000 + i}
@@ -271,3 +273,40 @@ class TestDeclarativeConnector(ConnectorContract):
                 }
             },
         )
+
+
+def test_a_project_names_its_spec_file_once_for_every_environment(tmp_path: Path) -> None:
+    from ruamel.yaml import YAML
+
+    from isthmus.project.validate import load_project
+
+    document = {"connectorSpec": 1, **spec()}
+    (tmp_path / "connectors").mkdir()
+    with (tmp_path / "connectors" / "fake.yaml").open("w") as out:
+        YAML().dump(document, out)
+    connection = """
+        kind: Connection
+        metadata: {{name: fake, environment: {env}}}
+        spec:
+          system: fake
+          connector: declarative
+          config:
+            spec: connectors/fake.yaml
+            values: {{url: "http://127.0.0.1:1", clientId: c, clientSecret: {secret}}}
+        """
+    write_project(
+        tmp_path,
+        {
+            "system.yaml": "kind: System\nmetadata: {name: fake, owner: team}\n",
+            "sandbox.yaml": connection.format(env="sandbox", secret="secret://fake-sandbox"),
+            "production.yaml": connection.format(env="production", secret="plain-text"),
+        },
+    )
+    project = load_project(tmp_path)
+    messages = [(i.location.file, i.message) for i in project.issues]
+    # the spec file is not a resource, its '{config.…}' templates are not secrets; the
+    # literal secret in production is refused
+    assert messages, "the literal secret went unnoticed"
+    assert all(file == "production.yaml" and "secret" in text for file, text in messages)
+    sandbox = next(r for k, r in project.resources.items() if k.kind == "Connection")
+    assert sandbox.spec.config["spec"]["streams"]["odata"]["path"] == "/items/odata"

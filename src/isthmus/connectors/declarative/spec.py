@@ -159,6 +159,11 @@ class Operation(ConnectorConfig):
 class DeclarativeSpec(ConnectorConfig):
     """A REST API, declared."""
 
+    connector_spec: Literal[1] = Field(
+        default=1,
+        description="The spec format's version. A file holding a spec starts with "
+        "'connectorSpec: 1', which also tells the project loader it is not a resource.",
+    )
     title: str = ""
     base_url: str = Field(description="e.g. https://{config.instance}.service-now.com/api")
     base_urls: dict[str, str] = Field(
