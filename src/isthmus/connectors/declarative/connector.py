@@ -21,6 +21,7 @@ from isthmus.connectors.base import (
     Connector,
     ConnectorConfig,
     ConnectorContext,
+    Filter,
     Health,
     OperationSpec,
     Pushdown,
@@ -34,7 +35,13 @@ from isthmus.connectors.declarative.auth import credentials_for
 from isthmus.connectors.declarative.calls import Caller, RequestBudget
 from isthmus.connectors.declarative.config import DeclarativeConfig, resolve_values
 from isthmus.connectors.declarative.paginators import Page, PageRequest, PaginationFailed
-from isthmus.connectors.declarative.spec import PATH_INPUT, DeclarativeSpec, Stream, render
+from isthmus.connectors.declarative.spec import (
+    PATH_INPUT,
+    DeclarativeSpec,
+    FilterParam,
+    Stream,
+    render,
+)
 from isthmus.connectors.http import Limits, OriginPool
 from isthmus.connectors.query import apply_query
 from isthmus.errors import BadRequest, ConfigurationError, IsthmusError, NotFound, UpstreamFailed
@@ -114,7 +121,8 @@ class DeclarativeConnector(Connector):
                 stream.json_schema,
                 Pushdown(
                     filter_ops=frozenset(op for f in stream.filters.values() for op in f.ops),
-                    cursor_field=stream.cursor_field if stream.cursor_param else None,
+                    projection=stream.select_param is not None,
+                    cursor_field=_incremental(stream),
                 ),
             )
             for name, stream in self.spec.streams.items()
@@ -143,16 +151,24 @@ class DeclarativeConnector(Connector):
         """The query parameters that do part of ``query`` at the API, and the query the
         hub still applies."""
         params = dict(stream.params)
-        for item in query.filters:
+        filters = list(query.filters)
+        if query.cursor is not None and stream.cursor_field:
+            if stream.cursor_param:
+                params[stream.cursor_param] = str(query.cursor)
+            else:
+                filters.append(Filter(stream.cursor_field, "gt", query.cursor))
+        for item in filters:
             declared = stream.filters.get(item.field)
-            if declared is None or item.op not in declared.ops or declared.param in params:
+            if declared is None or item.op not in declared.ops:
                 continue
-            value = item.value if isinstance(item.value, str) else orjson.dumps(item.value).decode()
-            params[declared.param] = declared.template.replace("{value}", value).replace(
-                "{op}", item.op
-            )
-        if query.cursor is not None and stream.cursor_param:
-            params[stream.cursor_param] = str(query.cursor)
+            if declared.param in params:
+                if declared.join is None:
+                    continue  # one filter per parameter: the hub applies the others
+                params[declared.param] += declared.join + _filter_text(declared, item)
+            else:
+                params[declared.param] = _filter_text(declared, item)
+        if query.fields and stream.select_param:
+            params[stream.select_param] = ",".join(query.fields)
         # The hub checks every filter again, the pushed ones too: cheap, and right even
         # where the API is lenient (case-insensitive matches, inclusive cursors).
         return params, query
@@ -246,6 +262,26 @@ class DeclarativeConnector(Connector):
         except IsthmusError as exc:
             return Health(ok=False, detail=exc.detail)
         return Health(ok=True, detail="reachable")
+
+
+def _incremental(stream: Stream) -> str | None:
+    """The cursor field, if the API itself can answer 'records after this cursor'."""
+    field = stream.cursor_field
+    if field and (stream.cursor_param or "gt" in getattr(stream.filters.get(field), "ops", [])):
+        return field
+    return None
+
+
+def _filter_text(declared: FilterParam, item: Filter) -> str:
+    value = item.value
+    if isinstance(value, bool) or not isinstance(value, str):
+        text = orjson.dumps(value).decode()
+    elif declared.quote == "odata":
+        text = value.replace("'", "''")
+    else:
+        text = value
+    operator = declared.operators.get(item.op, item.op)
+    return declared.template.replace("{value}", text).replace("{op}", operator)
 
 
 def _body(response: UpstreamResponse) -> Any:

@@ -113,6 +113,18 @@ class FilterParam(ConnectorConfig):
         description="The parameter's value; {value} is the filter's, {op} its operator "
         "(eq, lt, …), for APIs with their own syntax such as ServiceNow's sysparm_query.",
     )
+    operators: dict[str, str] = Field(
+        default_factory=dict,
+        description="How the API spells each operator in {op}, e.g. {gt: '>', eq: '='}.",
+    )
+    join: str | None = Field(
+        default=None,
+        description="Joins several filters in the same parameter ('^' for ServiceNow, "
+        "' and ' for OData); without it a parameter carries one filter.",
+    )
+    quote: Literal["none", "odata"] = Field(
+        default="none", description="odata: a text value's ' doubled, as OData strings need."
+    )
 
 
 class Stream(ConnectorConfig):
@@ -132,7 +144,12 @@ class Stream(ConnectorConfig):
         default=None, description="The query parameter that asks for records after a cursor."
     )
     filters: dict[str, FilterParam] = Field(
-        default_factory=dict, description="Filters the API does itself (pushdown)."
+        default_factory=dict,
+        description="Filters the API does itself (pushdown). A 'gt' filter on the cursor "
+        "field also serves incremental reads.",
+    )
+    select_param: str | None = Field(
+        default=None, description="The parameter that names the fields to return ($select)."
     )
     json_schema: dict[str, Any] = Field(default_factory=dict, alias="schema")
     mapping: Expression | None = Field(
