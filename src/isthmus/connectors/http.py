@@ -554,3 +554,26 @@ class OriginPool:
             waiter = self._waiters.popleft()
             if not waiter.done():
                 waiter.set_result(None)
+
+
+class OriginPools:
+    """A pool per origin, all under one address policy and one set of limits: what a
+    connector that follows an API to its token endpoint or CDN host needs. Calling it
+    gives the origin's pool, made on first use."""
+
+    def __init__(self, *, allow_private: bool, limits: Limits) -> None:
+        self._allow_private = allow_private
+        self._limits = limits
+        self._pools: dict[URL, OriginPool] = {}
+
+    def __call__(self, origin: URL) -> OriginPool:
+        pool = self._pools.get(origin)
+        if pool is None:
+            pool = OriginPool(origin, allow_private=self._allow_private, limits=self._limits)
+            self._pools[origin] = pool
+        return pool
+
+    async def close(self) -> None:
+        for pool in self._pools.values():
+            await pool.close()
+        self._pools.clear()

@@ -31,12 +31,11 @@ from isthmus.connectors.declarative.spec import (
     ClientCredentialsAuth,
     render,
 )
-from isthmus.connectors.http import OriginPool
+from isthmus.connectors.http import OriginPools
 from isthmus.errors import FatalError, IsthmusError
 from isthmus.mapping import Mapping
 
 log = structlog.get_logger(__name__)
-Pools = Callable[[URL], OriginPool]  # the pool for an origin, under the address policy
 
 
 class TokenRefreshFailed(FatalError):
@@ -79,7 +78,7 @@ class ClientCredentials(Credentials):
         auth: ClientCredentialsAuth,
         values: dict[str, str],
         base: URL,
-        pools: Pools,
+        pools: OriginPools,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.auth = auth
@@ -144,7 +143,7 @@ class ClientCredentials(Credentials):
 
 
 def credentials_for(
-    auth: Auth | None, values: dict[str, str], base: URL, pools: Pools
+    auth: Auth | None, values: dict[str, str], base: URL, pools: OriginPools
 ) -> Credentials:
     if auth is None:
         return FixedCredentials([], {})

@@ -24,7 +24,7 @@ from yarl import URL
 from isthmus.connectors.base import Headers, UpstreamResponse
 from isthmus.connectors.declarative.auth import Credentials
 from isthmus.connectors.declarative.spec import Budget, ErrorRule
-from isthmus.connectors.http import OriginPool
+from isthmus.connectors.http import OriginPools
 from isthmus.connectors.resilience import (
     IDEMPOTENT_METHODS,
     RetryPolicy,
@@ -88,7 +88,7 @@ class Caller:
 
     def __init__(
         self,
-        pools: Callable[[URL], OriginPool],
+        pools: OriginPools,
         credentials: Credentials,
         rules: list[ErrorRule],
         retries: RetryPolicy,

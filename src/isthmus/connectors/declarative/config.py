@@ -5,6 +5,7 @@ the client's limits."""
 from __future__ import annotations
 
 import re
+from typing import ClassVar
 
 from pydantic import Field, model_validator
 
@@ -18,6 +19,8 @@ Value = str | int | bool
 
 
 class DeclarativeConfig(ConnectorConfig):
+    bound_spec: ClassVar[DeclarativeSpec | None] = None  # a pre-built type's own spec
+
     spec: DeclarativeSpec | None = Field(
         default=None,
         description="The API's spec, inline or included from a file ('spec: crm.yaml' in a "
@@ -38,8 +41,9 @@ class DeclarativeConfig(ConnectorConfig):
 
     @model_validator(mode="after")
     def _values_fit_the_spec(self) -> DeclarativeConfig:
-        if self.spec is not None:
-            problems = value_problems(self.spec, self.values)
+        spec = self.spec or self.bound_spec
+        if spec is not None:
+            problems = value_problems(spec, self.values)
             if problems:
                 raise ValueError("; ".join(problems))
         return self

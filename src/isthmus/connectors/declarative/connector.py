@@ -42,7 +42,7 @@ from isthmus.connectors.declarative.spec import (
     Stream,
     render,
 )
-from isthmus.connectors.http import Limits, OriginPool
+from isthmus.connectors.http import Limits, OriginPools
 from isthmus.connectors.query import apply_query
 from isthmus.errors import BadRequest, ConfigurationError, IsthmusError, NotFound, UpstreamFailed
 from isthmus.mapping import Mapping as Jsonata
@@ -58,17 +58,18 @@ class DeclarativeConnector(Connector):
         super().__init__(context)
         self.spec = spec
         self.config = config
-        self._pools: dict[URL, OriginPool] = {}
+        self._pools: OriginPools | None = None
         self._mappings: dict[str, Jsonata] = {}
         self.caller: Caller | None = None
         self.base = URL()
         self._headers: list[tuple[bytes, bytes]] = []
+        self._values: dict[str, str] = {}
 
     # -- lifecycle --------------------------------------------------------------------
 
     async def __aenter__(self) -> DeclarativeConnector:
         spec, config = self.spec, self.config
-        values = await resolve_values(spec, config.values, self.context.secrets)
+        values = self._values = await resolve_values(spec, config.values, self.context.secrets)
         base = config.base_url or spec.base_urls.get(self.context.environment) or spec.base_url
         self.base = URL(render(base, values).rstrip("/"))
         if self.base.scheme not in ("http", "https") or not self.base.host:
@@ -79,29 +80,25 @@ class DeclarativeConnector(Connector):
             for name, value in spec.headers.items()
         ]
         budget = RequestBudget(spec.budget) if spec.budget else None
-        credentials = credentials_for(spec.auth, values, self.base, self._pool)
-        self.caller = Caller(self._pool, credentials, spec.errors, spec.retries, budget)
-        return self
-
-    async def __aexit__(self, *exc: object) -> None:
-        for pool in self._pools.values():
-            await pool.close()
-        self._pools.clear()
-
-    def _pool(self, origin: URL) -> OriginPool:
-        pool = self._pools.get(origin)
-        if pool is None:
-            config = self.config
-            limits = Limits(
+        # the pools, not this connector, go to the caller: no reference cycle, so the
+        # compiled expressions die with the connector, on the loop's thread
+        self._pools = pools = OriginPools(
+            allow_private=config.allow_private_network,
+            limits=Limits(
                 connect_timeout=config.connect_timeout_seconds,
                 read_timeout=config.read_timeout_seconds,
                 total_timeout=config.timeout_seconds,
                 max_connections=config.max_connections,
                 max_response_bytes=config.max_response_bytes,
-            )
-            pool = OriginPool(origin, allow_private=config.allow_private_network, limits=limits)
-            self._pools[origin] = pool
-        return pool
+            ),
+        )
+        credentials = credentials_for(spec.auth, values, self.base, pools)
+        self.caller = Caller(pools, credentials, spec.errors, spec.retries, budget)
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        if self._pools is not None:
+            await self._pools.close()
 
     def _mapping(self, expression: str) -> Jsonata:
         if expression not in self._mappings:
@@ -109,7 +106,8 @@ class DeclarativeConnector(Connector):
         return self._mappings[expression]
 
     def _url(self, path: str) -> URL:
-        return URL(str(self.base) + path, encoded=True)
+        """``path`` (with its ``{config.…}`` values) under the base URL."""
+        return URL(str(self.base) + render(path, self._values, in_path=True), encoded=True)
 
     # -- streams ------------------------------------------------------------------------
 
@@ -150,7 +148,7 @@ class DeclarativeConnector(Connector):
     def _pushed(self, stream: Stream, query: StreamQuery) -> tuple[dict[str, str], StreamQuery]:
         """The query parameters that do part of ``query`` at the API, and the query the
         hub still applies."""
-        params = dict(stream.params)
+        params = {name: render(value, self._values) for name, value in stream.params.items()}
         filters = list(query.filters)
         if query.cursor is not None and stream.cursor_field:
             if stream.cursor_param:
@@ -168,7 +166,11 @@ class DeclarativeConnector(Connector):
             else:
                 params[declared.param] = _filter_text(declared, item)
         if query.fields and stream.select_param:
-            params[stream.select_param] = ",".join(query.fields)
+            # the hub still needs what it filters, sorts and pages on; it projects last
+            needed = dict.fromkeys(query.fields)
+            needed.update(dict.fromkeys(f.field for f in filters))
+            needed.update(dict.fromkeys(field for field, _ in query.sort))
+            params[stream.select_param] = ",".join(needed)
         # The hub checks every filter again, the pushed ones too: cheap, and right even
         # where the API is lenient (case-insensitive matches, inclusive cursors).
         return params, query

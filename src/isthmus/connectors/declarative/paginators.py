@@ -14,7 +14,6 @@ A new style is one class here with a ``type`` literal, added to ``PaginatorSpec`
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from functools import cache
 from typing import Annotated, Any, Literal
 
 from multidict import CIMultiDictProxy
@@ -65,14 +64,11 @@ class Paginator(ConnectorConfig):
         raise NotImplementedError
 
 
-@cache
-def _compiled(expression: str) -> Mapping:
-    return Mapping(expression)
-
-
 def _read(expression: str, body: Any, what: str) -> Any:
+    # Compiled for each page: a few microseconds beside a page's round trip, and a
+    # compiled expression must not outlive or leave the thread that made it.
     try:
-        return _compiled(expression)(body)
+        return Mapping(expression)(body)
     except MappingError:
         raise PaginationFailed(f"The page's {what} could not be read.") from None
 

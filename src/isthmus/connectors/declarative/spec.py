@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import re
 from typing import Annotated, Any, Literal
+from urllib.parse import quote
 
 from pydantic import Field, field_validator, model_validator
 
@@ -205,6 +206,12 @@ class DeclarativeSpec(ConnectorConfig):
         return self
 
 
-def render(template: str, values: dict[str, str]) -> str:
-    """``template`` with each ``{config.NAME}`` replaced by the Connection's value."""
-    return PLACEHOLDER.sub(lambda match: values.get(match.group(1), ""), template)
+def render(template: str, values: dict[str, str], *, in_path: bool = False) -> str:
+    """``template`` with each ``{config.NAME}`` replaced by the Connection's value,
+    percent-encoded where it lands in a URL path."""
+
+    def value(match: re.Match[str]) -> str:
+        text = values.get(match.group(1), "")
+        return quote(text, safe="@:") if in_path else text
+
+    return PLACEHOLDER.sub(value, template)
