@@ -380,6 +380,17 @@ async def test_a_second_answer_begun_on_the_same_connection_is_never_handed_on(
     await client.close()
 
 
+async def test_a_large_body_arriving_with_the_head_is_not_a_large_head(
+    wire: tuple[Wire, URL],
+) -> None:
+    state, url = wire
+    body = b"x" * 300_000  # arrives with the head in one write, in chunks over 64 KiB
+    state.reply = lambda head: b"HTTP/1.1 200 OK\r\ncontent-length: %d\r\n\r\n" % len(body) + body
+    client = pool(url)
+    assert (await client.request("GET", "/x")).body == body
+    await client.close()
+
+
 async def test_an_endless_header_is_cut_off_early(wire: tuple[Wire, URL]) -> None:
     state, url = wire
     state.reply = lambda head: [b"HTTP/1.1 200 OK\r\nx-big: ", *[b"a" * 16_384, 0.001] * 64]

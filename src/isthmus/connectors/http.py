@@ -118,6 +118,7 @@ class _Connection(asyncio.Protocol):
     def _begin_message(self) -> None:
         self._keep = False  # a second answer begun: not reusable until it completes
         self._headers: list[tuple[bytes, bytes]] = []
+        self._header_bytes = 0
         self._chunks: list[bytes] = []
         self._size = 0
         self._length_known = False
@@ -194,15 +195,15 @@ class _Connection(asyncio.Protocol):
             return
         self._received = True
         self._activity = self.loop.time()
-        if not self._headers_done:
-            self._head_size += len(data)
-            if self._head_size > _MAX_HEAD_BYTES:
-                self._fail(UpstreamFailed("The backend's answer has oversized headers."))
-                return
         try:
             self.parser.feed_data(data)
         except httptools.HttpParserError:
             self._fail(self._failure or UpstreamFailed("The backend's answer is not valid HTTP."))
+            return
+        if not self._headers_done:  # still in the head after all of this: count it
+            self._head_size += len(data)
+            if self._head_size > _MAX_HEAD_BYTES:
+                self._fail(UpstreamFailed("The backend's answer has oversized headers."))
 
     def eof_received(self) -> bool:
         return False  # close the transport; connection_lost tells the rest
@@ -225,6 +226,11 @@ class _Connection(asyncio.Protocol):
         self._begin_message()
 
     def on_header(self, name: bytes, value: bytes) -> None:
+        # Complete headers count here; a header still arriving counts in data_received.
+        self._header_bytes += len(name) + len(value)
+        if self._header_bytes > _MAX_HEAD_BYTES:
+            self._failure = UpstreamFailed("The backend's answer has oversized headers.")
+            raise _Abort
         name = name.lower()
         if name == b"content-length":
             self._length_known = True

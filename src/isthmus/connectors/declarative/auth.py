@@ -1,25 +1,31 @@
-"""Credentials for a declarative connector's calls: fixed ones, or OAuth 2.0 tokens.
+"""Credentials for a declarative connector's calls: fixed ones, or OAuth 2.0 tokens
+(client credentials, or the JWT bearer grant).
 
 A token is fetched when first needed and again ``refresh_before_seconds`` before it
-expires (from ``expires_in``). One fetch at a time: callers that find the token due wait
-on one lock, and the first to get it fetches while the others reuse its result. When the
-API says a token expired (a 401, or an error body the spec describes) the caller drops
-that token — only that one, so a hundred callers holding it cause one fetch, not a
-hundred — and tries once more. A fetch that fails is a ``token-refresh-failed`` problem
-and a ``connector.token_refresh_failed`` log event for alerting.
+expires (from ``expires_in``; without one, it is kept until the API refuses it). One
+fetch at a time: callers that find the token due wait on one lock, and the first to get
+it fetches while the others reuse its result. When the API says a token expired (a 401,
+or an error body the spec describes) the caller drops that token — only that one, so a
+hundred callers holding it cause one fetch, not a hundred — and tries once more. A fetch
+that fails is a ``token-refresh-failed`` problem and a ``connector.token_refresh_failed``
+log event for alerting.
 """
 
 from __future__ import annotations
 
 import asyncio
 import base64
+import secrets
 import time
 from collections.abc import Callable
-from typing import NoReturn
+from typing import Any, NoReturn
 from urllib.parse import urlencode
 
 import orjson
 import structlog
+from joserfc import jwt
+from joserfc.errors import JoseError
+from joserfc.jwk import import_key
 from yarl import URL
 
 from isthmus.connectors.base import Headers
@@ -29,6 +35,7 @@ from isthmus.connectors.declarative.spec import (
     BasicAuth,
     BearerAuth,
     ClientCredentialsAuth,
+    JwtBearerAuth,
     render,
 )
 from isthmus.connectors.http import OriginPools
@@ -70,12 +77,14 @@ class FixedCredentials(Credentials):
         return self._value
 
 
-class ClientCredentials(Credentials):
+class TokenCredentials(Credentials):
+    """An OAuth 2.0 access token from a token endpoint; subclasses say which grant."""
+
     refreshable = True
 
     def __init__(
         self,
-        auth: ClientCredentialsAuth,
+        auth: ClientCredentialsAuth | JwtBearerAuth,
         values: dict[str, str],
         base: URL,
         pools: OriginPools,
@@ -103,23 +112,17 @@ class ClientCredentials(Credentials):
         if token == self._token:
             self._token = ""
 
+    def _grant(self) -> tuple[dict[str, str], list[tuple[bytes, bytes]]]:
+        """The token request's form and any extra headers."""
+        raise NotImplementedError
+
     async def _fetch(self) -> None:
-        auth, values = self.auth, self._values
-        form = {"grant_type": "client_credentials"}
-        headers: list[tuple[bytes, bytes]] = [
+        form, extra = self._grant()
+        headers = [
             (b"content-type", b"application/x-www-form-urlencoded"),
             (b"accept", b"application/json"),
+            *extra,
         ]
-        client_id, secret = render(auth.client_id, values), render(auth.client_secret, values)
-        if auth.credentials_in == "basic":
-            pair = base64.b64encode(f"{client_id}:{secret}".encode()).decode()
-            headers.append((b"authorization", f"Basic {pair}".encode()))
-        else:
-            form |= {"client_id": client_id, "client_secret": secret}
-        if auth.scopes:
-            form["scope"] = " ".join(auth.scopes)
-        if auth.audience:
-            form["audience"] = render(auth.audience, values)
         started = self._clock()
         try:
             answer = await self._pools(self._url.origin()).request(
@@ -131,15 +134,65 @@ class ClientCredentials(Credentials):
         token = data.get("access_token") if isinstance(data, dict) else None
         if not isinstance(data, dict) or not isinstance(token, str) or not token:
             self._failed(f"the token endpoint answered HTTP {answer.status} without a token")
-        lifetime = data.get("expires_in", 3600)
-        lifetime = float(lifetime) if isinstance(lifetime, int | float | str) else 3600.0
+        lifetime = data.get("expires_in")
         self._token = token
-        self._due = started + max(0.0, lifetime - auth.refresh_before_seconds)
+        if isinstance(lifetime, int | float) or (isinstance(lifetime, str) and lifetime.isdigit()):
+            self._due = started + max(0.0, float(lifetime) - self.auth.refresh_before_seconds)
+        else:  # no lifetime given (Salesforce): kept until the API says it expired
+            self._due = float("inf")
         self.fetches += 1
 
     def _failed(self, why: str) -> NoReturn:
         log.warning("connector.token_refresh_failed", reason=why)
         raise TokenRefreshFailed(f"No access token: {why}.")
+
+
+class ClientCredentials(TokenCredentials):
+    auth: ClientCredentialsAuth
+
+    def _grant(self) -> tuple[dict[str, str], list[tuple[bytes, bytes]]]:
+        auth, values = self.auth, self._values
+        form = {"grant_type": "client_credentials"}
+        headers: list[tuple[bytes, bytes]] = []
+        client_id, secret = render(auth.client_id, values), render(auth.client_secret, values)
+        if auth.credentials_in == "basic":
+            pair = base64.b64encode(f"{client_id}:{secret}".encode()).decode()
+            headers.append((b"authorization", f"Basic {pair}".encode()))
+        else:
+            form |= {"client_id": client_id, "client_secret": secret}
+        if auth.scopes:
+            form["scope"] = " ".join(auth.scopes)
+        if auth.audience:
+            form["audience"] = render(auth.audience, values)
+        return form, headers
+
+
+class JwtBearer(TokenCredentials):
+    auth: JwtBearerAuth
+
+    def _grant(self) -> tuple[dict[str, str], list[tuple[bytes, bytes]]]:
+        auth, values = self.auth, self._values
+        now = int(time.time())
+        claims: dict[str, Any] = {
+            "iss": render(auth.issuer, values),
+            "aud": render(auth.audience, values),
+            "iat": now,
+            "exp": now + auth.lifetime_seconds,
+            "jti": secrets.token_urlsafe(12),
+        }
+        if auth.subject:
+            claims["sub"] = render(auth.subject, values)
+        if auth.scopes:
+            claims["scope"] = " ".join(auth.scopes)
+        try:
+            key = import_key(
+                render(auth.private_key, values), "RSA" if auth.algorithm == "RS256" else "EC"
+            )
+            assertion = jwt.encode({"alg": auth.algorithm, "typ": "JWT"}, claims, key)
+        except (ValueError, JoseError):
+            self._failed("the Connection's private key could not sign the assertion")
+        grant = "urn:ietf:params:oauth:grant-type:jwt-bearer"
+        return {"grant_type": grant, "assertion": assertion}, []
 
 
 def credentials_for(
@@ -159,4 +212,6 @@ def credentials_for(
     if isinstance(auth, BearerAuth):
         token = render(auth.token, values).encode("latin-1")
         return FixedCredentials([(b"authorization", b"Bearer " + token)], {})
+    if isinstance(auth, JwtBearerAuth):
+        return JwtBearer(auth, values, base, pools)
     return ClientCredentials(auth, values, base, pools)

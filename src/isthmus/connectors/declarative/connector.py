@@ -92,7 +92,13 @@ class DeclarativeConnector(Connector):
                 max_response_bytes=config.max_response_bytes,
             ),
         )
-        credentials = credentials_for(spec.auth, values, self.base, pools)
+        try:
+            auth = spec.auth_for(values)
+        except ValueError as exc:
+            raise ConfigurationError(
+                f"The Connection's values do not fit the spec: {exc}."
+            ) from None
+        credentials = credentials_for(auth, values, self.base, pools)
         self.caller = Caller(pools, credentials, spec.errors, spec.retries, budget)
         return self
 
@@ -231,10 +237,21 @@ class DeclarativeConnector(Connector):
         op = self.spec.operations.get(operation)
         if op is None:
             raise UnknownOperation(f"The connector offers no operation '{operation}'.")
-        missing = [n for n in PATH_INPUT.findall(op.path) if payload.get(n) in (None, "")]
+        needed = [*PATH_INPUT.findall(op.path), *PATH_INPUT.findall(" ".join(op.params.values()))]
+        missing = sorted({n for n in needed if payload.get(n) in (None, "")})
         if missing:
-            raise BadRequest(f"The operation needs {missing} for its path.")
+            raise BadRequest(f"The operation needs {missing}.")
         path = PATH_INPUT.sub(lambda m: quote(str(payload[m.group(1)]), safe=""), op.path)
+        url = self._url(path)
+        if op.params:
+            url = url.update_query(
+                {
+                    name: PATH_INPUT.sub(
+                        lambda m: str(payload[m.group(1)]), render(value, self._values)
+                    )
+                    for name, value in op.params.items()
+                }
+            )
         headers = [*_JSON, *self._headers]
         body = None
         if op.method in ("POST", "PUT", "PATCH"):
@@ -249,7 +266,7 @@ class DeclarativeConnector(Connector):
         if op.idempotency_header and key:
             headers.append((op.idempotency_header.lower().encode(), str(key).encode("latin-1")))
         answer = await self.caller.send(
-            op.method, self._url(path), headers, body, keyed=bool(op.idempotency_header and key)
+            op.method, url, headers, body, keyed=bool(op.idempotency_header and key)
         )
         result = _body(answer.response) if answer.response.body else None
         return _evaluate(self._mapping(op.result), result, "result") if op.result else result

@@ -74,8 +74,26 @@ class ClientCredentialsAuth(ConnectorConfig):
     )
 
 
+class JwtBearerAuth(ConnectorConfig):
+    """OAuth 2.0 JWT bearer grant (RFC 7523), as Salesforce and Google use it: the hub
+    signs a short assertion with the Connection's private key and trades it for a token."""
+
+    type: Literal["oauth2-jwt-bearer"]
+    token_url: str = Field(description="Absolute, or a path on the API's origin.")
+    issuer: str = Field(description="'iss': the client id (Salesforce) or service account.")
+    subject: str | None = Field(default=None, description="'sub': the user to act as.")
+    audience: str = Field(description="'aud', e.g. https://login.salesforce.com.")
+    private_key: str = Field(description="PEM, usually '{config.privateKey}', a secret.")
+    algorithm: Literal["RS256", "ES256"] = "RS256"
+    scopes: list[str] = Field(default_factory=list, description="A 'scope' claim (Google).")
+    lifetime_seconds: int = Field(default=180, ge=30, le=3600)
+    refresh_before_seconds: int = Field(default=60, ge=0, le=3600)
+    expired_when: Expression | None = None
+
+
 Auth = Annotated[
-    ApiKeyAuth | BasicAuth | BearerAuth | ClientCredentialsAuth, Field(discriminator="type")
+    ApiKeyAuth | BasicAuth | BearerAuth | ClientCredentialsAuth | JwtBearerAuth,
+    Field(discriminator="type"),
 ]
 
 
@@ -168,6 +186,9 @@ class Operation(ConnectorConfig):
     result: Expression | None = Field(
         default=None, description="JSONata from the answer's body to the result."
     )
+    params: dict[str, str] = Field(
+        default_factory=dict, description="Query parameters; may hold {input} placeholders."
+    )
     idempotency_header: str | None = Field(
         default=None, description="Header carrying an idempotency key, where the API has one."
     )
@@ -190,12 +211,34 @@ class DeclarativeSpec(ConnectorConfig):
     config: dict[str, ConfigField] = Field(default_factory=dict)
     headers: dict[str, str] = Field(default_factory=dict)
     auth: Auth | None = None
+    auth_options: dict[str, Auth] = Field(
+        default_factory=dict,
+        description="Ways to authenticate a Connection can choose between, with 'authOption'.",
+    )
+    auth_option: str | None = Field(
+        default=None, description="Which of 'authOptions', e.g. '{config.authMethod}'."
+    )
     pagination: PaginatorSpec = Field(default_factory=lambda: NoPaging(type="none"))
     errors: list[ErrorRule] = Field(default_factory=list)
     retries: RetryPolicy = Field(default_factory=RetryPolicy)
     budget: Budget | None = None
     streams: dict[str, Stream] = Field(default_factory=dict)
     operations: dict[str, Operation] = Field(default_factory=dict)
+
+    @model_validator(mode="after")
+    def _one_way_to_authenticate(self) -> DeclarativeSpec:
+        if self.auth_options and (self.auth is not None or not self.auth_option):
+            raise ValueError("with 'authOptions', set 'authOption' and leave out 'auth'")
+        return self
+
+    def auth_for(self, values: dict[str, str]) -> Auth | None:
+        """The way to authenticate, the Connection's choice among the options if any."""
+        if not self.auth_options:
+            return self.auth
+        choice = render(self.auth_option or "", values)
+        if choice not in self.auth_options:
+            raise ValueError(f"choose one of {sorted(self.auth_options)} to authenticate")
+        return self.auth_options[choice]
 
     @model_validator(mode="after")
     def _placeholders_declared(self) -> DeclarativeSpec:

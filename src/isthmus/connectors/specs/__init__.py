@@ -57,3 +57,9 @@ class ServiceNow(PrebuiltConnectorType):
     name = "servicenow"
     summary = "ServiceNow Table API: incidents and any table, with encoded-query filters."
     spec_file = "servicenow.yaml"
+
+
+class Salesforce(PrebuiltConnectorType):
+    name = "salesforce"
+    summary = "Salesforce: SOQL queries paged by nextRecordsUrl, sObject create/read/update/delete."
+    spec_file = "salesforce.yaml"
