@@ -32,6 +32,7 @@ import tempfile
 import textwrap
 import time
 import urllib.request
+from collections.abc import Callable
 from pathlib import Path
 
 PYTHON = sys.executable
@@ -70,10 +71,15 @@ def start(
     return subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT, cwd=workdir, env=env)
 
 
-def start_upstream(workdir: Path) -> tuple[str, subprocess.Popen[bytes], str]:
+def start_upstream(
+    workdir: Path, prepare: Callable[[Path], None] | None = None
+) -> tuple[str, subprocess.Popen[bytes], str]:
+    """nginx (or a raw ASGI app) serving ``www``: data.json, and what ``prepare`` adds."""
     www = workdir / "www"
     www.mkdir()
     (www / "data.json").write_text(json.dumps(DOCUMENT))
+    if prepare is not None:
+        prepare(www)
     port = free_port()
     nginx = shutil.which("nginx") or (
         "/usr/sbin/nginx" if Path("/usr/sbin/nginx").exists() else None
@@ -111,13 +117,17 @@ def start_upstream(workdir: Path) -> tuple[str, subprocess.Popen[bytes], str]:
         app = workdir / "upstream.py"
         app.write_text(
             textwrap.dedent(f"""
-            BODY = {json.dumps(json.dumps(DOCUMENT))}.encode()
+            from pathlib import Path
+            WWW = Path({str(www)!r})
+            FILES = {{"/" + str(p.relative_to(WWW)): p.read_bytes()
+                     for p in WWW.rglob("*.json")}}
             async def app(scope, receive, send):
                 if scope["type"] != "http":
                     return
                 await send({{"type": "http.response.start", "status": 200,
                             "headers": [(b"content-type", b"application/json")]}})
-                await send({{"type": "http.response.body", "body": BODY}})
+                await send({{"type": "http.response.body",
+                            "body": FILES.get(scope["path"], FILES["/data.json"])}})
         """)
         )
         process = start(

@@ -46,3 +46,22 @@ def test_mappings_cross_threads_and_die_anywhere() -> None:
         sys.unraisablehook = hook
     assert results == [42, 2]
     assert unraisable == []
+
+
+@pytest.mark.parametrize(
+    ("text", "data"),
+    [
+        ("data", {"data": [1, 2]}),
+        ("meta.next", {"meta": {"next": "c2"}}),
+        ("meta.next", {"meta": None}),
+        ("meta.next", {}),
+        ("`@odata.nextLink`", {"@odata.nextLink": "https://x/next"}),
+        ("a.b", {"a": [{"b": 1}, {"b": 2}]}),  # a list on the way: JSONata's own rules
+        ("a", {"a": [[1], [2]]}),
+        ("a", [{"a": 1}, {"a": 2}]),
+    ],
+)
+def test_plain_paths_give_what_jsonata_gives(text: str, data: Any) -> None:
+    import jsonatapy
+
+    assert Mapping(text)(data) == jsonatapy.compile(text).evaluate(data)

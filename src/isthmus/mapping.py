@@ -12,6 +12,7 @@ garbage collector in a resolver's thread, say, when it sat in an exception's fra
 
 from __future__ import annotations
 
+import re
 import threading
 from typing import Annotated, Any
 
@@ -57,16 +58,42 @@ def _expression(text: str) -> Any:
     return expression
 
 
+# A path of plain names (`data`, `meta.next`, `\`@odata.nextLink\``): what most
+# record selectors and cursors are. Walked here over dicts, such a path gives what
+# JSONata gives, without handing a whole page to jsonatapy and back (most of a paged
+# read's cost); anything else, or a list on the way, goes to jsonatapy.
+_STEP = r"(?:[A-Za-z_][A-Za-z0-9_]*|`[^`]+`)"
+_PLAIN_PATH = re.compile(rf"{_STEP}(?:\.{_STEP})*")
+_MISSING = object()
+
+
+def _plain_steps(text: str) -> tuple[str, ...] | None:
+    if not _PLAIN_PATH.fullmatch(text.strip()):
+        return None
+    return tuple(step.strip("`") for step in re.findall(_STEP, text))
+
+
 class Mapping:
     """An expression with its guardrails, compiled on first use in each thread."""
 
-    __slots__ = ("text",)
+    __slots__ = ("_steps", "text")
 
     def __init__(self, text: str) -> None:
         self.text = text
+        self._steps = _plain_steps(text)
         _expression(text)  # a bad expression fails here, not on first use
 
     def __call__(self, data: Any) -> Any:
+        if self._steps is not None:
+            value = data
+            for step in self._steps:
+                if not isinstance(value, dict):
+                    break  # a list or a scalar on the way: JSONata's rules apply
+                value = value.get(step, _MISSING)
+                if value is _MISSING:
+                    return None  # undefined
+            else:
+                return value
         try:
             return _expression(self.text).evaluate(
                 data,

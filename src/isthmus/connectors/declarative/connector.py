@@ -142,6 +142,16 @@ class DeclarativeConnector(Connector):
             for record in apply_query(everything, rest, declared.cursor_field):
                 yield record
             return
+        if rest.limit == 0:
+            return
+        if not (rest.filters or rest.fields or rest.cursor is not None):  # records as read
+            given = 0
+            async for record in self._records(declared, params):
+                yield record
+                given += 1
+                if rest.limit is not None and given >= rest.limit:
+                    return  # before asking for another page
+            return
         unlimited = replace(rest, limit=None)
         given = 0
         async for record in self._records(declared, params):
