@@ -34,6 +34,7 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/gateway.py $(BENCH_ARGS)
 	$(BIN)/python benchmarks/upstream_client.py $(BENCH_ARGS)
 	$(BIN)/python benchmarks/schema_checks.py $(BENCH_ARGS)
+	$(BIN)/python benchmarks/connectors.py $(BENCH_ARGS)
 
 typecheck: $(STAMP)
 	$(BIN)/mypy
