@@ -289,7 +289,7 @@ class DeclarativeConnector(Connector):
                 return Health(ok=True, detail=f"stream '{name}' answers")
             await self.caller.send("GET", self.base, _JSON)  # type: ignore[union-attr]
         except IsthmusError as exc:
-            return Health(ok=False, detail=exc.detail)
+            return Health(ok=False, detail=f"{exc.detail} {exc.remediation}")
         return Health(ok=True, detail="reachable")
 
 

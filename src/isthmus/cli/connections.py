@@ -1,0 +1,61 @@
+"""``isthmus connection test``: open one Connection as the gateway would and run its
+connector's health check, saying in plain words what failed and what to do."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import typer
+from pydantic import ValidationError
+
+from isthmus.cli.common import HomeOption, fail, ok, run, settings
+from isthmus.connectors.base import ConnectorContext, Health
+from isthmus.connectors.registry import connector_type
+from isthmus.errors import IsthmusError, NotFound
+from isthmus.governance.vault import Vault, vault_key
+from isthmus.model import Connection, ResourceKey
+from isthmus.store import Store
+
+connections = typer.Typer(help="Connections to Systems.", no_args_is_help=True)
+
+
+@connections.command("test")
+def connection_test(
+    name: str = typer.Argument(..., help="The Connection."),
+    environment: str = typer.Option("sandbox", "--environment", "-e"),
+    home: Path | None = HomeOption,
+) -> None:
+    """Open the Connection and run its health check (exit status 1 when it fails)."""
+
+    async def go() -> tuple[Health, float]:
+        s = settings(home)
+        async with Store.open(s.resolved_database_url()) as store:
+            key = ResourceKey(Connection.__name__, name, environment)
+            connection = await store.resources.get(key)
+            if not isinstance(connection, Connection):
+                raise NotFound(
+                    f"No Connection '{name}' in Environment '{environment}'.",
+                    remediation="Apply a project that declares it, or name its Environment "
+                    "with --environment.",
+                )
+            vault = Vault(store.secrets, vault_key(s.home, s.vault_key))
+            kind = connector_type(connection.spec.connector)
+            try:
+                config = kind.config_model.model_validate(connection.spec.config)
+            except ValidationError:
+                return Health(False, "Its config does not validate; run 'isthmus validate'."), 0
+            started = time.perf_counter()
+            try:
+                async with kind.open(config, ConnectorContext(name, environment, vault)) as it:
+                    health = await it.check()
+            except IsthmusError as exc:
+                health = Health(False, f"{exc.detail} {exc.remediation}")
+            return health, time.perf_counter() - started
+
+    health, seconds = run(go())
+    if health.ok:
+        ok(f"{name} ({environment}): {health.detail} in {seconds * 1000:.0f} ms")
+        return
+    fail(f"{name} ({environment}) failed its check: {health.detail}")
+    raise typer.Exit(1)
