@@ -230,3 +230,22 @@ def test_signing_key_commands(tmp_path: Path) -> None:
     code, out = cli("signing-key", "list", "--home", home)
     assert code == 0
     assert out.count("ES256") == 1  # the first key is made when a hub starts; rotate made one
+
+
+def test_a_secret_from_standard_input_keeps_all_its_lines(tmp_path: Path) -> None:
+    import asyncio
+
+    from isthmus.governance.vault import Vault, vault_key
+    from isthmus.store import Store
+
+    home = tmp_path / "home"
+    pem = "-----BEGIN PRIVATE KEY-----\nMIIEvQIBADANBg\nkqhkiG9w0BAQEF\n-----END PRIVATE KEY-----"
+    result = runner.invoke(app, ["secret", "set", "key", "--home", str(home)], input=pem + "\n")
+    assert result.exit_code == 0, result.output
+
+    async def stored() -> str:
+        database = f"sqlite+aiosqlite:///{home / 'isthmus.db'}"
+        async with Store.open(database) as store:
+            return await Vault(store.secrets, vault_key(home, None)).resolve("secret://key")
+
+    assert asyncio.run(stored()) == pem

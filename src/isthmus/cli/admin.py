@@ -101,14 +101,16 @@ def _vault(store: Store, home: Path | None) -> Vault:
 def secret_set(
     name: str,
     value: str | None = typer.Option(
-        None, help="The value; omit it to read from standard input (keeps it out of history)."
+        None,
+        help="The value; omit it to read all of standard input (keeps it out of history; "
+        "a PEM key keeps its lines).",
     ),
     home: Path | None = HomeOption,
 ) -> None:
     """Store a secret, encrypted."""
     if value is None:
-        value = (
-            sys.stdin.readline().rstrip("\n")
+        value = (  # all of it: a PEM key spans lines
+            sys.stdin.read().rstrip("\n")
             if not sys.stdin.isatty()
             else typer.prompt("Value", hide_input=True)
         )
