@@ -108,6 +108,14 @@ class SecretResolver(Protocol):
         ...
 
 
+@runtime_checkable
+class SecretStore(SecretResolver, Protocol):
+    """A resolver that can also write: for credentials the System replaces as they are
+    used (rotated refresh tokens). The hub's vault is one."""
+
+    async def set(self, name: str, value: str) -> None: ...
+
+
 @dataclass(frozen=True)
 class ConnectorContext:
     """What the hub gives a connector when it opens one Connection."""

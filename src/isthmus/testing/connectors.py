@@ -33,6 +33,9 @@ class StaticSecrets:
             raise SecretMissing(f"No secret '{name}'.")
         return self.values[name]
 
+    async def set(self, name: str, value: str) -> None:
+        self.values[name.removeprefix("secret://")] = value
+
 
 @dataclass
 class ConnectorCase:

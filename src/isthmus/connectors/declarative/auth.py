@@ -17,7 +17,7 @@ import asyncio
 import base64
 import secrets
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any, NoReturn
 from urllib.parse import urlencode
 
@@ -28,19 +28,21 @@ from joserfc.errors import JoseError
 from joserfc.jwk import import_key
 from yarl import URL
 
-from isthmus.connectors.base import Headers
+from isthmus.connectors.base import Headers, SecretResolver, SecretStore
 from isthmus.connectors.declarative.spec import (
+    PLACEHOLDER,
     ApiKeyAuth,
     Auth,
     BasicAuth,
     BearerAuth,
     ClientCredentialsAuth,
     JwtBearerAuth,
+    RefreshTokenAuth,
     render,
 )
 from isthmus.connectors.http import OriginPools
-from isthmus.errors import FatalError, IsthmusError
-from isthmus.mapping import Mapping
+from isthmus.errors import ConfigurationError, FatalError, IsthmusError
+from isthmus.mapping import Mapping as Jsonata
 
 log = structlog.get_logger(__name__)
 
@@ -60,7 +62,7 @@ class Credentials:
     report exactly that one as expired."""
 
     refreshable = False
-    expired_when: Mapping | None = None  # an error body that says the token expired
+    expired_when: Jsonata | None = None  # an error body that says the token expired
 
     async def get(self) -> tuple[Headers, dict[str, str], str]:
         raise NotImplementedError
@@ -84,16 +86,18 @@ class TokenCredentials(Credentials):
 
     def __init__(
         self,
-        auth: ClientCredentialsAuth | JwtBearerAuth,
+        auth: ClientCredentialsAuth | JwtBearerAuth | RefreshTokenAuth,
         values: dict[str, str],
         base: URL,
         pools: OriginPools,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.auth = auth
-        self.expired_when = Mapping(auth.expired_when) if auth.expired_when else None
+        self.expired_when = Jsonata(auth.expired_when) if auth.expired_when else None
         self._values = values
-        self._url = base.join(URL(render(auth.token_url, values)))
+        given = URL(render(auth.token_url, values))
+        # a path is under the base URL, as stream paths are (Workday's /ccx/oauth2/…)
+        self._url = given if given.is_absolute() else URL(str(base) + str(given))
         self._pools = pools
         self._clock = clock
         self._lock = asyncio.Lock()
@@ -116,6 +120,19 @@ class TokenCredentials(Credentials):
         """The token request's form and any extra headers."""
         raise NotImplementedError
 
+    async def _received(self, answer: dict[str, Any]) -> None:
+        """The token endpoint's whole answer, before its token is used."""
+
+    def _client(
+        self, client_id: str, secret: str, where: str
+    ) -> tuple[dict[str, str], list[tuple[bytes, bytes]]]:
+        """The client's credentials, in the form or as Basic (RFC 6749 §2.3.1)."""
+        client_id, secret = render(client_id, self._values), render(secret, self._values)
+        if where == "basic":
+            pair = base64.b64encode(f"{client_id}:{secret}".encode()).decode()
+            return {}, [(b"authorization", f"Basic {pair}".encode())]
+        return {"client_id": client_id, "client_secret": secret}, []
+
     async def _fetch(self) -> None:
         form, extra = self._grant()
         headers = [
@@ -134,6 +151,7 @@ class TokenCredentials(Credentials):
         token = data.get("access_token") if isinstance(data, dict) else None
         if not isinstance(data, dict) or not isinstance(token, str) or not token:
             self._failed(f"the token endpoint answered HTTP {answer.status} without a token")
+        await self._received(data)
         lifetime = data.get("expires_in")
         self._token = token
         if isinstance(lifetime, int | float) or (isinstance(lifetime, str) and lifetime.isdigit()):
@@ -152,14 +170,8 @@ class ClientCredentials(TokenCredentials):
 
     def _grant(self) -> tuple[dict[str, str], list[tuple[bytes, bytes]]]:
         auth, values = self.auth, self._values
-        form = {"grant_type": "client_credentials"}
-        headers: list[tuple[bytes, bytes]] = []
-        client_id, secret = render(auth.client_id, values), render(auth.client_secret, values)
-        if auth.credentials_in == "basic":
-            pair = base64.b64encode(f"{client_id}:{secret}".encode()).decode()
-            headers.append((b"authorization", f"Basic {pair}".encode()))
-        else:
-            form |= {"client_id": client_id, "client_secret": secret}
+        client, headers = self._client(auth.client_id, auth.client_secret, auth.credentials_in)
+        form = {"grant_type": "client_credentials", **client}
         if auth.scopes:
             form["scope"] = " ".join(auth.scopes)
         if auth.audience:
@@ -195,9 +207,52 @@ class JwtBearer(TokenCredentials):
         return {"grant_type": grant, "assertion": assertion}, []
 
 
+class RefreshToken(TokenCredentials):
+    auth: RefreshTokenAuth
+
+    def __init__(
+        self,
+        auth: RefreshTokenAuth,
+        values: dict[str, str],
+        base: URL,
+        pools: OriginPools,
+        vault: SecretResolver,
+        reference: str,
+    ) -> None:
+        super().__init__(auth, values, base, pools)
+        self._vault = vault
+        self._reference = reference  # the secret:// the refresh token lives in
+
+    def _grant(self) -> tuple[dict[str, str], list[tuple[bytes, bytes]]]:
+        auth = self.auth
+        client, headers = self._client(auth.client_id, auth.client_secret, auth.credentials_in)
+        refresh = render(auth.refresh_token, self._values)
+        return {"grant_type": "refresh_token", "refresh_token": refresh, **client}, headers
+
+    async def _received(self, answer: dict[str, Any]) -> None:
+        rotated = answer.get("refresh_token")
+        current = render(self.auth.refresh_token, self._values)
+        if not isinstance(rotated, str) or not rotated or rotated == current:
+            return
+        # The old token is spent: keep the new one in the vault first, so neither a
+        # restart nor another caller can use the old one again.
+        if not isinstance(self._vault, SecretStore):
+            self._failed("the refresh token was rotated and there is no vault to keep it")
+        await self._vault.set(self._reference, rotated)
+        self._values[PLACEHOLDER.fullmatch(self.auth.refresh_token)[1]] = rotated  # type: ignore[index]
+        log.info("connector.refresh_token_rotated", secret=self._reference)
+
+
 def credentials_for(
-    auth: Auth | None, values: dict[str, str], base: URL, pools: OriginPools
+    auth: Auth | None,
+    values: dict[str, str],
+    base: URL,
+    pools: OriginPools,
+    vault: SecretResolver,
+    references: Mapping[str, object],
 ) -> Credentials:
+    """The credentials ``auth`` describes. ``values`` are the Connection's, resolved;
+    ``references`` as written (``secret://…``), for credentials the System rotates."""
     if auth is None:
         return FixedCredentials([], {})
     if isinstance(auth, ApiKeyAuth):
@@ -214,4 +269,13 @@ def credentials_for(
         return FixedCredentials([(b"authorization", b"Bearer " + token)], {})
     if isinstance(auth, JwtBearerAuth):
         return JwtBearer(auth, values, base, pools)
+    if isinstance(auth, RefreshTokenAuth):
+        name = PLACEHOLDER.fullmatch(auth.refresh_token)[1]  # type: ignore[index]
+        reference = str(references.get(name, ""))
+        if not reference.startswith("secret://"):
+            raise ConfigurationError(
+                f"The refresh token ('{name}') must be a secret:// reference: a rotated one "
+                "is written back to the vault."
+            )
+        return RefreshToken(auth, values, base, pools, vault, reference)
     return ClientCredentials(auth, values, base, pools)

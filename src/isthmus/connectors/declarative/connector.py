@@ -98,7 +98,9 @@ class DeclarativeConnector(Connector):
             raise ConfigurationError(
                 f"The Connection's values do not fit the spec: {exc}."
             ) from None
-        credentials = credentials_for(auth, values, self.base, pools)
+        credentials = credentials_for(
+            auth, values, self.base, pools, self.context.secrets, config.values
+        )
         self.caller = Caller(pools, credentials, spec.errors, spec.retries, budget)
         return self
 

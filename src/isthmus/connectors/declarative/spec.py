@@ -56,7 +56,7 @@ class ClientCredentialsAuth(ConnectorConfig):
     and again shortly before it expires, or when the API says it has."""
 
     type: Literal["oauth2-client-credentials"]
-    token_url: str = Field(description="Absolute, or a path on the API's origin.")
+    token_url: str = Field(description="Absolute, or a path under the base URL.")
     client_id: str
     client_secret: str
     scopes: list[str] = Field(default_factory=list)
@@ -79,7 +79,7 @@ class JwtBearerAuth(ConnectorConfig):
     signs a short assertion with the Connection's private key and trades it for a token."""
 
     type: Literal["oauth2-jwt-bearer"]
-    token_url: str = Field(description="Absolute, or a path on the API's origin.")
+    token_url: str = Field(description="Absolute, or a path under the base URL.")
     issuer: str = Field(description="'iss': the client id (Salesforce) or service account.")
     subject: str | None = Field(default=None, description="'sub': the user to act as.")
     audience: str = Field(description="'aud', e.g. https://login.salesforce.com.")
@@ -91,8 +91,27 @@ class JwtBearerAuth(ConnectorConfig):
     expired_when: Expression | None = None
 
 
+class RefreshTokenAuth(ConnectorConfig):
+    """OAuth 2.0 refresh token grant (RFC 6749 §6): a long-lived refresh token, got once
+    by a person's consent (Workday's API clients for integrations), traded for access
+    tokens. Where the System rotates it, the new one is written back to the vault
+    before it is used, under the same lock as the fetch."""
+
+    type: Literal["oauth2-refresh-token"]
+    token_url: str = Field(description="Absolute, or a path under the base URL.")
+    client_id: str
+    client_secret: str
+    refresh_token: str = Field(
+        pattern=r"^\{config\.[A-Za-z_][A-Za-z0-9_]*\}$",
+        description="'{config.NAME}' of a secret value: the vault entry a rotated token replaces.",
+    )
+    credentials_in: Literal["body", "basic"] = "basic"
+    refresh_before_seconds: int = Field(default=60, ge=0, le=3600)
+    expired_when: Expression | None = None
+
+
 Auth = Annotated[
-    ApiKeyAuth | BasicAuth | BearerAuth | ClientCredentialsAuth | JwtBearerAuth,
+    ApiKeyAuth | BasicAuth | BearerAuth | ClientCredentialsAuth | JwtBearerAuth | RefreshTokenAuth,
     Field(discriminator="type"),
 ]
 

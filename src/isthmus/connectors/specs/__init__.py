@@ -63,3 +63,9 @@ class Salesforce(PrebuiltConnectorType):
     name = "salesforce"
     summary = "Salesforce: SOQL queries paged by nextRecordsUrl, sObject create/read/update/delete."
     spec_file = "salesforce.yaml"
+
+
+class Workday(PrebuiltConnectorType):
+    name = "workday"
+    summary = "Workday: workers and organizations (REST API), custom reports (RaaS)."
+    spec_file = "workday.yaml"
