@@ -17,6 +17,7 @@ Connectors are async context managers: resources (pools, sessions) live between
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from types import TracebackType
 from typing import Any, ClassVar, Literal, Protocol, Self, runtime_checkable
@@ -34,6 +35,8 @@ from isthmus.errors import (
 )
 
 Record = dict[str, Any]
+# The App on whose behalf a connector works, where the gateway knows it: for audits.
+CALLER: ContextVar[str] = ContextVar("isthmus_caller", default="")
 FilterOp = Literal["eq", "ne", "lt", "le", "gt", "ge", "in", "contains"]
 
 

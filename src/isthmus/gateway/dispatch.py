@@ -6,7 +6,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any, cast
 from urllib.parse import parse_qsl, quote, urlencode
 
-from isthmus.connectors.base import Connector, HttpForwarder, backend_failure
+from isthmus.connectors.base import CALLER, Connector, HttpForwarder, backend_failure
 from isthmus.errors import ConfigurationError
 from isthmus.gateway.http import GatewayRequest, GatewayResponse, json_response
 from isthmus.gateway.routing import Match
@@ -127,7 +127,11 @@ async def operation(request: GatewayRequest, match: Match, connector: Connector)
     payload: dict[str, Any] = dict(match.params)
     payload["query"] = dict(parse_qsl(request.query_string.decode("latin-1")))
     payload["body"] = parse_json_body(request) if request.body else None
-    result = await connector.call(target.operation, payload)
+    caller = CALLER.set(request.app)
+    try:
+        result = await connector.call(target.operation, payload)
+    finally:
+        CALLER.reset(caller)
     if result is None:
         return GatewayResponse(204)
     return json_response(201 if request.method == "POST" else 200, result)

@@ -1,0 +1,242 @@
+"""The governed SQL connector against real PostgreSQL, MariaDB and SQLite databases."""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import create_async_engine
+
+from isthmus.connectors.base import CALLER, Filter, StreamQuery
+from isthmus.connectors.registry import connector_type
+from isthmus.connectors.sql.connector import SqlConnector, TooCostly
+from isthmus.connectors.sql.guard import StatementRefused
+from isthmus.errors import UpstreamTimeout, ValidationFailed
+from isthmus.testing import ConnectorCase, ConnectorContract
+from tests.conftest import _drop_database, _postgres_database
+
+CUSTOMERS = 5000
+# Each planner counts in its own units: PostgreSQL's cost, rows examined elsewhere.
+MAX_COST = {"postgres": 60.0, "mysql": 1000.0, "sqlite": 1000.0}
+
+
+def _seed(sync: sa.Connection) -> None:
+    metadata = sa.MetaData()
+    customers = sa.Table(
+        "customers",
+        metadata,
+        sa.Column("id", sa.Integer, primary_key=True),
+        sa.Column("name", sa.String(80)),
+        sa.Column("email", sa.String(120), index=True),
+        sa.Column("tier", sa.String(10)),
+    )
+    orders = sa.Table(
+        "orders",
+        metadata,
+        sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+        sa.Column("customer_id", sa.Integer, index=True),
+        sa.Column("total", sa.Numeric(10, 2)),
+    )
+    metadata.create_all(sync)
+    sync.execute(
+        customers.insert(),
+        [
+            {
+                "id": i,
+                "name": f"Customer {i}",
+                "email": f"c{i}@example.com",
+                "tier": ("gold", "silver")[i % 2],
+            }
+            for i in range(1, CUSTOMERS + 1)
+        ],
+    )
+    sync.execute(
+        orders.insert(), [{"customer_id": i % 50 + 1, "total": i * 1.5} for i in range(1, 201)]
+    )
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres), "mysql"])
+async def database(
+    request: pytest.FixtureRequest, tmp_path: Path
+) -> AsyncIterator[tuple[str, str]]:
+    """(dialect, URL) of a fresh database holding customers and orders."""
+    dialect = request.param
+    if dialect == "sqlite":
+        url = f"sqlite+aiosqlite:///{tmp_path / 'shop.db'}"
+        name = ""
+    elif dialect == "postgres":
+        name, url = await _postgres_database()
+    else:
+        name = f"isthmus_sql_{secrets.token_hex(4)}"
+        admin = create_async_engine("mysql+aiomysql://root@127.0.0.1:3306/test")
+        async with admin.begin() as connection:
+            await connection.execute(sa.text(f"CREATE DATABASE {name}"))
+        await admin.dispose()
+        url = f"mysql+aiomysql://root@127.0.0.1:3306/{name}"
+    engine = create_async_engine(url)
+    async with engine.begin() as connection:
+        await connection.run_sync(_seed)
+        if dialect == "postgres":
+            await connection.execute(sa.text("ANALYZE"))
+    await engine.dispose()
+    yield dialect, url
+    if dialect == "postgres":
+        await _drop_database(name)
+    elif dialect == "mysql":
+        admin = create_async_engine("mysql+aiomysql://root@127.0.0.1:3306/test")
+        async with admin.begin() as connection:
+            await connection.execute(sa.text(f"DROP DATABASE {name}"))
+        await admin.dispose()
+
+
+def case(database: tuple[str, str], **config: Any) -> ConnectorCase:
+    dialect, url = database
+    return ConnectorCase(
+        connector_type("sql"),
+        {
+            "url": url,
+            "allowPrivateNetwork": True,
+            "maxCost": MAX_COST[dialect],
+            "queries": {
+                "customerById": {
+                    "sql": "SELECT id, name, tier FROM customers WHERE id = :id",
+                    "parameters": {"id": {"type": "integer", "minimum": 1}},
+                }
+            },
+            **config,
+        },
+        sample_operation=("customerById", {"id": 7}),
+    )
+
+
+async def test_allowed_queries_return_and_everything_else_is_refused(
+    database: tuple[str, str],
+) -> None:
+    token = CALLER.set("billing-app")
+    try:
+        async with case(database).open() as connector:
+            assert isinstance(connector, SqlConnector)
+            found = await connector.call("customerById", {"id": 7})
+            assert found == {
+                "rows": [{"id": 7, "name": "Customer 7", "tier": "silver"}],
+                "truncated": False,
+            }
+            by_email = await connector.call(
+                "sql",
+                {
+                    "sql": "SELECT id FROM customers WHERE email = :email",
+                    "params": {"email": "c9@example.com"},
+                },
+            )
+            assert by_email["rows"] == [{"id": 9}]
+            for sql, error in [
+                ("DROP TABLE customers", StatementRefused),
+                ("SELECT id FROM customers WHERE id = 1; DELETE FROM customers", StatementRefused),
+                ("DELETE FROM orders", StatementRefused),  # read-only by default
+                ("SELECT * FROM customers WHERE name LIKE :part", TooCostly),  # a full scan
+            ]:
+                with pytest.raises(error):
+                    await connector.call(
+                        "sql", {"sql": sql, "params": {"part": "%7%"} if ":part" in sql else {}}
+                    )
+            with pytest.raises(ValidationFailed) as refused:  # an injection through a parameter
+                await connector.call("customerById", {"id": "1 OR 1=1"})
+            assert refused.value.extensions["errors"][0]["pointer"] == "/id"
+            quoted = await connector.call(
+                "sql",
+                {
+                    "sql": "SELECT id FROM customers WHERE email = :email",
+                    "params": {"email": "x' OR '1'='1"},
+                },
+            )
+            assert quoted["rows"] == []  # a value, never SQL
+            trail = list(connector.audit_trail)
+        # every attempt is in the audit: who, what, outcome, rows, time
+        assert [e["outcome"] for e in trail] == [
+            "ok",
+            "ok",
+            "refused",
+            "refused",
+            "refused",
+            "refused",
+            "refused",
+            "ok",
+        ]
+        assert all(e["who"] == "billing-app" and "ms" in e for e in trail)
+        assert trail[0]["rows"] == 1
+        assert trail[5]["code"] == "sql-too-costly"
+        async with case(database, maxCost=None).open() as connector:  # nothing dropped
+            count = await connector.call("sql", {"sql": "SELECT count(*) AS n FROM customers"})
+        assert count["rows"] == [{"n": CUSTOMERS}]
+    finally:
+        CALLER.reset(token)
+
+
+async def test_the_cost_guard_says_which_filter_would_help(database: tuple[str, str]) -> None:
+    async with case(database).open() as connector:
+        with pytest.raises(TooCostly) as refused:
+            await connector.call("sql", {"sql": "SELECT * FROM customers WHERE tier = 'gold'"})
+        assert "customers" in refused.value.extensions["fullScans"]
+        assert "id" in refused.value.remediation
+        assert "email" in refused.value.remediation  # the indexed columns to filter on
+        cheap = await connector.call("sql", {"sql": "SELECT * FROM customers WHERE id = 3"})
+        assert len(cheap["rows"]) == 1
+
+
+async def test_granted_writes_run_and_row_caps_hold(database: tuple[str, str]) -> None:
+    config = {"writes": {"orders": ["insert"]}, "maxRows": 10, "maxCost": None}
+    async with case(database, **config).open() as connector:
+        made = await connector.call(
+            "sql",
+            {
+                "sql": "INSERT INTO orders (customer_id, total) VALUES (:c, :t)",
+                "params": {"c": 3, "t": 9.5},
+            },
+        )
+        assert made == {"count": 1}
+        with pytest.raises(StatementRefused, match="UPDATE is not granted"):
+            await connector.call("sql", {"sql": "UPDATE orders SET total = 0"})
+        capped = await connector.call("sql", {"sql": "SELECT id FROM customers"})
+        assert len(capped["rows"]) == 10
+        assert capped["truncated"] is True
+
+
+async def test_tables_are_streams_with_pushdown(database: tuple[str, str]) -> None:
+    async with case(database).open() as connector:
+        assert connector.streams()["customers"].primary_key == ("id",)
+        query = StreamQuery(
+            filters=(Filter("tier", "eq", "gold"), Filter("id", "le", 20)),
+            fields=("id", "name"),
+            sort=(("id", True),),
+            limit=3,
+        )
+        rows = [r async for r in connector.read("customers", query)]
+    assert rows == [
+        {"id": 20, "name": "Customer 20"},
+        {"id": 18, "name": "Customer 18"},
+        {"id": 16, "name": "Customer 16"},
+    ]
+
+
+@pytest.mark.parametrize(
+    "database", [pytest.param("postgres", marks=pytest.mark.postgres), "mysql"], indirect=True
+)
+async def test_the_server_stops_a_statement_past_its_time(database: tuple[str, str]) -> None:
+    config = {"statementTimeoutSeconds": 0.3, "maxCost": None}
+    async with case(database, **config).open() as connector:
+        with pytest.raises(UpstreamTimeout, match="longer than the Connection allows"):
+            await connector.call(
+                "sql", {"sql": "SELECT count(*) AS n FROM customers a, customers b, customers c"}
+            )
+        assert connector.audit_trail[-1]["outcome"] == "failed"
+        assert connector.audit_trail[-1]["code"] == "upstream-timeout"
+
+
+class TestSqlConnector(ConnectorContract):
+    @pytest.fixture
+    def case(self, database: tuple[str, str]) -> ConnectorCase:  # type: ignore[override]
+        return case(database)
