@@ -3,13 +3,15 @@ endpoint, as Workday documents them for API clients for integrations."""
 
 from __future__ import annotations
 
+import gc
 from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
+from structlog.testing import capture_logs
 
-from isthmus.connectors.base import StreamQuery
-from isthmus.connectors.declarative.auth import TokenRefreshFailed
+from isthmus.connectors.base import ConnectorContext, StreamQuery
+from isthmus.connectors.declarative.auth import _SHARED, TokenRefreshFailed
 from isthmus.connectors.registry import connector_type
 from isthmus.testing import ConnectorCase, ConnectorContract, StaticSecrets
 from tests.connectors.fakes import workday
@@ -65,28 +67,63 @@ async def test_workers_page_to_the_last_and_reports_come_whole(fake: workday.Fak
     assert fake.token_fetches == 1
 
 
+def open_with(connection: ConnectorCase, secrets: StaticSecrets) -> Any:
+    config = connection.connector_type.config_model.model_validate(connection.config)
+    return connection.connector_type.open(config, ConnectorContext("hr", "sandbox", secrets))
+
+
 async def test_a_rotated_refresh_token_is_kept_in_the_vault(fake: workday.FakeWorkday) -> None:
     fake.rotate = True
     connection = case(fake)
     secrets = StaticSecrets(connection.secrets)
-    config = connection.connector_type.config_model.model_validate(connection.config)
-    from isthmus.connectors.base import ConnectorContext
-
-    async with connection.connector_type.open(
-        config, ConnectorContext("hr", "sandbox", secrets)
-    ) as connector:
-        await read(connector, "workers")
+    async with open_with(connection, secrets) as first:
+        await read(first, "workers")
         fake.tokens.clear()  # the access token expires mid-run
-        assert len(await read(connector, "workers")) == len(WORKERS)
-    assert fake.token_fetches == 2
-    assert secrets.values["wd-refresh"] == fake.refresh_token == "refresh-2"
-    # a new connection (a restart) starts from the vault's token, not a spent one
-    async with connection.connector_type.open(
-        config, ConnectorContext("hr", "sandbox", secrets)
-    ) as connector:
-        assert len(await read(connector, "report")) == len(REPORT)
+        assert len(await read(first, "workers")) == len(WORKERS)
+        assert fake.token_fetches == 2
+        assert secrets.values["wd-refresh"] == fake.refresh_token == "refresh-2"
+        # the Connection reopens (its secret changed) while the first is still in use:
+        # the new one shares the token, so nothing is rotated again
+        async with open_with(connection, secrets) as second:
+            assert len(await read(second, "report")) == len(REPORT)
+        assert fake.token_fetches == 2
+    del first, second
+    gc.collect()
+    # a restart starts from the vault's token, never a spent one
+    async with open_with(connection, secrets) as restarted:
+        assert len(await read(restarted, "report")) == len(REPORT)
     assert fake.spent == {"refresh-0", "refresh-1", "refresh-2"}  # each used once
     assert secrets.values["wd-refresh"] == "refresh-3"
+
+
+async def test_a_token_rotated_by_another_process_is_picked_up(fake: workday.FakeWorkday) -> None:
+    fake.rotate = True
+    connection = case(fake)
+    secrets = StaticSecrets(connection.secrets)
+    async with open_with(connection, secrets) as here:
+        _SHARED.clear()  # what a second hub process holds: state of its own
+        async with open_with(connection, secrets) as there:
+            await read(there, "report")  # rotates: the vault now holds refresh-1
+            # this one still holds refresh-0, now spent: refused, then the vault's is used
+            assert len(await read(here, "report")) == len(REPORT)
+    assert secrets.values["wd-refresh"] == fake.refresh_token == "refresh-2"
+
+
+async def test_a_vault_that_cannot_keep_the_token_is_an_alert_not_an_outage(
+    fake: workday.FakeWorkday,
+) -> None:
+    class ReadOnlyVault(StaticSecrets):
+        async def set(self, name: str, value: str) -> None:
+            raise OSError("disk full")
+
+    fake.rotate = True
+    connection = case(fake)
+    with capture_logs() as logs:
+        async with open_with(connection, ReadOnlyVault(connection.secrets)) as connector:
+            assert len(await read(connector, "workers")) == len(WORKERS)
+            fake.tokens.clear()
+            assert len(await read(connector, "workers")) == len(WORKERS)  # from memory
+    assert any(e["event"] == "connector.refresh_token_not_saved" for e in logs)
 
 
 async def test_a_spent_refresh_token_is_a_clear_problem(fake: workday.FakeWorkday) -> None:

@@ -568,14 +568,14 @@ class OriginPools:
     gives the origin's pool, made on first use."""
 
     def __init__(self, *, allow_private: bool, limits: Limits) -> None:
-        self._allow_private = allow_private
+        self.allow_private = allow_private
         self._limits = limits
         self._pools: dict[URL, OriginPool] = {}
 
     def __call__(self, origin: URL) -> OriginPool:
         pool = self._pools.get(origin)
         if pool is None:
-            pool = OriginPool(origin, allow_private=self._allow_private, limits=self._limits)
+            pool = OriginPool(origin, allow_private=self.allow_private, limits=self._limits)
             self._pools[origin] = pool
         return pool
 

@@ -17,7 +17,9 @@ import asyncio
 import base64
 import secrets
 import time
+import weakref
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 from typing import Any, NoReturn
 from urllib.parse import urlencode
 
@@ -79,6 +81,22 @@ class FixedCredentials(Credentials):
         return self._value
 
 
+@dataclass
+class TokenState:
+    """An access token and what guards it. Shared where credentials must outlive one
+    connector (a rotating refresh token): a reopened Connection finds the token still
+    valid instead of spending the refresh token again."""
+
+    lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+    token: str = ""
+    due: float = 0.0
+    refresh: str = ""  # the refresh token now current, where there is one
+
+
+# Per refresh token (its vault entry and endpoint), for this process.
+_SHARED: weakref.WeakValueDictionary[tuple[str, str], TokenState] = weakref.WeakValueDictionary()
+
+
 class TokenCredentials(Credentials):
     """An OAuth 2.0 access token from a token endpoint; subclasses say which grant."""
 
@@ -98,23 +116,29 @@ class TokenCredentials(Credentials):
         given = URL(render(auth.token_url, values))
         # a path is under the base URL, as stream paths are (Workday's /ccx/oauth2/…)
         self._url = given if given.is_absolute() else URL(str(base) + str(given))
+        if self._url.scheme != "https" and not pools.allow_private:
+            raise ConfigurationError(
+                "The token endpoint must be an https:// URL: the client's secret goes there.",
+                remediation="Fix the spec's tokenUrl (http is only for private networks).",
+            )
         self._pools = pools
         self._clock = clock
-        self._lock = asyncio.Lock()
-        self._token = ""
-        self._due = 0.0
+        self.state = TokenState()
         self.fetches = 0  # tokens fetched: a counter tests and health read
 
     async def get(self) -> tuple[Headers, dict[str, str], str]:
-        if not self._token or self._clock() >= self._due:
-            async with self._lock:
-                if not self._token or self._clock() >= self._due:  # not done meanwhile
+        state = self.state
+        if not state.token or self._clock() >= state.due:
+            seen = state.token
+            async with state.lock:
+                if state.token == seen:  # nobody got a new one while this caller waited
                     await self._fetch()
-        return [(b"authorization", b"Bearer " + self._token.encode())], {}, self._token
+        token = state.token
+        return [(b"authorization", b"Bearer " + token.encode())], {}, token
 
     def expired(self, token: str) -> None:
-        if token == self._token:
-            self._token = ""
+        if token == self.state.token:
+            self.state.token = ""
 
     def _grant(self) -> tuple[dict[str, str], list[tuple[bytes, bytes]]]:
         """The token request's form and any extra headers."""
@@ -134,31 +158,46 @@ class TokenCredentials(Credentials):
         return {"client_id": client_id, "client_secret": secret}, []
 
     async def _fetch(self) -> None:
+        started = self._clock()
+        status, data = await self._ask()
+        if not _granted(status, data) and await self._recovered():
+            status, data = await self._ask()
+        if not _granted(status, data):
+            self._failed(f"the token endpoint answered HTTP {status} without a token")
+        assert isinstance(data, dict)
+        lifetime = data.get("expires_in")
+        state = self.state
+        state.token = data["access_token"]
+        if isinstance(lifetime, int | float) or (isinstance(lifetime, str) and lifetime.isdigit()):
+            # never due at once: a short-lived token would be fetched on every call
+            margin = min(float(self.auth.refresh_before_seconds), float(lifetime) / 2)
+            state.due = started + float(lifetime) - margin
+        else:  # no lifetime given (Salesforce): kept until the API says it expired
+            state.due = float("inf")
+        self.fetches += 1
+
+    async def _ask(self) -> tuple[int, Any]:
+        """One token request: the status and the parsed answer."""
         form, extra = self._grant()
         headers = [
             (b"content-type", b"application/x-www-form-urlencoded"),
             (b"accept", b"application/json"),
             *extra,
         ]
-        started = self._clock()
         try:
             answer = await self._pools(self._url.origin()).request(
                 "POST", self._url.raw_path_qs, headers, urlencode(form).encode()
             )
-            data = orjson.loads(answer.body) if answer.status == 200 else None
+            data = orjson.loads(answer.body) if answer.body else None
         except (IsthmusError, orjson.JSONDecodeError) as error:
             self._failed(f"the token endpoint could not be used ({type(error).__name__})")
-        token = data.get("access_token") if isinstance(data, dict) else None
-        if not isinstance(data, dict) or not isinstance(token, str) or not token:
-            self._failed(f"the token endpoint answered HTTP {answer.status} without a token")
-        await self._received(data)
-        lifetime = data.get("expires_in")
-        self._token = token
-        if isinstance(lifetime, int | float) or (isinstance(lifetime, str) and lifetime.isdigit()):
-            self._due = started + max(0.0, float(lifetime) - self.auth.refresh_before_seconds)
-        else:  # no lifetime given (Salesforce): kept until the API says it expired
-            self._due = float("inf")
-        self.fetches += 1
+        if answer.status == 200 and isinstance(data, dict):
+            await self._received(data)  # a rotated refresh token first, whatever follows
+        return answer.status, data
+
+    async def _recovered(self) -> bool:
+        """After a refusal: whether something changed that makes a second try worth it."""
+        return False
 
     def _failed(self, why: str) -> NoReturn:
         log.warning("connector.token_refresh_failed", reason=why)
@@ -222,25 +261,51 @@ class RefreshToken(TokenCredentials):
         super().__init__(auth, values, base, pools)
         self._vault = vault
         self._reference = reference  # the secret:// the refresh token lives in
+        key = (reference, str(self._url))
+        shared = _SHARED.get(key)
+        if shared is None:
+            shared = _SHARED[key] = TokenState(refresh=render(auth.refresh_token, values))
+        self.state = shared
 
     def _grant(self) -> tuple[dict[str, str], list[tuple[bytes, bytes]]]:
         auth = self.auth
         client, headers = self._client(auth.client_id, auth.client_secret, auth.credentials_in)
-        refresh = render(auth.refresh_token, self._values)
+        refresh = self.state.refresh
         return {"grant_type": "refresh_token", "refresh_token": refresh, **client}, headers
 
     async def _received(self, answer: dict[str, Any]) -> None:
         rotated = answer.get("refresh_token")
-        current = render(self.auth.refresh_token, self._values)
-        if not isinstance(rotated, str) or not rotated or rotated == current:
+        if not isinstance(rotated, str) or not rotated or rotated == self.state.refresh:
             return
-        # The old token is spent: keep the new one in the vault first, so neither a
-        # restart nor another caller can use the old one again.
-        if not isinstance(self._vault, SecretStore):
-            self._failed("the refresh token was rotated and there is no vault to keep it")
-        await self._vault.set(self._reference, rotated)
-        self._values[PLACEHOLDER.fullmatch(self.auth.refresh_token)[1]] = rotated  # type: ignore[index]
+        # The old token is spent. The new one is used from memory at once, then kept in
+        # the vault for restarts; a vault that cannot take it is an alert, not an outage.
+        self.state.refresh = rotated
         log.info("connector.refresh_token_rotated", secret=self._reference)
+        try:
+            if not isinstance(self._vault, SecretStore):
+                raise TypeError("a vault that cannot be written")
+            await self._vault.set(self._reference, rotated)
+        except Exception as error:  # whatever the vault raised: say so, keep going
+            log.warning(
+                "connector.refresh_token_not_saved",
+                secret=self._reference,
+                error=type(error).__name__,
+            )
+
+    async def _recovered(self) -> bool:
+        # Another hub process may have rotated it: the vault then holds the new one.
+        try:
+            stored = await self._vault.resolve(self._reference)
+        except IsthmusError:
+            return False
+        if not stored or stored == self.state.refresh:
+            return False
+        self.state.refresh = stored
+        return True
+
+
+def _granted(status: int, data: Any) -> bool:
+    return status == 200 and isinstance(data, dict) and isinstance(data.get("access_token"), str)
 
 
 def credentials_for(
