@@ -127,6 +127,9 @@ async def operation(request: GatewayRequest, match: Match, connector: Connector)
     payload: dict[str, Any] = dict(match.params)
     payload["query"] = dict(parse_qsl(request.query_string.decode("latin-1")))
     payload["body"] = parse_json_body(request) if request.body else None
+    key = request.header(b"idempotency-key")
+    if key:  # connectors that can pass it on make the call safe to retry
+        payload["idempotencyKey"] = key.decode("latin-1")
     caller = CALLER.set(request.app)
     try:
         result = await connector.call(target.operation, payload)

@@ -83,6 +83,14 @@ class FakeApi:
         rows = self._selected(request)
         style = request.match_info["style"]
         q = request.query
+        if style == "moved":
+            raise web.HTTPFound("/items/offset")
+        if style == "ignores-offset":  # the first page, whatever is asked
+            return web.json_response({"data": rows[:10]})
+        if style == "gone-later" and q.get("cursor"):
+            return web.json_response({"error": "not found"}, status=404)
+        if style == "mailto":
+            return web.json_response({"items": rows[:10], "links": {"next": "mailto:a@b.example"}})
         if style == "offset":
             start, size = int(q.get("offset", 0)), int(q.get("limit", 10))
             return web.json_response({"data": rows[start : start + size]})
@@ -93,7 +101,7 @@ class FakeApi:
         size = 10
         chunk = rows[start : start + size]
         after = start + size if start + size < len(rows) else None
-        if style == "cursor":
+        if style in ("cursor", "gone-later"):
             return web.json_response({"items": chunk, "meta": {"next": after}})
         if style == "stuck":
             return web.json_response({"items": chunk, "meta": {"next": 0}})

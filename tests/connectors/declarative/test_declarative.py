@@ -18,7 +18,7 @@ from isthmus.connectors.declarative.paginators import PaginationFailed
 from isthmus.connectors.declarative.spec import DeclarativeSpec
 from isthmus.connectors.http import UpstreamResponse
 from isthmus.connectors.registry import connector_type
-from isthmus.errors import UpstreamUnavailable
+from isthmus.errors import BadRequest, UpstreamFailed, UpstreamUnavailable
 from isthmus.testing import ConnectorCase, ConnectorContract
 from tests.connectors.declarative.fake_api import CLIENT_ID, CLIENT_SECRET, FakeApi, serve
 from tests.helpers import write_project
@@ -119,7 +119,7 @@ async def test_every_paging_style_reads_to_the_last_record(api: FakeApi, style: 
 
 async def test_a_paginator_that_stops_advancing_fails_instead_of_looping(api: FakeApi) -> None:
     async with case(api).open() as connector:
-        with pytest.raises(PaginationFailed, match="circle"):
+        with pytest.raises(PaginationFailed, match=r"circle|same page"):
             await read_all(connector, "stuck")
     assert len(api.seen) == 2  # the first page, and the one asking for 'cursor=0'
 
@@ -310,3 +310,73 @@ def test_a_project_names_its_spec_file_once_for_every_environment(tmp_path: Path
     assert all(file == "production.yaml" and "secret" in text for file, text in messages)
     sandbox = next(r for k, r in project.resources.items() if k.kind == "Connection")
     assert sandbox.spec.config["spec"]["streams"]["odata"]["path"] == "/items/odata"
+
+
+async def test_paging_that_goes_nowhere_or_elsewhere_fails(api: FakeApi) -> None:
+    streams = {
+        "ignores": {
+            "path": "/items/ignores-offset",
+            "records": "data",
+            "pagination": {"type": "offset", "pageSize": 10},
+        },
+        "mailto": {
+            "path": "/items/mailto",
+            "records": "items",
+            "pagination": {"type": "next-url", "url": "links.next"},
+        },
+        "moved": {"path": "/items/moved", "records": "data"},
+        "goneLater": {
+            "path": "/items/gone-later",
+            "records": "items",
+            "pagination": {"type": "cursor", "cursor": "meta.next"},
+        },
+    }
+    rules = [{"status": 404, "action": "empty"}]
+    async with case(api, streams=streams, errors=rules).open() as connector:
+        with pytest.raises(PaginationFailed, match="same page"):
+            await read_all(connector, "ignores")
+        with pytest.raises(PaginationFailed, match=r"not a URL the hub can follow|another host"):
+            await read_all(connector, "mailto")
+        with pytest.raises(UpstreamFailed, match="HTTP 302"):  # redirects are failures
+            await read_all(connector, "moved")
+        # 'empty' means an empty list on the first page, not a list cut short
+        with pytest.raises(UpstreamFailed, match="HTTP 404"):
+            await read_all(connector, "goneLater")
+
+
+async def test_operation_inputs_come_from_the_body_and_never_climb(api: FakeApi) -> None:
+    operations = {
+        "create": {"method": "POST", "path": "/items", "body": '{"name": name}'},
+        "get": {"method": "GET", "path": "/items/{style}"},
+    }
+    async with case(api, operations=operations).open() as connector:
+        made = await connector.call("create", {"body": {"name": "from a route"}, "query": {}})
+        assert made["name"] == "from a route"
+        for bad in ("..", ".", ""):
+            with pytest.raises(BadRequest):
+                await connector.call("get", {"style": bad})
+
+
+def test_filter_values_are_quoted_for_their_syntax() -> None:
+    from isthmus.connectors.declarative.connector import _filter_text
+    from isthmus.connectors.declarative.spec import FilterParam
+
+    servicenow = FilterParam(
+        param="q",
+        template="short_description{op}{value}",
+        operators={"eq": "="},
+        quote="servicenow",
+    )
+    assert (
+        _filter_text(servicenow, Filter("d", "eq", "a^ORb{op}")) == "short_description=a^^ORb{op}"
+    )
+    odata = FilterParam(param="$filter", template="name eq '{value}'", quote="odata")
+    assert _filter_text(odata, Filter("name", "eq", "O'Brien")) == "name eq 'O''Brien'"
+
+
+@pytest.mark.parametrize("url", ["ftp://login.example/token", "oauth/token"])
+def test_token_endpoints_are_https_urls_or_paths(url: str) -> None:
+    document = spec()
+    document["auth"] = {**document["auth"], "tokenUrl": url}
+    with pytest.raises(ValueError, match=r"token_url|tokenUrl"):
+        DeclarativeSpec.model_validate(document)

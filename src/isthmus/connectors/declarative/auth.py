@@ -116,6 +116,8 @@ class TokenCredentials(Credentials):
         given = URL(render(auth.token_url, values))
         # a path is under the base URL, as stream paths are (Workday's /ccx/oauth2/…)
         self._url = given if given.is_absolute() else URL(str(base) + str(given))
+        if self._url.scheme not in ("http", "https") or not self._url.host:
+            raise ConfigurationError("The spec's tokenUrl is not an http(s) URL.")
         if self._url.scheme != "https" and not pools.allow_private:
             raise ConfigurationError(
                 "The token endpoint must be an https:// URL: the client's secret goes there.",

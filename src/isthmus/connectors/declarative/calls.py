@@ -11,6 +11,7 @@ idempotency key.
 from __future__ import annotations
 
 import asyncio
+import math
 import re
 import time
 from collections import deque
@@ -109,8 +110,11 @@ class Caller:
         body: bytes | None = None,
         *,
         keyed: bool = False,
+        may_be_empty: bool = False,
     ) -> Answer:
-        """The API's answer, after retries; a failure per the rules is raised."""
+        """The API's answer, after retries; a failure per the rules is raised.
+        ``may_be_empty``: an ``empty`` rule may stand for no records (a stream's first
+        page); anywhere else it is a failure like any other."""
         retry = method in IDEMPOTENT_METHODS or keyed
         refreshed = False
         attempt = 1
@@ -123,8 +127,8 @@ class Caller:
             response = await self._pools(url.origin()).request(
                 method, target.raw_path_qs, [*headers, *extra], body
             )
-            if response.status < 400:
-                return Answer(response, "ok")
+            if response.status < 300:
+                return Answer(response, "ok")  # redirects are not followed: failures
             body_value = _json(response)
             expired = self.credentials.refreshable and self._expired(response, body_value)
             if expired and not refreshed:
@@ -132,7 +136,7 @@ class Caller:
                 refreshed = True
                 continue
             action = self._action(response.status, body_value)
-            if action == "empty":
+            if action == "empty" and may_be_empty:
                 return Answer(response, "empty")
             if action == "retry" and retry and attempt < self._retries.attempts:
                 wait = self._wait(response, attempt)
@@ -140,7 +144,7 @@ class Caller:
                     attempt += 1
                     await asyncio.sleep(wait)
                     continue
-            raise _failure(response)
+            raise _failure(response, self._hint(response))
 
     def _expired(self, response: UpstreamResponse, body: Any) -> bool:
         signal = self.credentials.expired_when
@@ -151,6 +155,9 @@ class Caller:
             if status in rule.status and (when is None or _true(when, body)):
                 return rule.action
         return "retry" if status in _DEFAULT_RETRY else "fail"
+
+    def _hint(self, response: UpstreamResponse) -> float | None:
+        return wait_hint(response, time.time())
 
     def _wait(self, response: UpstreamResponse, attempt: int) -> float | None:
         """Seconds before the next try; None when the API asks for more than we wait."""
@@ -175,13 +182,12 @@ def _true(expression: Mapping, body: Any) -> bool:
         return False
 
 
-def _failure(response: UpstreamResponse) -> IsthmusError:
+def _failure(response: UpstreamResponse, hint: float | None) -> IsthmusError:
     """The problem for a refused call. The API's own body is not passed on: it can name
     internal hosts or echo credentials."""
     detail = f"The API answered HTTP {response.status}."
     extensions = {"upstreamStatus": response.status}
-    retry_after = response.headers.get("Retry-After")
     if response.status in (429, 503):
-        headers = {"Retry-After": retry_after} if retry_after else None
+        headers = {"Retry-After": str(max(1, math.ceil(hint)))} if hint is not None else None
         return UpstreamUnavailable(detail, extensions=extensions, headers=headers)
     return UpstreamFailed(detail, extensions=extensions)

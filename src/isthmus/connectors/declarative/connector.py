@@ -8,6 +8,7 @@ each page arrives; a read with a ``limit`` stops fetching once it has enough.
 
 from __future__ import annotations
 
+import re
 from collections.abc import AsyncIterator, Mapping
 from dataclasses import replace
 from typing import Any, ClassVar
@@ -49,6 +50,7 @@ from isthmus.mapping import Mapping as Jsonata
 from isthmus.mapping import MappingError
 
 _JSON = [(b"accept", b"application/json")]
+_TEMPLATE = re.compile(r"\{value\}|\{op\}")
 
 
 class DeclarativeConnector(Connector):
@@ -127,7 +129,7 @@ class DeclarativeConnector(Connector):
                 stream.json_schema,
                 Pushdown(
                     filter_ops=frozenset(op for f in stream.filters.values() for op in f.ops),
-                    projection=stream.select_param is not None,
+                    projection=stream.select_param is not None and not stream.mapping,
                     cursor_field=_incremental(stream),
                 ),
             )
@@ -183,11 +185,14 @@ class DeclarativeConnector(Connector):
                 params[declared.param] += declared.join + _filter_text(declared, item)
             else:
                 params[declared.param] = _filter_text(declared, item)
-        if query.fields and stream.select_param:
+        if query.fields and stream.select_param and not stream.mapping:
             # the hub still needs what it filters, sorts and pages on; it projects last
+            # (with a mapping, the API's names are not the hub's: nothing is pushed)
             needed = dict.fromkeys(query.fields)
             needed.update(dict.fromkeys(f.field for f in filters))
             needed.update(dict.fromkeys(field for field, _ in query.sort))
+            if stream.cursor_field and query.cursor is not None:
+                needed[stream.cursor_field] = None
             params[stream.select_param] = ",".join(needed)
         # The hub checks every filter again, the pushed ones too: cheap, and right even
         # where the API is lenient (case-insensitive matches, inclusive cursors).
@@ -201,18 +206,31 @@ class DeclarativeConnector(Connector):
         request = paginator.first()
         url = self._url(stream.path).update_query({**params, **request.params})
         seen: set[str] = set()
+        previous: list[Any] | None = None
         while True:
             if str(url) in seen:
                 raise PaginationFailed(
                     f"The API's paging went in a circle (page {len(seen) + 1} asked for one "
                     "already read); stopped rather than loop."
                 )
+            if len(seen) >= self.spec.max_pages:
+                raise PaginationFailed(
+                    f"The read passed {self.spec.max_pages:,} pages (the spec's maxPages)."
+                )
+            first = not seen
             seen.add(str(url))
-            answer = await self.caller.send("GET", url, [*_JSON, *self._headers])
+            headers = [*_JSON, *self._headers]
+            answer = await self.caller.send("GET", url, headers, may_be_empty=first)
             if answer.action == "empty":
                 return
             body = _body(answer.response)
             records = _as_list(_evaluate(select, body, "records"))
+            if records and records == previous:  # an API that ignores its paging parameter
+                raise PaginationFailed(
+                    "The API answered the same page again for the next one; stopped rather "
+                    "than loop."
+                )
+            previous = records
             for record in records:
                 mapped = _evaluate(shape, record, "record mapping") if shape else record
                 if isinstance(mapped, dict):
@@ -226,8 +244,14 @@ class DeclarativeConnector(Connector):
     def _follow(self, current: URL, params: dict[str, str], following: PageRequest) -> URL:
         if following.url is None:
             return current.with_query({**params, **following.params})
-        target = current.join(URL(following.url))
-        if target.origin() != self.base.origin():
+        try:
+            target = current.join(URL(following.url))
+            foreign = (
+                target.scheme not in ("http", "https") or target.origin() != self.base.origin()
+            )
+        except ValueError:
+            raise PaginationFailed("The API's next page is not a URL the hub can follow.") from None
+        if foreign:
             raise PaginationFailed("The API's next page is on another host; not followed.")
         return target
 
@@ -249,17 +273,18 @@ class DeclarativeConnector(Connector):
         op = self.spec.operations.get(operation)
         if op is None:
             raise UnknownOperation(f"The connector offers no operation '{operation}'.")
+        inputs = _inputs(payload)
         needed = [*PATH_INPUT.findall(op.path), *PATH_INPUT.findall(" ".join(op.params.values()))]
-        missing = sorted({n for n in needed if payload.get(n) in (None, "")})
+        missing = sorted({n for n in needed if inputs.get(n) in (None, "")})
         if missing:
             raise BadRequest(f"The operation needs {missing}.")
-        path = PATH_INPUT.sub(lambda m: quote(str(payload[m.group(1)]), safe=""), op.path)
+        path = PATH_INPUT.sub(lambda m: _segment(inputs[m.group(1)], m.group(1)), op.path)
         url = self._url(path)
         if op.params:
             url = url.update_query(
                 {
                     name: PATH_INPUT.sub(
-                        lambda m: str(payload[m.group(1)]), render(value, self._values)
+                        lambda m: str(inputs[m.group(1)]), render(value, self._values)
                     )
                     for name, value in op.params.items()
                 }
@@ -268,15 +293,18 @@ class DeclarativeConnector(Connector):
         body = None
         if op.method in ("POST", "PUT", "PATCH"):
             data = (
-                _evaluate(self._mapping(op.body), dict(payload), "body")
+                _evaluate(self._mapping(op.body), inputs, "body")
                 if op.body
                 else payload.get("body", payload)
             )
             body = orjson.dumps(data)
             headers.append((b"content-type", b"application/json"))
-        key = payload.get("idempotencyKey")
+        key = inputs.get("idempotencyKey")
         if op.idempotency_header and key:
-            headers.append((op.idempotency_header.lower().encode(), str(key).encode("latin-1")))
+            try:
+                headers.append((op.idempotency_header.lower().encode(), str(key).encode("ascii")))
+            except UnicodeEncodeError:
+                raise BadRequest("An idempotency key is ASCII text.") from None
         answer = await self.caller.send(
             op.method, url, headers, body, keyed=bool(op.idempotency_header and key)
         )
@@ -289,10 +317,31 @@ class DeclarativeConnector(Connector):
                 async for _ in self.read(name, StreamQuery(limit=1)):
                     break
                 return Health(ok=True, detail=f"stream '{name}' answers")
-            await self.caller.send("GET", self.base, _JSON)  # type: ignore[union-attr]
+            await self.caller.send("GET", self.base, [*_JSON, *self._headers])  # type: ignore[union-attr]
         except IsthmusError as exc:
             return Health(ok=False, detail=f"{exc.detail} {exc.remediation}")
         return Health(ok=True, detail="reachable")
+
+
+def _inputs(payload: Mapping[str, Any]) -> dict[str, Any]:
+    """An operation's inputs: what the caller named, the fields of a JSON body and the
+    query parameters too, as a gateway route hands them over ({…, query, body})."""
+    inputs: dict[str, Any] = {}
+    query, body = payload.get("query"), payload.get("body")
+    if isinstance(query, Mapping):
+        inputs.update(query)
+    if isinstance(body, Mapping):
+        inputs.update(body)
+    inputs.update(payload)
+    return inputs
+
+
+def _segment(value: Any, name: str) -> str:
+    """One path segment from an input: encoded, and never one that climbs."""
+    text = str(value)
+    if text in ("", ".", ".."):
+        raise BadRequest(f"'{name}' cannot be '{text}': it would change the path.")
+    return quote(text, safe="")
 
 
 def _incremental(stream: Stream) -> str | None:
@@ -311,8 +360,11 @@ def _filter_text(declared: FilterParam, item: Filter) -> str:
         text = value.replace("'", "''")
     else:
         text = value
+    if declared.quote == "servicenow":
+        text = text.replace("^", "^^")  # '^' joins conditions; doubled it is a character
     operator = declared.operators.get(item.op, item.op)
-    return declared.template.replace("{value}", text).replace("{op}", operator)
+    # one pass: a value holding '{op}' stays as it is
+    return _TEMPLATE.sub(lambda m: text if m.group(0) == "{value}" else operator, declared.template)
 
 
 def _body(response: UpstreamResponse) -> Any:

@@ -56,7 +56,10 @@ class ClientCredentialsAuth(ConnectorConfig):
     and again shortly before it expires, or when the API says it has."""
 
     type: Literal["oauth2-client-credentials"]
-    token_url: str = Field(description="Absolute, or a path under the base URL.")
+    token_url: str = Field(
+        pattern=r"^(/|https?://|\{config\.)",
+        description="Absolute (https://…), or a path under the base URL (/…).",
+    )
     client_id: str
     client_secret: str
     scopes: list[str] = Field(default_factory=list)
@@ -79,7 +82,10 @@ class JwtBearerAuth(ConnectorConfig):
     signs a short assertion with the Connection's private key and trades it for a token."""
 
     type: Literal["oauth2-jwt-bearer"]
-    token_url: str = Field(description="Absolute, or a path under the base URL.")
+    token_url: str = Field(
+        pattern=r"^(/|https?://|\{config\.)",
+        description="Absolute (https://…), or a path under the base URL (/…).",
+    )
     issuer: str = Field(description="'iss': the client id (Salesforce) or service account.")
     subject: str | None = Field(default=None, description="'sub': the user to act as.")
     audience: str = Field(description="'aud', e.g. https://login.salesforce.com.")
@@ -98,7 +104,10 @@ class RefreshTokenAuth(ConnectorConfig):
     before it is used, under the same lock as the fetch."""
 
     type: Literal["oauth2-refresh-token"]
-    token_url: str = Field(description="Absolute, or a path under the base URL.")
+    token_url: str = Field(
+        pattern=r"^(/|https?://|\{config\.)",
+        description="Absolute (https://…), or a path under the base URL (/…).",
+    )
     client_id: str
     client_secret: str
     refresh_token: str = Field(
@@ -160,8 +169,10 @@ class FilterParam(ConnectorConfig):
         description="Joins several filters in the same parameter ('^' for ServiceNow, "
         "' and ' for OData); without it a parameter carries one filter.",
     )
-    quote: Literal["none", "odata"] = Field(
-        default="none", description="odata: a text value's ' doubled, as OData strings need."
+    quote: Literal["none", "odata", "servicenow"] = Field(
+        default="none",
+        description="odata: a text value's ' doubled, as OData strings need; servicenow: "
+        "its ^ doubled, as encoded queries need.",
     )
 
 
@@ -241,6 +252,7 @@ class DeclarativeSpec(ConnectorConfig):
     errors: list[ErrorRule] = Field(default_factory=list)
     retries: RetryPolicy = Field(default_factory=RetryPolicy)
     budget: Budget | None = None
+    max_pages: int = Field(default=100_000, ge=1, description="Longest read, in pages.")
     streams: dict[str, Stream] = Field(default_factory=dict)
     operations: dict[str, Operation] = Field(default_factory=dict)
 
