@@ -40,6 +40,7 @@ from isthmus.connectors.declarative.spec import (
     ClientCredentialsAuth,
     JwtBearerAuth,
     RefreshTokenAuth,
+    TokenGrant,
     render,
 )
 from isthmus.connectors.http import OriginPools
@@ -104,7 +105,7 @@ class TokenCredentials(Credentials):
 
     def __init__(
         self,
-        auth: ClientCredentialsAuth | JwtBearerAuth | RefreshTokenAuth,
+        auth: TokenGrant,
         values: dict[str, str],
         base: URL,
         pools: OriginPools,

@@ -51,21 +51,12 @@ class BearerAuth(ConnectorConfig):
     token: str
 
 
-class ClientCredentialsAuth(ConnectorConfig):
-    """OAuth 2.0 client credentials (RFC 6749 §4.4): a token fetched when first needed
-    and again shortly before it expires, or when the API says it has."""
+class TokenGrant(ConnectorConfig):
+    """What every OAuth 2.0 grant has: the token endpoint and when a token is renewed."""
 
-    type: Literal["oauth2-client-credentials"]
     token_url: str = Field(
         pattern=r"^(/|https?://|\{config\.)",
         description="Absolute (https://…), or a path under the base URL (/…).",
-    )
-    client_id: str
-    client_secret: str
-    scopes: list[str] = Field(default_factory=list)
-    audience: str | None = None
-    credentials_in: Literal["body", "basic"] = Field(
-        default="body", description="Send the client's credentials in the form or as Basic."
     )
     refresh_before_seconds: int = Field(
         default=60, ge=0, le=3600, description="Fetch a new token this long before expiry."
@@ -73,19 +64,28 @@ class ClientCredentialsAuth(ConnectorConfig):
     expired_when: Expression | None = Field(
         default=None,
         description="JSONata on an error body that says the token expired (besides a 401), "
-        "e.g. errorCode = 'INVALID_SESSION_ID'.",
+        "e.g. $[0].errorCode = 'INVALID_SESSION_ID'.",
     )
 
 
-class JwtBearerAuth(ConnectorConfig):
+class ClientCredentialsAuth(TokenGrant):
+    """OAuth 2.0 client credentials (RFC 6749 §4.4)."""
+
+    type: Literal["oauth2-client-credentials"]
+    client_id: str
+    client_secret: str
+    scopes: list[str] = Field(default_factory=list)
+    audience: str | None = None
+    credentials_in: Literal["body", "basic"] = Field(
+        default="body", description="Send the client's credentials in the form or as Basic."
+    )
+
+
+class JwtBearerAuth(TokenGrant):
     """OAuth 2.0 JWT bearer grant (RFC 7523), as Salesforce and Google use it: the hub
     signs a short assertion with the Connection's private key and trades it for a token."""
 
     type: Literal["oauth2-jwt-bearer"]
-    token_url: str = Field(
-        pattern=r"^(/|https?://|\{config\.)",
-        description="Absolute (https://…), or a path under the base URL (/…).",
-    )
     issuer: str = Field(description="'iss': the client id (Salesforce) or service account.")
     subject: str | None = Field(default=None, description="'sub': the user to act as.")
     audience: str = Field(description="'aud', e.g. https://login.salesforce.com.")
@@ -93,21 +93,14 @@ class JwtBearerAuth(ConnectorConfig):
     algorithm: Literal["RS256", "ES256"] = "RS256"
     scopes: list[str] = Field(default_factory=list, description="A 'scope' claim (Google).")
     lifetime_seconds: int = Field(default=180, ge=30, le=3600)
-    refresh_before_seconds: int = Field(default=60, ge=0, le=3600)
-    expired_when: Expression | None = None
 
 
-class RefreshTokenAuth(ConnectorConfig):
+class RefreshTokenAuth(TokenGrant):
     """OAuth 2.0 refresh token grant (RFC 6749 §6): a long-lived refresh token, got once
     by a person's consent (Workday's API clients for integrations), traded for access
-    tokens. Where the System rotates it, the new one is written back to the vault
-    before it is used, under the same lock as the fetch."""
+    tokens. Where the System rotates it, the new one replaces it in the vault."""
 
     type: Literal["oauth2-refresh-token"]
-    token_url: str = Field(
-        pattern=r"^(/|https?://|\{config\.)",
-        description="Absolute (https://…), or a path under the base URL (/…).",
-    )
     client_id: str
     client_secret: str
     refresh_token: str = Field(
@@ -115,8 +108,6 @@ class RefreshTokenAuth(ConnectorConfig):
         description="'{config.NAME}' of a secret value: the vault entry a rotated token replaces.",
     )
     credentials_in: Literal["body", "basic"] = "basic"
-    refresh_before_seconds: int = Field(default=60, ge=0, le=3600)
-    expired_when: Expression | None = None
 
 
 Auth = Annotated[
