@@ -18,6 +18,7 @@ import base64
 import secrets
 import time
 import weakref
+from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, NoReturn
@@ -60,18 +61,19 @@ class TokenRefreshFailed(FatalError):
     )
 
 
-class Credentials:
+class Credentials(ABC):
     """What to add to each call. ``token`` names the credential used, so a caller can
     report exactly that one as expired."""
 
     refreshable = False
     expired_when: Jsonata | None = None  # an error body that says the token expired
 
+    @abstractmethod
     async def get(self) -> tuple[Headers, dict[str, str], str]:
-        raise NotImplementedError
+        """Headers and query parameters to add, and the token they carry."""
 
-    def expired(self, token: str) -> None:
-        """The API refused ``token`` as expired."""
+    def expired(self, token: str) -> None:  # noqa: B027 - fixed credentials never expire
+        """The API refused ``token`` as expired: fixed credentials have nothing to renew."""
 
 
 class FixedCredentials(Credentials):
@@ -143,9 +145,9 @@ class TokenCredentials(Credentials):
         if token == self.state.token:
             self.state.token = ""
 
+    @abstractmethod
     def _grant(self) -> tuple[dict[str, str], list[tuple[bytes, bytes]]]:
         """The token request's form and any extra headers."""
-        raise NotImplementedError
 
     async def _received(self, answer: dict[str, Any]) -> None:
         """The token endpoint's whole answer, before its token is used."""

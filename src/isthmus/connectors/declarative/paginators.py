@@ -13,6 +13,7 @@ A new style is one class here with a ``type`` literal, added to ``PaginatorSpec`
 
 from __future__ import annotations
 
+from abc import abstractmethod
 from dataclasses import dataclass, field
 from typing import Annotated, Any, Literal
 
@@ -60,8 +61,9 @@ class Paginator(ConnectorConfig):
     def first(self) -> PageRequest:
         return PageRequest()
 
+    @abstractmethod
     def next(self, page: Page, sent: PageRequest) -> PageRequest | None:
-        raise NotImplementedError
+        """What to ask for after ``page`` (fetched by ``sent``); None at the end."""
 
 
 def _read(expression: str, body: Any, what: str) -> Any:
