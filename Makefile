@@ -19,7 +19,15 @@ $(STAMP): pyproject.toml | $(BIN)/python
 demo: $(STAMP)
 	$(BIN)/isthmus demo
 
-test: $(STAMP)
+# A real, large OpenAPI document for the importer's tests: GitHub's, from the npm registry.
+GITHUB_OPENAPI := .cache/openapi/api.github.com.json
+$(GITHUB_OPENAPI):
+	mkdir -p .cache/openapi
+	cd .cache/openapi && npm pack --silent @octokit/openapi@23.0.2 >/dev/null \
+	  && tar xzf octokit-openapi-23.0.2.tgz package/generated/api.github.com.json \
+	  && mv package/generated/api.github.com.json . && rm -rf package octokit-openapi-*.tgz
+
+test: $(STAMP) $(GITHUB_OPENAPI)
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 	$(BIN)/ruff check src tests benchmarks
 	$(BIN)/mypy
@@ -40,4 +48,4 @@ typecheck: $(STAMP)
 	$(BIN)/mypy
 
 clean:
-	rm -rf $(VENV) .isthmus .isthmus-demo .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) .cache .isthmus .isthmus-demo .pytest_cache .mypy_cache .ruff_cache

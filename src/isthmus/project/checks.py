@@ -58,7 +58,17 @@ def resource_checks(resource: Resource, raw: dict[str, Any]) -> Iterator[Finding
 
 
 def _all_checks(resource: Resource, raw: dict[str, Any]) -> Iterator[Finding]:
-    yield from literal_secrets(raw.get("spec"), ("spec",))
+    spec = raw.get("spec")
+    if isinstance(spec, dict) and isinstance(spec.get("versions"), list):
+        # an imported OpenAPI document is a contract: its examples are not credentials
+        versions = [
+            {k: v for k, v in version.items() if k != "openapi"}
+            if isinstance(version, dict)
+            else version
+            for version in spec["versions"]
+        ]
+        spec = {**spec, "versions": versions}
+    yield from literal_secrets(spec, ("spec",))
     if isinstance(resource, Connection):
         yield from connection_config(resource)
 
