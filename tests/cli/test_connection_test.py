@@ -15,7 +15,7 @@ from typer.testing import CliRunner
 from isthmus.cli.main import app
 from tests.connectors.declarative.fake_api import CLIENT_ID, CLIENT_SECRET, FakeApi, serve
 from tests.connectors.declarative.test_declarative import RECORDS, spec
-from tests.helpers import write_project
+from tests.helpers import free_port, write_project
 
 runner = CliRunner()
 
@@ -83,3 +83,45 @@ def test_a_connection_is_tested_as_the_gateway_would_open_it(api: FakeApi, tmp_p
     unknown = runner.invoke(app, ["connection", "test", "nope", "--home", home])
     assert unknown.exit_code == 1
     assert "No Connection 'nope'" in unknown.output
+
+
+def test_authorize_waits_for_a_consent_and_says_when_none_came(tmp_path: Path) -> None:
+    project = tmp_path / "project"
+    write_project(
+        project,
+        {
+            "all.yaml": """
+                kind: System
+                metadata: {name: app, owner: team}
+                ---
+                kind: Connection
+                metadata: {name: app, environment: sandbox}
+                spec:
+                  system: app
+                  connector: declarative
+                  config:
+                    allowPrivateNetwork: true
+                    values: {refreshToken: "secret://app-refresh"}
+                    spec:
+                      baseUrl: http://127.0.0.1:9
+                      config: {refreshToken: {type: secret, required: false}}
+                      auth:
+                        type: oauth2-authorization-code
+                        authorizeUrl: http://127.0.0.1:9/authorize
+                        tokenUrl: /token
+                        clientId: app
+                        refreshToken: "{config.refreshToken}"
+                """
+        },
+    )
+    home = str(tmp_path / "home")
+    assert runner.invoke(app, ["apply", str(project), "--home", home]).exit_code == 0
+    port = str(free_port())
+    waited = runner.invoke(
+        app,
+        ["connection", "authorize", "app", "--port", port, "--wait-seconds", "0.3", "--home", home],
+    )
+    assert waited.exit_code == 1
+    assert "http://127.0.0.1:9/authorize?" in waited.output  # the address to open
+    assert "code_challenge_method=S256" in waited.output
+    assert "No answer came back" in waited.output

@@ -3,13 +3,14 @@ connector's health check, saying in plain words what failed and what to do."""
 
 from __future__ import annotations
 
+import sys
 import time
 from pathlib import Path
 
 import typer
 from pydantic import ValidationError
 
-from isthmus.cli.common import HomeOption, fail, ok, run, settings
+from isthmus.cli.common import HomeOption, err, fail, ok, run, settings
 from isthmus.connectors.base import ConnectorContext, Health
 from isthmus.connectors.registry import connector_type
 from isthmus.errors import IsthmusError, NotFound
@@ -59,3 +60,46 @@ def connection_test(
         return
     fail(f"{name} ({environment}) failed its check: {health.detail}")
     raise typer.Exit(1)
+
+
+@connections.command("authorize")
+def connection_authorize(
+    name: str = typer.Argument(..., help="A Connection whose spec uses an authorization code."),
+    environment: str = typer.Option("sandbox", "--environment", "-e"),
+    port: int = typer.Option(8765, help="The loopback port the System redirects back to."),
+    wait_seconds: float = typer.Option(300, help="How long to wait for the consent."),
+    home: Path | None = HomeOption,
+) -> None:
+    """Ask a person's consent (OAuth 2.0 with PKCE) and keep the refresh token in the vault."""
+    import webbrowser
+
+    from isthmus.connectors.declarative.config import DeclarativeConfig
+    from isthmus.connectors.declarative.consent import authorize
+
+    def show(address: str) -> None:
+        err.print(f"Open this address, sign in and approve the access:\n  {address}")
+        if sys.stdin.isatty():  # a person at a terminal: open it for them
+            webbrowser.open(address)
+
+    async def go() -> str:
+        s = settings(home)
+        async with Store.open(s.resolved_database_url()) as store:
+            connection = await store.resources.get(
+                ResourceKey(Connection.__name__, name, environment)
+            )
+            if not isinstance(connection, Connection):
+                raise NotFound(f"No Connection '{name}' in Environment '{environment}'.")
+            kind = connector_type(connection.spec.connector)
+            config = kind.config_model.model_validate(connection.spec.config)
+            spec = getattr(config, "spec", None) or getattr(config, "bound_spec", None)
+            if not isinstance(config, DeclarativeConfig) or spec is None:
+                raise NotFound(
+                    f"Connection '{name}' is not a declarative one; nothing to authorize."
+                )
+            vault = Vault(store.secrets, vault_key(s.home, s.vault_key))
+            return await authorize(
+                spec, config, vault, port=port, show=show, wait_seconds=wait_seconds
+            )
+
+    reference = run(go())
+    ok(f"{name} ({environment}) is authorized; its refresh token is in {reference}")

@@ -153,14 +153,13 @@ class TokenCredentials(Credentials):
         """The token endpoint's whole answer, before its token is used."""
 
     def _client(
-        self, client_id: str, secret: str, where: str
+        self, client_id: str, secret: str | None, where: str
     ) -> tuple[dict[str, str], list[tuple[bytes, bytes]]]:
-        """The client's credentials, in the form or as Basic (RFC 6749 §2.3.1)."""
-        client_id, secret = render(client_id, self._values), render(secret, self._values)
-        if where == "basic":
-            pair = base64.b64encode(f"{client_id}:{secret}".encode()).decode()
-            return {}, [(b"authorization", f"Basic {pair}".encode())]
-        return {"client_id": client_id, "client_secret": secret}, []
+        """The client's credentials, in the form or as Basic (RFC 6749 §2.3.1); a public
+        client (no secret) names itself only."""
+        return client_auth(
+            render(client_id, self._values), render(secret or "", self._values), where
+        )
 
     async def _fetch(self) -> None:
         started = self._clock()
@@ -307,6 +306,17 @@ class RefreshToken(TokenCredentials):
             return False
         self.state.refresh = stored
         return True
+
+
+def client_auth(
+    client_id: str, secret: str, where: str
+) -> tuple[dict[str, str], list[tuple[bytes, bytes]]]:
+    if not secret:
+        return {"client_id": client_id}, []
+    if where == "basic":
+        pair = base64.b64encode(f"{client_id}:{secret}".encode()).decode()
+        return {}, [(b"authorization", f"Basic {pair}".encode())]
+    return {"client_id": client_id, "client_secret": secret}, []
 
 
 def _granted(status: int, data: Any) -> bool:

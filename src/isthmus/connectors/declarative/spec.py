@@ -110,8 +110,31 @@ class RefreshTokenAuth(TokenGrant):
     credentials_in: Literal["body", "basic"] = "basic"
 
 
+class AuthorizationCodeAuth(RefreshTokenAuth):
+    """OAuth 2.0 authorization code with PKCE (RFC 6749 §4.1, RFC 7636): a person
+    consents once, with `isthmus connection authorize`; the refresh token that gives is
+    kept in the vault and traded for access tokens from then on, as the refresh token
+    grant does."""
+
+    type: Literal["oauth2-authorization-code"]  # type: ignore[assignment]
+    authorize_url: str = Field(
+        pattern=r"^(https?://|\{config\.)", description="Where a person consents."
+    )
+    client_secret: str | None = Field(  # type: ignore[assignment]
+        default=None, description="None for a public client (PKCE alone)."
+    )
+    scopes: list[str] = Field(default_factory=list)
+    credentials_in: Literal["body", "basic"] = "body"
+
+
 Auth = Annotated[
-    ApiKeyAuth | BasicAuth | BearerAuth | ClientCredentialsAuth | JwtBearerAuth | RefreshTokenAuth,
+    ApiKeyAuth
+    | BasicAuth
+    | BearerAuth
+    | ClientCredentialsAuth
+    | JwtBearerAuth
+    | RefreshTokenAuth
+    | AuthorizationCodeAuth,
     Field(discriminator="type"),
 ]
 
