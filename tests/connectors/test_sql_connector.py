@@ -240,3 +240,10 @@ class TestSqlConnector(ConnectorContract):
     @pytest.fixture
     def case(self, database: tuple[str, str]) -> ConnectorCase:  # type: ignore[override]
         return case(database)
+
+
+async def test_a_cursor_column_makes_reads_incremental(database: tuple[str, str]) -> None:
+    async with case(database, cursorFields={"orders": "id"}).open() as connector:
+        assert connector.streams()["orders"].pushdown.cursor_field == "id"
+        rows = [r async for r in connector.read("orders", StreamQuery(cursor=195))]
+    assert [r["id"] for r in rows] == [196, 197, 198, 199, 200]

@@ -52,6 +52,11 @@ class SqlConfig(ConnectorConfig):
         "units; rows examined on MariaDB/MySQL and SQLite). None: no guard.",
     )
     queries: dict[str, NamedQuery] = Field(default_factory=dict)
+    cursor_fields: dict[str, str] = Field(
+        default_factory=dict,
+        description="Per table, a column that grows with each change (updated_at, a "
+        "sequence): incremental reads ask for rows after a cursor.",
+    )
     allow_private_network: bool = False
 
     @field_validator("url")

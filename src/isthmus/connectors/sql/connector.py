@@ -45,6 +45,7 @@ from isthmus.connectors.sql.database import Catalog, bound_time, plan, read_cata
 from isthmus.connectors.sql.guard import Checked, Grants, StatementRefused, check
 from isthmus.errors import (
     BadRequest,
+    ConfigurationError,
     FatalError,
     IsthmusError,
     NotFound,
@@ -250,7 +251,13 @@ class SqlConnector(Connector):
                 name,
                 tuple(c.name for c in table.primary_key.columns),
                 {"type": "object", "properties": {c.name: {} for c in table.columns}},
-                Pushdown(ALL_OPS, projection=True, sort=True, limit=True),
+                Pushdown(
+                    ALL_OPS,
+                    projection=True,
+                    sort=True,
+                    limit=True,
+                    cursor_field=self._cursor_field(name, table),
+                ),
             )
             for name, table in self.catalog.tables.items()
         }
@@ -261,7 +268,7 @@ class SqlConnector(Connector):
         table = self.catalog.tables.get(stream)
         if table is None:
             raise NotFound(f"The connector offers no stream '{stream}'.")
-        statement = _select(table, query, self.config.max_rows)
+        statement = _select(table, query, self.config.max_rows, self._cursor_field(stream, table))
         entry: dict[str, Any] = {
             "who": CALLER.get() or "unknown",
             "kind": "select",
@@ -284,6 +291,15 @@ class SqlConnector(Connector):
             self.audit_trail.append(entry)
             log.info("sql.audit", stream=stream, **entry)
 
+    def _cursor_field(self, name: str, table: sa.Table) -> str | None:
+        wanted = {t.lower(): c.lower() for t, c in self.config.cursor_fields.items()}.get(name)
+        if wanted is None:
+            return None
+        found = next((c.name for c in table.columns if c.name.lower() == wanted), None)
+        if found is None:
+            raise ConfigurationError(f"'{name}' has no column '{wanted}' (cursorFields).")
+        return found
+
     async def check(self) -> Health:
         assert self.engine is not None
         try:
@@ -296,7 +312,9 @@ class SqlConnector(Connector):
         return Health(True, f"answers; {len(self.catalog.tables)} table(s) reachable")
 
 
-def _select(table: sa.Table, query: StreamQuery, cap: int) -> sa.Select[Any]:
+def _select(
+    table: sa.Table, query: StreamQuery, cap: int, cursor_field: str | None
+) -> sa.Select[Any]:
     columns = {c.name.lower(): c for c in table.columns}
 
     def column(name: str) -> sa.ColumnElement[Any]:
@@ -309,6 +327,10 @@ def _select(table: sa.Table, query: StreamQuery, cap: int) -> sa.Select[Any]:
     statement = sa.select(*chosen)
     for item in query.filters:
         statement = statement.where(_condition(column(item.field), item.op, item.value))
+    if query.cursor is not None and cursor_field is not None:  # incremental: after it
+        statement = statement.where(column(cursor_field) > query.cursor)
+        if not query.sort:
+            statement = statement.order_by(column(cursor_field))
     for name, descending in query.sort:
         statement = statement.order_by(column(name).desc() if descending else column(name))
     limit = cap if query.limit is None else min(query.limit, cap)
