@@ -145,7 +145,8 @@ def test_an_openapi_31_document_becomes_a_spec_that_loads() -> None:
         "search",
     ]
     assert spec.operations["deleteTicket"].path == "/tickets/{ticket_id}"
-    assert spec.operations["search"].params == {"q": "{q}"}
+    assert spec.operations["search"].params == {"q": "{q}", "cursor": "{cursor}"}
+    assert spec.operations["search"].optional == ["cursor"]
     streams = {
         name: s.model_dump(by_alias=True, exclude_none=True) for name, s in spec.streams.items()
     }

@@ -10,7 +10,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from isthmus.connectors import registry as connector_registry
-from isthmus.connectors.declarative.spec import PLACEHOLDER
+from isthmus.connectors.declarative.spec import PATH_INPUT, PLACEHOLDER
 from isthmus.errors import IsthmusError
 from isthmus.model import Connection, Resource
 from isthmus.project.hints import LITERAL_SECRET, SECRET_HINT, hint_for, message_for
@@ -37,7 +37,9 @@ def literal_secrets(data: Any, path: Path_ = ()) -> Iterator[Finding]:
                 and value
                 and _CREDENTIAL_KEY.search(normalised)
                 and not value.startswith("secret://")
-                and not PLACEHOLDER.search(value)  # a connector spec's '{config.secret}'
+                # a connector spec's '{config.secret}' or an operation's '{input}'
+                and not PLACEHOLDER.search(value)
+                and not PATH_INPUT.fullmatch(value)
             ):
                 yield here, LITERAL_SECRET, SECRET_HINT
             else:

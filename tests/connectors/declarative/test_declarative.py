@@ -348,8 +348,21 @@ async def test_operation_inputs_come_from_the_body_and_never_climb(api: FakeApi)
     operations = {
         "create": {"method": "POST", "path": "/items", "body": '{"name": name}'},
         "get": {"method": "GET", "path": "/items/{style}"},
+        "filtered": {
+            "method": "GET",
+            "path": "/items/offset",
+            "params": {"status": "{status}", "limit": "{limit}"},
+            "optional": ["status"],
+        },
     }
     async with case(api, operations=operations).open() as connector:
+        some = await connector.call("filtered", {"query": {"limit": "3"}})
+        assert len(some["data"]) == 3  # the optional status left out
+        assert "status" not in api.seen[-1].query
+        closed = await connector.call("filtered", {"query": {"limit": "50", "status": "closed"}})
+        assert {r["status"] for r in closed["data"]} == {"closed"}
+        with pytest.raises(BadRequest, match="limit"):
+            await connector.call("filtered", {})
         made = await connector.call("create", {"body": {"name": "from a route"}, "query": {}})
         assert made["name"] == "from a route"
         for bad in ("..", ".", ""):

@@ -274,8 +274,9 @@ class DeclarativeConnector(Connector):
         if op is None:
             raise UnknownOperation(f"The connector offers no operation '{operation}'.")
         inputs = _inputs(payload)
+        absent = {n for n in op.optional if inputs.get(n) in (None, "")}
         needed = [*PATH_INPUT.findall(op.path), *PATH_INPUT.findall(" ".join(op.params.values()))]
-        missing = sorted({n for n in needed if inputs.get(n) in (None, "")})
+        missing = sorted({n for n in needed if inputs.get(n) in (None, "") and n not in absent})
         if missing:
             raise BadRequest(f"The operation needs {missing}.")
         path = PATH_INPUT.sub(lambda m: _segment(inputs[m.group(1)], m.group(1)), op.path)
@@ -287,6 +288,7 @@ class DeclarativeConnector(Connector):
                         lambda m: str(inputs[m.group(1)]), render(value, self._values)
                     )
                     for name, value in op.params.items()
+                    if not absent.intersection(PATH_INPUT.findall(value))
                 }
             )
         headers = [*_JSON, *self._headers]

@@ -218,13 +218,12 @@ def _operation(
     summary = operation.get("summary") or operation.get("description")
     if isinstance(summary, str):
         spec["description"] = summary.strip().splitlines()[0][:200] if summary.strip() else ""
-    query = {
-        p["name"]: "{" + inputs[p["name"]] + "}"
-        for p in parameters
-        if p.get("in") == "query" and p.get("required")
-    }
-    if query:
-        spec["params"] = query
+    asked = [p for p in parameters if p.get("in") == "query" and "name" in p]
+    if asked:
+        spec["params"] = {p["name"]: "{" + inputs[p["name"]] + "}" for p in asked}
+        optional = [inputs[p["name"]] for p in asked if not p.get("required")]
+        if optional:  # sent when the caller gives them
+            spec["optional"] = optional
     return spec
 
 

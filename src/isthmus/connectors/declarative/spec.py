@@ -233,6 +233,10 @@ class Operation(ConnectorConfig):
     params: dict[str, str] = Field(
         default_factory=dict, description="Query parameters; may hold {input} placeholders."
     )
+    optional: list[str] = Field(
+        default_factory=list,
+        description="Inputs that may be left out: a parameter naming one is then not sent.",
+    )
     idempotency_header: str | None = Field(
         default=None, description="Header carrying an idempotency key, where the API has one."
     )
