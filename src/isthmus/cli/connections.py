@@ -98,7 +98,13 @@ def connection_authorize(
                 )
             vault = Vault(store.secrets, vault_key(s.home, s.vault_key))
             return await authorize(
-                spec, config, vault, port=port, show=show, wait_seconds=wait_seconds
+                spec,
+                config,
+                vault,
+                port=port,
+                show=show,
+                environment=environment,
+                wait_seconds=wait_seconds,
             )
 
     reference = run(go())

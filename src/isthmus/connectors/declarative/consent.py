@@ -53,6 +53,7 @@ async def authorize(
     *,
     port: int,
     show: Callable[[str], object],
+    environment: str = "sandbox",
     wait_seconds: float = 300.0,
 ) -> str:
     """Run the consent; the refresh token goes to the vault. Returns its reference."""
@@ -95,7 +96,7 @@ async def authorize(
         show,
         wait_seconds,
     )
-    base = URL((config.base_url or spec.base_url).rstrip("/"))
+    base = URL((config.base_url or spec.base_urls.get(environment) or spec.base_url).rstrip("/"))
     token_url = URL(render(auth.token_url, values))
     if not token_url.is_absolute():
         token_url = URL(render(str(base), values) + str(token_url))
