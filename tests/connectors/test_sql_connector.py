@@ -18,6 +18,7 @@ from isthmus.connectors.sql.guard import StatementRefused
 from isthmus.errors import UpstreamTimeout, ValidationFailed
 from isthmus.testing import ConnectorCase, ConnectorContract
 from tests.conftest import _drop_database, _postgres_database
+from tests.services import unavailable
 
 CUSTOMERS = 5000
 # Each planner counts in its own units: PostgreSQL's cost, rows examined elsewhere.
@@ -73,9 +74,13 @@ async def database(
     else:
         name = f"isthmus_sql_{secrets.token_hex(4)}"
         admin = create_async_engine("mysql+aiomysql://root@127.0.0.1:3306/test")
-        async with admin.begin() as connection:
-            await connection.execute(sa.text(f"CREATE DATABASE {name}"))
-        await admin.dispose()
+        try:
+            async with admin.begin() as connection:
+                await connection.execute(sa.text(f"CREATE DATABASE {name}"))
+        except (OSError, sa.exc.DBAPIError) as exc:
+            unavailable("MariaDB", exc)
+        finally:
+            await admin.dispose()
         url = f"mysql+aiomysql://root@127.0.0.1:3306/{name}"
     engine = create_async_engine(url)
     async with engine.begin() as connection:
