@@ -8,11 +8,13 @@ that allow private networks.
 
 from __future__ import annotations
 
+import asyncio
 import ipaddress
+import socket
 
 from yarl import URL
 
-from isthmus.errors import OutboundBlocked
+from isthmus.errors import OutboundBlocked, UpstreamUnreachable
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 
@@ -65,3 +67,23 @@ def check_literal_host(url: URL, *, allow_private: bool) -> None:
     reason = address_refusal(address, allow_private=allow_private)
     if reason:
         raise OutboundBlocked(f"The Connection's address is {reason}.")
+
+
+async def allowed_addresses(host: str, port: int, *, allow_private: bool) -> list[tuple[int, str]]:
+    """``(family, address)`` of every address ``host`` resolves to now that the policy
+    allows; whoever connects goes to exactly these. Refused outright if there is none."""
+    try:
+        found = await asyncio.get_running_loop().getaddrinfo(
+            host, port, type=socket.SOCK_STREAM, proto=socket.IPPROTO_TCP
+        )
+    except (OSError, UnicodeError):
+        raise UpstreamUnreachable("The host name could not be resolved.") from None
+    allowed: list[tuple[int, str]] = []
+    for family, _, _, _, sockaddr in found:
+        address = str(sockaddr[0])
+        ip = ipaddress.ip_address(address.split("%", 1)[0])
+        if address_refusal(ip, allow_private=allow_private) is None:
+            allowed.append((family, address))
+    if not allowed:
+        raise OutboundBlocked("The Connection's host is or resolves to a refused address.")
+    return allowed

@@ -17,9 +17,7 @@ last-in, first-out so the warmest one answers and the rest can age out.
 from __future__ import annotations
 
 import asyncio
-import ipaddress
 import re
-import socket
 import ssl
 import zlib
 from collections import deque
@@ -28,12 +26,11 @@ from dataclasses import dataclass
 import httptools
 from yarl import URL
 
-from isthmus.connectors.addresses import address_refusal
+from isthmus.connectors.addresses import allowed_addresses
 from isthmus.connectors.base import Headers, UpstreamResponse
 from isthmus.errors import (
     BadRequest,
     IsthmusError,
-    OutboundBlocked,
     UpstreamFailed,
     UpstreamResponseTooLarge,
     UpstreamTimeout,
@@ -504,7 +501,9 @@ class OriginPool:
         timeout = min(self.limits.connect_timeout, deadline - loop.time())
         try:
             async with asyncio.timeout(max(timeout, 0)):
-                addresses = await self._addresses(loop)
+                addresses = await allowed_addresses(
+                    self._host, self._port, allow_private=self._allow_private
+                )
                 failure: OSError | None = None
                 for family, address in addresses:
                     try:
@@ -528,25 +527,6 @@ class OriginPool:
                 "The TLS handshake with the backend failed (certificate or protocol)."
             ) from None
         raise UpstreamUnreachable("The connection to the backend failed.") from None
-
-    async def _addresses(self, loop: asyncio.AbstractEventLoop) -> list[tuple[int, str]]:
-        """The origin's addresses that the address policy allows, resolved now: the
-        connection goes to exactly these."""
-        try:
-            found = await loop.getaddrinfo(
-                self._host, self._port, type=socket.SOCK_STREAM, proto=socket.IPPROTO_TCP
-            )
-        except (OSError, UnicodeError):
-            raise UpstreamUnreachable("The backend's host name could not be resolved.") from None
-        allowed: list[tuple[int, str]] = []
-        for family, _, _, _, sockaddr in found:
-            address = str(sockaddr[0])
-            ip = ipaddress.ip_address(address.split("%", 1)[0])
-            if address_refusal(ip, allow_private=self._allow_private) is None:
-                allowed.append((family, address))
-        if not allowed:
-            raise OutboundBlocked("The Connection's host is or resolves to a refused address.")
-        return allowed
 
     async def close(self) -> None:
         self._closed = True

@@ -12,8 +12,6 @@ from __future__ import annotations
 import asyncio
 import datetime
 import decimal
-import ipaddress
-import socket
 import time
 import uuid
 from collections import deque
@@ -25,7 +23,7 @@ import structlog
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
-from isthmus.connectors.addresses import address_refusal
+from isthmus.connectors.addresses import allowed_addresses
 from isthmus.connectors.base import (
     CALLER,
     Connector,
@@ -49,7 +47,6 @@ from isthmus.errors import (
     FatalError,
     IsthmusError,
     NotFound,
-    OutboundBlocked,
     UpstreamTimeout,
     UpstreamUnreachable,
     ValidationFailed,
@@ -89,7 +86,11 @@ class SqlConnector(Connector):
         if self.config.password:
             url = url.set(password=await self.context.secrets.resolve(self.config.password))
         if url.host:
-            url = url.set(host=await self._checked_address(url.host, url.port))
+            # connect to the address judged, not the name: no rebinding in between
+            judged = await allowed_addresses(
+                url.host, url.port or 0, allow_private=self.config.allow_private_network
+            )
+            url = url.set(host=judged[0][1])
         self.engine = create_async_engine(url, pool_size=5, max_overflow=5, pool_pre_ping=True)
         try:
             async with self.engine.connect() as connection:
@@ -102,24 +103,6 @@ class SqlConnector(Connector):
     async def __aexit__(self, *exc: object) -> None:
         if self.engine is not None:
             await self.engine.dispose()
-
-    async def _checked_address(self, host: str, port: int | None) -> str:
-        """The database host's address, judged by the address policy; connections go
-        to exactly that address."""
-        loop = asyncio.get_running_loop()
-        try:
-            found = await loop.getaddrinfo(host, port or 0, type=socket.SOCK_STREAM)
-        except OSError:
-            raise UpstreamUnreachable("The database's host name could not be resolved.") from None
-        for *_, sockaddr in found:
-            address = str(sockaddr[0])
-            refusal = address_refusal(
-                ipaddress.ip_address(address.split("%")[0]),
-                allow_private=self.config.allow_private_network,
-            )
-            if refusal is None:
-                return address
-        raise OutboundBlocked("The database's host is or resolves to a refused address.")
 
     # -- statements ---------------------------------------------------------------------
 
