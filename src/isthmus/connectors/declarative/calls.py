@@ -144,7 +144,7 @@ class Caller:
                     attempt += 1
                     await asyncio.sleep(wait)
                     continue
-            raise _failure(response, self._hint(response))
+            raise _failure(response, wait_hint(response, time.time()))
 
     def _expired(self, response: UpstreamResponse, body: Any) -> bool:
         signal = self.credentials.expired_when
@@ -155,9 +155,6 @@ class Caller:
             if status in rule.status and (when is None or _true(when, body)):
                 return rule.action
         return "retry" if status in _DEFAULT_RETRY else "fail"
-
-    def _hint(self, response: UpstreamResponse) -> float | None:
-        return wait_hint(response, time.time())
 
     def _wait(self, response: UpstreamResponse, attempt: int) -> float | None:
         """Seconds before the next try; None when the API asks for more than we wait."""

@@ -148,22 +148,17 @@ class DeclarativeConnector(Connector):
             return
         if rest.limit == 0:
             return
-        if not (rest.filters or rest.fields or rest.cursor is not None):  # records as read
-            given = 0
-            async for record in self._records(declared, params):
-                yield record
-                given += 1
-                if rest.limit is not None and given >= rest.limit:
-                    return  # before asking for another page
-            return
+        # with nothing left for the hub, records go on as read (the common, fast case)
+        checked = bool(rest.filters or rest.fields or rest.cursor is not None)
         unlimited = replace(rest, limit=None)
         given = 0
         async for record in self._records(declared, params):
-            for kept in apply_query([record], unlimited, declared.cursor_field):
-                yield kept
+            kept = apply_query([record], unlimited, declared.cursor_field) if checked else (record,)
+            for row in kept:
+                yield row
                 given += 1
                 if rest.limit is not None and given >= rest.limit:
-                    return
+                    return  # before asking for another page
 
     def _pushed(self, stream: Stream, query: StreamQuery) -> tuple[dict[str, str], StreamQuery]:
         """The query parameters that do part of ``query`` at the API, and the query the
