@@ -97,14 +97,6 @@ def _wait(policy: RetryPolicy, error: BaseException | None, retry_number: int) -
     return backoff(policy, retry_number)
 
 
-async def with_retries(policy: RetryPolicy, retry: bool, call: Callable[[], Awaitable[T]]) -> T:
-    """``call()``, tried again on retriable failures when ``retry`` allows."""
-    try:
-        return await call()
-    except Exception as error:
-        return await retry_after(policy, retry, error, call)
-
-
 async def retry_after(
     policy: RetryPolicy, retry: bool, first: Exception, call: Callable[[], Awaitable[T]]
 ) -> T:
