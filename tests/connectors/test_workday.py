@@ -3,16 +3,22 @@ endpoint, as Workday documents them for API clients for integrations."""
 
 from __future__ import annotations
 
+import asyncio
 import gc
+import sys
 from collections.abc import AsyncIterator
 from typing import Any
 
+import orjson
 import pytest
+from cryptography.fernet import Fernet
 from structlog.testing import capture_logs
 
 from isthmus.connectors.base import ConnectorContext, StreamQuery
 from isthmus.connectors.declarative.auth import _SHARED, TokenRefreshFailed
 from isthmus.connectors.registry import connector_type
+from isthmus.governance.vault import Vault
+from isthmus.store import Store
 from isthmus.testing import ConnectorCase, ConnectorContract, StaticSecrets
 from tests.connectors.fakes import workday
 from tests.connectors.fakes.common import running
@@ -145,3 +151,38 @@ class TestWorkday(ConnectorContract):
     @pytest.fixture
     def case(self, fake: workday.FakeWorkday) -> ConnectorCase:  # type: ignore[override]
         return case(fake)
+
+
+async def test_hub_processes_take_turns_spending_a_rotating_refresh_token(
+    fake: workday.FakeWorkday, store: Store
+) -> None:
+    """Three processes share one store: each access token lasts two calls, so they
+    rotate the refresh token over and over at the same moments. The vault's lock makes
+    them take turns, so the tenant never sees a spent refresh token."""
+    fake.rotate = True
+    fake.uses_per_token = 2
+    key = Fernet.generate_key().decode()
+    await Vault(store.secrets, key).set("wd-secret", workday.CLIENT_SECRET)
+    await Vault(store.secrets, key).set("wd-refresh", fake.refresh_token)
+    workers = [
+        await asyncio.create_subprocess_exec(
+            sys.executable,
+            "-m",
+            "tests.connectors.rotation_worker",
+            str(store.engine.url.render_as_string(hide_password=False)),
+            key,
+            fake.url,
+            "12",
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE,
+        )
+        for _ in range(3)
+    ]
+    outputs = await asyncio.gather(*(w.communicate() for w in workers))
+    for worker, (out, err) in zip(workers, outputs, strict=True):
+        assert worker.returncode == 0, err.decode()[-2000:]
+        assert orjson.loads(out.splitlines()[-1]) == {"read": 12 * 5}
+    assert fake.refused_grants == 0
+    assert fake.token_fetches >= 3 * 12 // 2  # rotated again and again, never refused
+    assert len(fake.spent) == fake.token_fetches  # each refresh token spent exactly once
+    assert await Vault(store.secrets, key).resolve("secret://wd-refresh") == fake.refresh_token

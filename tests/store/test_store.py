@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
+from typing import Any
+
 import pytest
+from cryptography.fernet import Fernet
 
 from isthmus.errors import Conflict, NotFound
-from isthmus.governance.vault import SecretMissing, Vault, VaultKeyMismatch
+from isthmus.governance.vault import SecretBusy, SecretMissing, Vault, VaultKeyMismatch
 from isthmus.model import App, Connection, ResourceKey, System
 from isthmus.store import Change, StaleRevision, Store
 from isthmus.store.db import current_revision, migrate
@@ -27,9 +31,9 @@ def connection(name: str, environment: str, url: str = "https://crm.example.com"
 
 
 async def test_migrations_reach_head_and_are_idempotent(store: Store) -> None:
-    assert await current_revision(store.engine) == "0002"
+    assert await current_revision(store.engine) == "0003"
     await migrate(store.engine)  # a second start must not fail or change anything
-    assert await current_revision(store.engine) == "0002"
+    assert await current_revision(store.engine) == "0003"
     assert await store.resources.revision() == 0
 
 
@@ -112,8 +116,6 @@ async def test_api_keys_are_stored_as_digests(store: Store) -> None:
 
 
 async def test_vault_encrypts_at_rest(store: Store) -> None:
-    from cryptography.fernet import Fernet
-
     vault = Vault(store.secrets, Fernet.generate_key().decode())
     canary = "canary-" + "s3cr3t-value-7781"
     await vault.set("crm-token", canary)
@@ -175,3 +177,48 @@ async def test_only_one_of_two_applies_from_the_same_revision_wins(store: Store)
     )
     assert sorted(type(o).__name__ for o in outcomes) == ["StaleRevision", "int"]
     assert len(await store.resources.list("System")) == 1
+
+
+async def test_migrations_create_exactly_the_tables_the_code_uses(store: Store) -> None:
+    from alembic.autogenerate import compare_metadata
+    from alembic.runtime.migration import MigrationContext
+
+    from isthmus.store.tables import metadata
+
+    def drift(sync: Any) -> list[Any]:
+        return compare_metadata(MigrationContext.configure(sync), metadata)  # type: ignore[no-any-return]
+
+    async with store.engine.connect() as conn:
+        differences = await conn.run_sync(drift)
+    ours = [d for d in differences if d[0] != "remove_table" or d[1].name != "alembic_version"]
+    assert ours == []
+
+
+async def test_a_lease_has_one_holder_until_released_or_expired(store: Store) -> None:
+    leases = store.leases
+    assert await leases.take("secret/x", "a", 30)
+    assert not await leases.take("secret/x", "b", 30)
+    assert await leases.take("secret/x", "a", 30)  # the holder renews it
+    await leases.release("secret/x", "b")  # not the holder: nothing happens
+    assert not await leases.take("secret/x", "b", 30)
+    await leases.release("secret/x", "a")
+    assert await leases.take("secret/x", "b", 0.05)
+    await asyncio.sleep(0.1)  # b died holding it: it expires
+    assert await leases.take("secret/x", "c", 30)
+
+
+async def test_the_vault_lock_makes_holders_take_turns(store: Store) -> None:
+    vault = Vault(store.secrets, Fernet.generate_key().decode())
+    inside: list[str] = []
+
+    async def turn(who: str) -> None:
+        async with vault.lock("secret://refresh"):
+            inside.append(f"{who}+")
+            await asyncio.sleep(0.02)
+            inside.append(f"{who}-")
+
+    await asyncio.gather(*(turn(w) for w in "abcd"))
+    assert all(inside[i][0] == inside[i + 1][0] for i in range(0, 8, 2))  # never interleaved
+    async with vault.lock("secret://refresh"):
+        with pytest.raises(SecretBusy):
+            await vault.lock("secret://refresh", wait_seconds=0.1).__aenter__()

@@ -17,6 +17,7 @@ Connectors are async context managers: resources (pools, sessions) live between
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
+from contextlib import AbstractAsyncContextManager
 from contextvars import ContextVar
 from dataclasses import dataclass, field
 from types import TracebackType
@@ -33,6 +34,7 @@ from isthmus.errors import (
     UpstreamTimeout,
     UpstreamUnavailable,
 )
+from isthmus.governance.audit import AuditSink, NoAudit
 
 Record = dict[str, Any]
 # The App on whose behalf a connector works, where the gateway knows it: for audits.
@@ -119,6 +121,14 @@ class SecretStore(SecretResolver, Protocol):
     async def set(self, name: str, value: str) -> None: ...
 
 
+@runtime_checkable
+class SecretLocks(Protocol):
+    """A vault that can make hub processes take turns with one secret: spending a
+    rotating refresh token is safe only one process at a time."""
+
+    def lock(self, reference: str) -> AbstractAsyncContextManager[None]: ...
+
+
 @dataclass(frozen=True)
 class ConnectorContext:
     """What the hub gives a connector when it opens one Connection."""
@@ -126,6 +136,8 @@ class ConnectorContext:
     connection: str
     environment: str
     secrets: SecretResolver
+    # Where governed connectors record what they did (the hub's audit log).
+    audit: AuditSink = field(default_factory=NoAudit)
 
 
 class UnknownOperation(NotFound):

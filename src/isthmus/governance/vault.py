@@ -7,7 +7,12 @@ into the hub's home folder, never into the store beside the ciphertext.
 
 from __future__ import annotations
 
+import asyncio
 import re
+import secrets
+import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 
 from cryptography.fernet import Fernet, InvalidToken
@@ -15,6 +20,7 @@ from cryptography.fernet import Fernet, InvalidToken
 from isthmus.errors import ConfigurationError, FatalError
 from isthmus.home import read_or_create
 from isthmus.model.base import SECRET_PATTERN
+from isthmus.store.leases import LeaseRepository
 from isthmus.store.secrets import SecretRepository
 
 SCHEME = "secret://"
@@ -42,13 +48,23 @@ class InvalidSecretName(FatalError):
     remediation = "Use lower-case letters, digits, '.', '_', '-' and '/'."
 
 
+class SecretBusy(FatalError):
+    status = 503
+    code = "secret-busy"
+    title = "Another hub process is still using a secret"
+    remediation = "Retry shortly; if it persists, check the other hub processes' logs."
+
+
 def vault_key(home: Path, configured: str | None) -> str:
     return configured or read_or_create(home / "vault.key", lambda: Fernet.generate_key().decode())
 
 
 class Vault:
-    def __init__(self, repository: SecretRepository, key: str) -> None:
+    def __init__(
+        self, repository: SecretRepository, key: str, leases: LeaseRepository | None = None
+    ) -> None:
         self._repository = repository
+        self._leases = leases or LeaseRepository(repository.engine)
         try:
             self._fernet = Fernet(key.encode())
         except ValueError as exc:
@@ -89,6 +105,27 @@ class Vault:
             return self._fernet.decrypt(token).decode()
         except InvalidToken as exc:
             raise VaultKeyMismatch(f"Secret '{name}' was stored under another vault key.") from exc
+
+    @asynccontextmanager
+    async def lock(
+        self, reference: str, hold_seconds: float = 30.0, wait_seconds: float = 30.0
+    ) -> AsyncIterator[None]:
+        """Hold ``reference`` against every hub process on this store. A holder that
+        dies frees it after ``hold_seconds``; waiting longer than ``wait_seconds`` is a
+        :class:`SecretBusy` problem."""
+        name = "secret/" + self.name_of(reference)
+        holder = secrets.token_hex(8)
+        deadline = time.monotonic() + wait_seconds
+        pause = 0.005
+        while not await self._leases.take(name, holder, hold_seconds):
+            if time.monotonic() > deadline:
+                raise SecretBusy(f"Secret '{name[7:]}' stayed locked by another process.")
+            await asyncio.sleep(pause)
+            pause = min(pause * 2, 0.2)
+        try:
+            yield
+        finally:
+            await self._leases.release(name, holder)
 
     async def names(self) -> list[str]:
         return sorted(await self._repository.versions())

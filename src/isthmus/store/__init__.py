@@ -9,8 +9,10 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from isthmus.errors import StoreUnavailable
+from isthmus.store.audit import AuditRepository
 from isthmus.store.db import create_engine, migrate
 from isthmus.store.keys import ApiKeyInfo, KeyRepository
+from isthmus.store.leases import LeaseRepository
 from isthmus.store.resources import Change, ResourceRepository, StaleRevision
 from isthmus.store.secrets import SecretRepository
 from isthmus.store.signing import SigningKeyRepository
@@ -27,6 +29,8 @@ class Store:
         self.keys = KeyRepository(engine)
         self.secrets = SecretRepository(engine)
         self.signing_keys = SigningKeyRepository(engine)
+        self.audit = AuditRepository(engine)
+        self.leases = LeaseRepository(engine)
 
     @classmethod
     def open(cls, url: str) -> Store:

@@ -75,3 +75,27 @@ signing_keys = Table(
     Column("created_at", DateTime(timezone=True), nullable=False),
     Column("retired_at", DateTime(timezone=True), nullable=True),
 )
+
+# What was done, by whom, with what outcome: statements run through governed
+# Connections, admin changes. ``detail`` never holds secret values or bound parameters.
+audit_events = Table(
+    "audit_events",
+    metadata,
+    Column("id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True),
+    Column("at", DateTime(timezone=True), nullable=False, index=True),
+    Column("actor", String(200), nullable=False, index=True),
+    Column("action", String(64), nullable=False, index=True),
+    Column("target", String(300), nullable=False, index=True),
+    Column("outcome", String(16), nullable=False),
+    Column("detail", JSON, nullable=False),
+)
+
+# Short leases that serialise one piece of work across hub processes (spending a
+# rotating refresh token). A holder that dies lets its lease expire.
+leases = Table(
+    "leases",
+    metadata,
+    Column("name", String(200), primary_key=True),
+    Column("holder", String(64), nullable=False),
+    Column("expires_at", DateTime(timezone=True), nullable=False),
+)

@@ -39,6 +39,9 @@ class FakeWorkday:
     tokens: set[str] = field(default_factory=set)
     token_fetches: int = 0
     throttle: int = 0
+    uses_per_token: int = 0  # an access token expires after this many calls (0: never)
+    uses: dict[str, int] = field(default_factory=dict)
+    refused_grants: int = 0  # refresh tokens refused: spent, revoked or unknown
     requests: list[web.Request] = field(default_factory=list)
 
     async def token(self, request: web.Request) -> web.Response:
@@ -48,6 +51,7 @@ class FakeWorkday:
             return web.json_response({"error": "invalid_client"}, status=401)
         given = form.get("refresh_token")
         if form.get("grant_type") != "refresh_token" or given != self.refresh_token:
+            self.refused_grants += 1
             return web.json_response({"error": "invalid_grant"}, status=400)
         if self.rotate:
             self.spent.add(self.refresh_token)
@@ -61,8 +65,13 @@ class FakeWorkday:
 
     def _gate(self, request: web.Request) -> web.Response | None:
         self.requests.append(request)
-        if request.headers.get("Authorization", "").removeprefix("Bearer ") not in self.tokens:
+        token = request.headers.get("Authorization", "").removeprefix("Bearer ")
+        if token not in self.tokens:
             return web.json_response({"error": "invalid access token"}, status=401)
+        if self.uses_per_token:
+            self.uses[token] = self.uses.get(token, 0) + 1
+            if self.uses[token] >= self.uses_per_token:
+                self.tokens.discard(token)
         if self.throttle > 0:
             self.throttle -= 1
             return web.json_response(

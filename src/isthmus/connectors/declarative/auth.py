@@ -9,6 +9,10 @@ or an error body the spec describes) the caller drops that token — only that o
 hundred callers holding it cause one fetch, not a hundred — and tries once more. A fetch
 that fails is a ``token-refresh-failed`` problem and a ``connector.token_refresh_failed``
 log event for alerting.
+
+A rotating refresh token (the refresh token grant) is spent by one hub process at a
+time: the vault's lock (a lease in the store) is held from reading the newest token
+to keeping the one the endpoint sent back, so processes never race with a spent one.
 """
 
 from __future__ import annotations
@@ -31,7 +35,7 @@ from joserfc.errors import JoseError
 from joserfc.jwk import import_key
 from yarl import URL
 
-from isthmus.connectors.base import Headers, SecretResolver, SecretStore
+from isthmus.connectors.base import Headers, SecretLocks, SecretResolver, SecretStore
 from isthmus.connectors.declarative.spec import (
     PLACEHOLDER,
     ApiKeyAuth,
@@ -270,6 +274,16 @@ class RefreshToken(TokenCredentials):
         if shared is None:
             shared = _SHARED[key] = TokenState(refresh=render(auth.refresh_token, values))
         self.state = shared
+
+    async def _fetch(self) -> None:
+        if not isinstance(self._vault, SecretLocks):
+            await super()._fetch()
+            return
+        # One hub process at a time spends the refresh token: the one before may have
+        # rotated it, so the vault's is read first (under the lock, it is the newest).
+        async with self._vault.lock(self._reference):
+            await self._recovered()
+            await super()._fetch()
 
     def _grant(self) -> tuple[dict[str, str], list[tuple[bytes, bytes]]]:
         auth = self.auth
