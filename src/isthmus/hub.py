@@ -12,6 +12,7 @@ from isthmus.gateway.metrics import GatewayMetrics
 from isthmus.gateway.pool import ConnectionPool
 from isthmus.gateway.ratelimit import STORAGE_TIMEOUT_SECONDS, RateLimiter
 from isthmus.gateway.snapshot import SnapshotHolder
+from isthmus.governance.audit import AuditLog
 from isthmus.governance.tokens import TokenAuthority
 from isthmus.governance.vault import Vault, vault_key
 from isthmus.home import admin_token
@@ -27,7 +28,8 @@ class Hub:
         self.store = Store.open(settings.resolved_database_url())
         self.vault = Vault(self.store.secrets, vault_key(settings.home, settings.vault_key))
         self.admin_token = admin_token(settings.home, settings.admin_token)
-        self.pool = ConnectionPool(self.vault)
+        self.audit = AuditLog(self.store.audit)
+        self.pool = ConnectionPool(self.vault, self.audit)
         self.tokens = TokenAuthority(self.store.signing_keys, self.vault, settings.token_algorithm)
         self.limiter = RateLimiter(
             counters_for(
@@ -44,6 +46,7 @@ class Hub:
             await self._stack.enter_async_context(self.store)
             await self._stack.enter_async_context(self.limiter)
             await self.tokens.ensure_key()
+            self._stack.push_async_callback(self.audit.drain)  # after the pool has closed
             self._stack.push_async_callback(self.pool.aclose)
             await self.snapshots.refresh(force=True)
         except BaseException:

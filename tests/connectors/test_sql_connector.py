@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import secrets
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -15,7 +16,7 @@ from isthmus.connectors.base import CALLER, Filter, StreamQuery
 from isthmus.connectors.registry import connector_type
 from isthmus.connectors.sql.connector import SqlConnector, TooCostly
 from isthmus.connectors.sql.guard import StatementRefused
-from isthmus.errors import UpstreamTimeout, ValidationFailed
+from isthmus.errors import UpstreamTimeout, UpstreamUnreachable, ValidationFailed
 from isthmus.testing import ConnectorCase, ConnectorContract
 from tests.conftest import _drop_database, _postgres_database
 from tests.services import unavailable
@@ -60,15 +61,35 @@ def _seed(sync: sa.Connection) -> None:
     )
 
 
-@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres), "mysql"])
+# Each database through its asyncio driver, and SQLite and MariaDB through blocking
+# drivers too: the path warehouses and commercial databases take (worker threads).
+DATABASES = [
+    "sqlite",
+    pytest.param("postgres", marks=pytest.mark.postgres),
+    "mysql",
+    "sqlite-threads",
+    "mysql-threads",
+]
+BLOCKING = {"sqlite-threads": "sqlite+pysqlite", "mysql-threads": "mysql+pymysql"}
+
+
+@pytest.fixture(params=DATABASES)
 async def database(
     request: pytest.FixtureRequest, tmp_path: Path
 ) -> AsyncIterator[tuple[str, str]]:
     """(dialect, URL) of a fresh database holding customers and orders."""
-    dialect = request.param
+    dialect, url = await _create(request.param, tmp_path)
+    if request.param in BLOCKING:
+        yield dialect, url.replace(url.split("://")[0], BLOCKING[request.param])
+    else:
+        yield dialect, url
+    await _drop(dialect, url)
+
+
+async def _create(param: str, tmp_path: Path) -> tuple[str, str]:
+    dialect = param.removesuffix("-threads")
     if dialect == "sqlite":
         url = f"sqlite+aiosqlite:///{tmp_path / 'shop.db'}"
-        name = ""
     elif dialect == "postgres":
         name, url = await _postgres_database()
     else:
@@ -88,7 +109,11 @@ async def database(
         if dialect == "postgres":
             await connection.execute(sa.text("ANALYZE"))
     await engine.dispose()
-    yield dialect, url
+    return dialect, url
+
+
+async def _drop(dialect: str, url: str) -> None:
+    name = url.rsplit("/", 1)[1]
     if dialect == "postgres":
         await _drop_database(name)
     elif dialect == "mysql":
@@ -123,7 +148,8 @@ async def test_allowed_queries_return_and_everything_else_is_refused(
 ) -> None:
     token = CALLER.set("billing-app")
     try:
-        async with case(database).open() as connector:
+        governed = case(database)
+        async with governed.open() as connector:
             assert isinstance(connector, SqlConnector)
             found = await connector.call("customerById", {"id": 7})
             assert found == {
@@ -159,9 +185,9 @@ async def test_allowed_queries_return_and_everything_else_is_refused(
                 },
             )
             assert quoted["rows"] == []  # a value, never SQL
-            trail = list(connector.audit_trail)
         # every attempt is in the audit: who, what, outcome, rows, time
-        assert [e["outcome"] for e in trail] == [
+        trail = governed.audit.entries
+        assert [e.outcome for e in trail] == [
             "ok",
             "ok",
             "refused",
@@ -171,9 +197,15 @@ async def test_allowed_queries_return_and_everything_else_is_refused(
             "refused",
             "ok",
         ]
-        assert all(e["who"] == "billing-app" and "ms" in e for e in trail)
-        assert trail[0]["rows"] == 1
-        assert trail[5]["code"] == "sql-too-costly"
+        assert all(e.actor == "billing-app" and "ms" in e.detail for e in trail)
+        assert {e.target for e in trail} == {"connection/contract@sandbox"}
+        assert trail[0].action == "sql.select"
+        assert trail[0].detail["rows"] == 1
+        assert trail[0].detail["operation"] == "customerById"
+        assert [e.action for e in trail[2:5]] == ["sql.drop", "sql.statement", "sql.delete"]
+        assert trail[5].detail["code"] == "sql-too-costly"
+        # the values bound are never in the audit (they may be personal data)
+        assert not any("x' OR" in str(e.detail) for e in trail)
         async with case(database, maxCost=None).open() as connector:  # nothing dropped
             count = await connector.call("sql", {"sql": "SELECT count(*) AS n FROM customers"})
         assert count["rows"] == [{"n": CUSTOMERS}]
@@ -228,17 +260,20 @@ async def test_tables_are_streams_with_pushdown(database: tuple[str, str]) -> No
 
 
 @pytest.mark.parametrize(
-    "database", [pytest.param("postgres", marks=pytest.mark.postgres), "mysql"], indirect=True
+    "database",
+    [pytest.param("postgres", marks=pytest.mark.postgres), "mysql", "mysql-threads"],
+    indirect=True,
 )
 async def test_the_server_stops_a_statement_past_its_time(database: tuple[str, str]) -> None:
     config = {"statementTimeoutSeconds": 0.3, "maxCost": None}
-    async with case(database, **config).open() as connector:
+    governed = case(database, **config)
+    async with governed.open() as connector:
         with pytest.raises(UpstreamTimeout, match="longer than the Connection allows"):
             await connector.call(
                 "sql", {"sql": "SELECT count(*) AS n FROM customers a, customers b, customers c"}
             )
-        assert connector.audit_trail[-1]["outcome"] == "failed"
-        assert connector.audit_trail[-1]["code"] == "upstream-timeout"
+    assert governed.audit.entries[-1].outcome == "failed"
+    assert governed.audit.entries[-1].detail["code"] == "upstream-timeout"
 
 
 class TestSqlConnector(ConnectorContract):
@@ -252,3 +287,43 @@ async def test_a_cursor_column_makes_reads_incremental(database: tuple[str, str]
         assert connector.streams()["orders"].pushdown.cursor_field == "id"
         rows = [r async for r in connector.read("orders", StreamQuery(cursor=195))]
     assert [r["id"] for r in rows] == [196, 197, 198, 199, 200]
+
+
+async def test_a_stream_left_early_gives_its_connection_back(database: tuple[str, str]) -> None:
+    async with case(database, maxCost=None).open() as connector:
+        assert isinstance(connector, SqlConnector)
+        rows = connector.read("customers", StreamQuery())
+        async for _ in rows:
+            break  # the caller wanted one row of 5,000
+        await rows.aclose()  # type: ignore[attr-defined]
+        assert connector.runner is not None
+        pool = connector.runner.engine.pool  # type: ignore[attr-defined]
+        for _ in range(100):  # a blocking driver's connection closes on its own thread
+            if pool.checkedout() == 0:
+                break
+            await asyncio.sleep(0.01)
+        assert pool.checkedout() == 0
+        # and the next read starts afresh
+        assert len([r async for r in connector.read("orders", StreamQuery())]) == 200
+
+
+async def test_a_database_that_never_answers_is_given_up_on_in_the_connect_time() -> None:
+    async def silent(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await reader.read()  # accepts, never greets: a hung server or a black-holed port
+
+    server = await asyncio.start_server(silent, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    hung = ConnectorCase(
+        connector_type("sql"),
+        {
+            "url": f"mysql+aiomysql://root@127.0.0.1:{port}/shop",
+            "allowPrivateNetwork": True,
+            "connectTimeoutSeconds": 0.3,
+        },
+    )
+    try:
+        with pytest.raises(UpstreamUnreachable, match=r"connect time \(0.3 s\)"):
+            async with hung.open():
+                pass
+    finally:
+        server.close()

@@ -14,6 +14,7 @@ from isthmus.cli.common import HomeOption, err, fail, ok, run, settings
 from isthmus.connectors.base import ConnectorContext, Health
 from isthmus.connectors.registry import connector_type
 from isthmus.errors import IsthmusError, NotFound
+from isthmus.governance.audit import AuditLog
 from isthmus.governance.vault import Vault, vault_key
 from isthmus.model import Connection, ResourceKey
 from isthmus.store import Store
@@ -41,6 +42,7 @@ def connection_test(
                     "with --environment.",
                 )
             vault = Vault(store.secrets, vault_key(s.home, s.vault_key))
+            context = ConnectorContext(name, environment, vault, AuditLog(store.audit))
             kind = connector_type(connection.spec.connector)
             try:
                 config = kind.config_model.model_validate(connection.spec.config)
@@ -48,7 +50,7 @@ def connection_test(
                 return Health(False, "Its config does not validate; run 'isthmus validate'."), 0
             started = time.perf_counter()
             try:
-                async with kind.open(config, ConnectorContext(name, environment, vault)) as it:
+                async with kind.open(config, context) as it:
                     health = await it.check()
             except IsthmusError as exc:
                 health = Health(False, f"{exc.detail} {exc.remediation}")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import typer
 
 from isthmus import __version__
-from isthmus.cli import admin, connections, imports, project, run
+from isthmus.cli import admin, audit, connections, imports, project, run
 from isthmus.cli.common import console
 
 app = typer.Typer(
@@ -23,6 +23,7 @@ app.command()(project.export)
 app.command()(project.schema)
 app.command()(run.serve)
 app.command()(run.demo)
+app.command()(audit.audit)
 app.add_typer(admin.keys, name="key")
 app.add_typer(admin.secrets, name="secret")
 app.add_typer(admin.signing_keys, name="signing-key")

@@ -21,6 +21,7 @@ from pydantic import ValidationError
 from isthmus.connectors.base import Connector, ConnectorContext, SecretResolver
 from isthmus.connectors.registry import connector_type
 from isthmus.errors import ConfigurationError, IsthmusError
+from isthmus.governance.audit import AuditSink, NoAudit
 from isthmus.model import Connection, ResourceKey
 
 log = structlog.get_logger(__name__)
@@ -50,8 +51,11 @@ class ConnectionUnavailable(ConfigurationError):
 
 
 class ConnectionPool:
-    def __init__(self, secrets: SecretResolver, grace_seconds: float = 60.0) -> None:
+    def __init__(
+        self, secrets: SecretResolver, audit: AuditSink | None = None, grace_seconds: float = 60.0
+    ) -> None:
         self._secrets = secrets
+        self._audit = audit or NoAudit()
         self._grace = grace_seconds
         self._open: dict[ResourceKey, _Open] = {}
         self._retired: dict[asyncio.Task[None], _Open] = {}
@@ -89,7 +93,7 @@ class ConnectionPool:
         self, key: ResourceKey, connection: Connection, fingerprint: bytes
     ) -> _Open:
         stack = AsyncExitStack()
-        context = ConnectorContext(key.name, key.environment or "", self._secrets)
+        context = ConnectorContext(key.name, key.environment or "", self._secrets, self._audit)
         try:
             kind = connector_type(connection.spec.connector)
             config = kind.config_model.model_validate(connection.spec.config)

@@ -17,6 +17,7 @@ from isthmus.connectors.base import (
     StreamQuery,
 )
 from isthmus.errors import IsthmusError
+from isthmus.governance.audit import MemoryAudit
 
 
 class StaticSecrets:
@@ -46,9 +47,11 @@ class ConnectorCase:
     secrets: Mapping[str, str] = field(default_factory=dict)
     # An operation that succeeds with this payload, if the connector has operations.
     sample_operation: tuple[str, dict[str, Any]] | None = None
+    # What the connector recorded in the audit log, for the test to read.
+    audit: MemoryAudit = field(default_factory=MemoryAudit)
 
     def context(self) -> ConnectorContext:
-        return ConnectorContext("contract", "sandbox", StaticSecrets(self.secrets))
+        return ConnectorContext("contract", "sandbox", StaticSecrets(self.secrets), self.audit)
 
     def open(self) -> Connector:
         config = self.connector_type.config_model.model_validate(self.config)

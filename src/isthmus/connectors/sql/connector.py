@@ -4,7 +4,11 @@ Every statement goes through the guard (:mod:`guard`), then, for a read, the pla
 cost estimate (:mod:`database`), then runs in its own transaction with a server-side time
 limit and a row cap. Named queries become operations, tables become streams with full
 pushdown (built with SQLAlchemy Core from the reflected schema, so identifiers are never
-text from a caller). Every attempt — run or refused — is audited: who, what, rows, time.
+text from a caller). Every attempt — run or refused — is recorded in the hub's audit log
+(the context's ``audit``): who, what, outcome, rows, time; never the values bound.
+
+The database work is written once as functions of a SQLAlchemy connection; the runner
+(:mod:`runner`) runs it on asyncio drivers directly and on blocking drivers in threads.
 """
 
 from __future__ import annotations
@@ -14,14 +18,12 @@ import datetime
 import decimal
 import time
 import uuid
-from collections import deque
 from collections.abc import AsyncIterator, Callable, Mapping
 from typing import Any, ClassVar
 
 import sqlalchemy as sa
 import structlog
 from sqlalchemy.engine import make_url
-from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from isthmus.connectors.addresses import allowed_addresses
 from isthmus.connectors.base import (
@@ -39,8 +41,16 @@ from isthmus.connectors.base import (
     UnknownOperation,
 )
 from isthmus.connectors.sql.config import SqlConfig
-from isthmus.connectors.sql.database import Catalog, bound_time, plan, read_catalog
-from isthmus.connectors.sql.guard import Checked, Grants, StatementRefused, check
+from isthmus.connectors.sql.database import (
+    Catalog,
+    bound_time,
+    open_runner,
+    plan,
+    read_catalog,
+    require_driver,
+)
+from isthmus.connectors.sql.guard import Checked, Grants, StatementRefused, check, kind_of
+from isthmus.connectors.sql.runner import Runner
 from isthmus.errors import (
     BadRequest,
     ConfigurationError,
@@ -52,9 +62,11 @@ from isthmus.errors import (
     ValidationFailed,
 )
 from isthmus.gateway.schemas import SchemaCheck
+from isthmus.governance.audit import AuditEntry
 
 log = structlog.get_logger(__name__)
 ALL_OPS: frozenset[FilterOp] = frozenset({"eq", "ne", "lt", "le", "gt", "ge", "in", "contains"})
+STREAM_BATCH = 500  # rows fetched at a time while a stream is read
 
 
 class TooCostly(FatalError):
@@ -75,34 +87,47 @@ class SqlConnector(Connector):
     def __init__(self, config: SqlConfig, context: ConnectorContext) -> None:
         super().__init__(context)
         self.config = config
-        self.dialect = config.dialect
-        self.engine: AsyncEngine | None = None
+        self.driver = config.driver
+        self.runner: Runner | None = None
         self.catalog: Catalog | None = None
         self.grants = Grants({t.lower(): frozenset(w) for t, w in config.writes.items()})
-        self.audit_trail: deque[dict[str, Any]] = deque(maxlen=1000)
+        self.target = f"connection/{context.connection}@{context.environment}"
 
     async def __aenter__(self) -> SqlConnector:
         url = make_url(self.config.url)
         if self.config.password:
             url = url.set(password=await self.context.secrets.resolve(self.config.password))
-        if url.host:
-            # connect to the address judged, not the name: no rebinding in between
+        require_driver(url, self.driver)  # before any network: name the missing extra
+        if url.host and self.driver.host != "none":
             judged = await allowed_addresses(
                 url.host, url.port or 0, allow_private=self.config.allow_private_network
             )
-            url = url.set(host=judged[0][1])
-        self.engine = create_async_engine(url, pool_size=5, max_overflow=5, pool_pre_ping=True)
+            if self.driver.host == "pin":  # connect to the address judged: no rebinding
+                url = url.set(host=judged[0][1])
+        self.runner = open_runner(url, self.driver, self.config.statement_timeout_seconds)
+        tables = self.config.tables
         try:
-            async with self.engine.connect() as connection:
-                self.catalog = await read_catalog(connection, self.config.tables)
+            async with asyncio.timeout(self.config.connect_timeout_seconds):
+                self.catalog = await self.runner.run(lambda c: read_catalog(c, tables))
+        except TimeoutError:
+            await self.runner.dispose()
+            raise UpstreamUnreachable(
+                "The database did not answer within the Connection's connect time "
+                f"({self.config.connect_timeout_seconds:g} s)."
+            ) from None
         except (OSError, sa.exc.DBAPIError) as exc:
-            await self.engine.dispose()
+            await self.runner.dispose()
             raise UpstreamUnreachable("The database could not be reached.") from exc
+        except Exception as exc:  # vendors' drivers raise their own kinds when connecting
+            await self.runner.dispose()
+            raise UpstreamUnreachable(
+                f"The database could not be reached ({type(exc).__name__})."
+            ) from exc
         return self
 
     async def __aexit__(self, *exc: object) -> None:
-        if self.engine is not None:
-            await self.engine.dispose()
+        if self.runner is not None:
+            await self.runner.dispose()
 
     # -- statements ---------------------------------------------------------------------
 
@@ -111,54 +136,64 @@ class SqlConnector(Connector):
         sql: str,
         params: Mapping[str, Any],
         admit: Callable[[], None] | None = None,
+        operation: str | None = None,
     ) -> dict[str, Any]:
         """One caller's statement, governed; the audit records it either way. ``admit``
         checks what the caller sent before anything else (a named query's parameters)."""
-        assert self.engine is not None
         assert self.catalog is not None
         started = time.perf_counter()
-        entry: dict[str, Any] = {
-            "id": uuid.uuid4().hex[:12],
-            "who": CALLER.get() or "unknown",
-            "connection": f"{self.context.connection}/{self.context.environment}",
-        }
+        action, outcome = "sql.statement", "failed"
+        detail: dict[str, Any] = {"id": uuid.uuid4().hex[:12]}
+        if operation is not None:
+            detail["operation"] = operation
         try:
             if admit is not None:
                 admit()
-            checked = check(sql, self.dialect, self.catalog.schema, self.grants)  # type: ignore[arg-type]
-            entry |= {"kind": checked.kind, "tables": sorted(checked.tables), "sql": checked.sql}
+            checked = check(sql, self.driver.parser, self.catalog.schema, self.grants)
+            action = f"sql.{checked.kind}"
+            detail |= {"tables": sorted(checked.tables), "sql": checked.sql}
             values = _bound(checked, params)
             result = await self._execute(checked, values)
         except IsthmusError as error:
-            entry |= {"outcome": "refused" if error.status < 500 else "failed", "code": error.code}
+            outcome = "refused" if error.status < 500 else "failed"
+            detail["code"] = error.code
+            if action == "sql.statement":  # refused by the guard: say what it tried
+                action = f"sql.{kind_of(sql, self.driver.parser) or 'statement'}"
             raise
         else:
-            entry |= {"outcome": "ok", "rows": result.get("count", len(result.get("rows", [])))}
+            outcome = "ok"
+            detail["rows"] = result.get("count", len(result.get("rows", [])))
             return result
         finally:
-            entry["ms"] = round((time.perf_counter() - started) * 1000, 2)
-            self.audit_trail.append(entry)
-            log.info("sql.audit", **entry)
+            detail["ms"] = round((time.perf_counter() - started) * 1000, 2)
+            await self._audit(action, outcome, detail)
+
+    async def _audit(self, action: str, outcome: str, detail: dict[str, Any]) -> None:
+        who = CALLER.get() or "unknown"
+        await self.context.audit.record(AuditEntry(who, action, self.target, outcome, detail))
 
     async def _execute(self, checked: Checked, values: dict[str, Any]) -> dict[str, Any]:
-        assert self.engine is not None
+        assert self.runner is not None
         assert self.catalog is not None
-        limit = self.config.statement_timeout_seconds
+        family, limit = self.driver.family, self.config.statement_timeout_seconds
+        cost_limit, max_rows, known = self.config.cost_limit, self.config.max_rows, self.catalog
+
+        def work(connection: sa.Connection) -> dict[str, Any]:
+            bound_time(connection, family, limit)
+            if checked.kind != "select":
+                return {"count": connection.execute(sa.text(checked.sql), values).rowcount}
+            if cost_limit is not None:
+                estimate = plan(connection, family, checked.sql, values, set(known.tables))
+                if estimate.cost > cost_limit:
+                    raise self._too_costly(estimate.cost, estimate.full_scans)
+            result = connection.execute(sa.text(checked.sql), values)
+            rows = result.mappings().fetchmany(max_rows + 1)
+            kept = [{k: _plain(v) for k, v in row.items()} for row in rows[:max_rows]]
+            return {"rows": kept, "truncated": len(rows) > max_rows}
+
         try:
             async with asyncio.timeout(limit + 1):
-                async with self.engine.begin() as connection:
-                    await bound_time(connection, self.dialect, limit)
-                    if checked.kind != "select":
-                        result = await connection.execute(sa.text(checked.sql), values)
-                        return {"count": result.rowcount}
-                    if self.config.max_cost is not None:
-                        estimate = await plan(
-                            connection, self.dialect, checked.sql, values, set(self.catalog.tables)
-                        )
-                        if estimate.cost > self.config.max_cost:
-                            raise self._too_costly(estimate.cost, estimate.full_scans)
-                    result = await connection.execute(sa.text(checked.sql), values)
-                    rows = result.mappings().fetchmany(self.config.max_rows + 1)
+                return await self.runner.run(work)
         except TimeoutError:
             raise _timed_out(limit) from None
         except sa.exc.DBAPIError as exc:
@@ -167,8 +202,6 @@ class SqlConnector(Connector):
             if isinstance(exc, sa.exc.OperationalError):
                 raise UpstreamUnreachable("The database failed running the statement.") from None
             raise StatementFailed("The database refused the statement or its values.") from None
-        kept = [{k: _plain(v) for k, v in row.items()} for row in rows[: self.config.max_rows]]
-        return {"rows": kept, "truncated": len(rows) > self.config.max_rows}
 
     def _too_costly(self, cost: float, scans: tuple[str, ...]) -> TooCostly:
         assert self.catalog is not None
@@ -204,7 +237,7 @@ class SqlConnector(Connector):
             sql = payload.get("sql")
             if not isinstance(sql, str):
                 raise BadRequest("Send the statement as 'sql'.")
-            return await self.run(sql, payload.get("params") or {})
+            return await self.run(sql, payload.get("params") or {}, operation="sql")
         query = self.config.queries.get(operation)
         if query is None:
             raise UnknownOperation(f"The connector offers no operation '{operation}'.")
@@ -223,7 +256,7 @@ class SqlConnector(Connector):
                 )
 
         values = {n: payload[n] for n in query.parameters if n in payload}
-        return await self.run(query.sql, values, admit)
+        return await self.run(query.sql, values, admit, operation)
 
     # -- streams --------------------------------------------------------------------------
 
@@ -246,33 +279,30 @@ class SqlConnector(Connector):
         }
 
     async def read(self, stream: str, query: StreamQuery) -> AsyncIterator[Record]:
-        assert self.engine is not None
+        assert self.runner is not None
         assert self.catalog is not None
         table = self.catalog.tables.get(stream)
         if table is None:
             raise NotFound(f"The connector offers no stream '{stream}'.")
         statement = _select(table, query, self.config.max_rows, self._cursor_field(stream, table))
-        entry: dict[str, Any] = {
-            "who": CALLER.get() or "unknown",
-            "kind": "select",
-            "tables": [stream],
-        }
+        family, limit = self.driver.family, self.config.statement_timeout_seconds
         started = time.perf_counter()
-        count = 0
+        count, outcome = 0, "failed"
         try:
-            async with self.engine.connect() as connection, connection.begin():
-                limit = self.config.statement_timeout_seconds
-                await bound_time(connection, self.dialect, limit)
-                result = await connection.stream(statement)
-                async for row in result.mappings():
+            rows = self.runner.stream(
+                lambda c: bound_time(c, family, limit), statement, STREAM_BATCH
+            )
+            async for part in rows:
+                for row in part:
                     count += 1
                     yield {k: _plain(v) for k, v in row.items()}
+            outcome = "ok"
         except sa.exc.DBAPIError:
             raise UpstreamUnreachable("The database failed while reading the stream.") from None
         finally:
-            entry |= {"rows": count, "ms": round((time.perf_counter() - started) * 1000, 2)}
-            self.audit_trail.append(entry)
-            log.info("sql.audit", stream=stream, **entry)
+            ms = round((time.perf_counter() - started) * 1000, 2)
+            detail = {"stream": stream, "tables": [stream], "rows": count, "ms": ms}
+            await self._audit("sql.read", outcome, detail)
 
     def _cursor_field(self, name: str, table: sa.Table) -> str | None:
         wanted = {t.lower(): c.lower() for t, c in self.config.cursor_fields.items()}.get(name)
@@ -284,11 +314,10 @@ class SqlConnector(Connector):
         return found
 
     async def check(self) -> Health:
-        assert self.engine is not None
+        assert self.runner is not None
         try:
             async with asyncio.timeout(self.config.statement_timeout_seconds):
-                async with self.engine.connect() as connection:
-                    await connection.execute(sa.text("SELECT 1"))
+                await self.runner.run(lambda c: c.execute(sa.select(sa.literal(1))).scalar())
         except (OSError, TimeoutError, sa.exc.DBAPIError):
             return Health(False, "The database does not answer.")
         assert self.catalog is not None
@@ -376,7 +405,8 @@ class SqlConnectorType:
     name: ClassVar[str] = "sql"
     supports_proxy: ClassVar[bool] = False
     summary: ClassVar[str] = (
-        "A database (PostgreSQL, MariaDB/MySQL, SQLite) through governed statements."
+        "A database (PostgreSQL, MariaDB/MySQL, SQLite; SQL Server, Oracle, Db2, Snowflake, "
+        "BigQuery, Databricks as extras) through governed statements."
     )
     config_model: ClassVar[type[ConnectorConfig]] = SqlConfig
 

@@ -1,5 +1,9 @@
-"""What differs between the databases the SQL connector reaches: how to read the schema,
-how to ask for a plan's cost, how to bound a statement's time."""
+"""What differs between the databases the SQL connector reaches: how to open them, how
+to read the schema, how to ask for a plan's cost, how to bound a statement's time.
+
+These are plain functions of a SQLAlchemy ``Connection``; :mod:`runner` runs them for
+asyncio and blocking drivers alike.
+"""
 
 from __future__ import annotations
 
@@ -9,9 +13,16 @@ from dataclasses import dataclass
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy.engine import URL
+from sqlalchemy.ext.asyncio import create_async_engine
+from sqlalchemy.pool import QueuePool
 
+from isthmus.connectors.sql.config import Driver
 from isthmus.connectors.sql.guard import Schema
+from isthmus.connectors.sql.runner import AsyncRunner, Runner, ThreadRunner
+from isthmus.errors import ConfigurationError
+
+POOL = {"pool_size": 5, "max_overflow": 5, "pool_pre_ping": True}
 
 
 @dataclass(frozen=True)
@@ -27,57 +38,98 @@ class Catalog:
     indexed: dict[str, tuple[str, ...]]  # table → columns that lead an index
 
 
-async def read_catalog(connection: AsyncConnection, only: list[str] | None) -> Catalog:
-    def reflect(sync: sa.Connection) -> Catalog:
-        inspector = sa.inspect(sync)
-        names = [n for n in inspector.get_table_names() if only is None or n in only]
-        metadata = sa.MetaData()
-        tables = {n.lower(): sa.Table(n, metadata, autoload_with=sync) for n in names}
-        indexed: dict[str, tuple[str, ...]] = {}
-        for name in names:
-            leading = [
-                i["column_names"][0] for i in inspector.get_indexes(name) if i["column_names"]
-            ]
-            primary = inspector.get_pk_constraint(name).get("constrained_columns") or []
-            leads = [str(c) for c in [*primary[:1], *leading] if c]
-            indexed[name.lower()] = tuple(dict.fromkeys(leads))
-        columns = {n: frozenset(c.name.lower() for c in t.columns) for n, t in tables.items()}
-        return Catalog(Schema(columns), tables, indexed)
-
-    return await connection.run_sync(reflect)
+def require_driver(url: URL, driver: Driver) -> None:
+    """Refuse early, naming the extra, when the driver is not installed."""
+    try:
+        url.get_dialect().import_dbapi()
+    except (ImportError, sa.exc.NoSuchModuleError) as exc:
+        raise ConfigurationError(
+            f"The {driver.family} driver is not installed ({url.drivername}).",
+            remediation=f"Install it: pip install 'isthmus[{driver.extra}]'.",
+        ) from exc
 
 
-async def bound_time(connection: AsyncConnection, dialect: str, seconds: float) -> None:
-    """Make the server stop this transaction's statements after ``seconds``."""
-    if dialect == "postgres":
-        await connection.execute(sa.text(f"SET LOCAL statement_timeout = {int(seconds * 1000)}"))
-    elif dialect == "mysql":
+def open_runner(url: URL, driver: Driver, seconds: float) -> Runner:
+    """An engine for ``url`` (address already pinned, password set), with the driver's
+    own per-statement time limit where it has one, and the runner its driver needs."""
+    require_driver(url, driver)
+    try:
+        if not driver.threaded:
+            return AsyncRunner(create_async_engine(url, **POOL))
+        engine = sa.create_engine(
+            url, poolclass=QueuePool, connect_args=_connect_args(driver, seconds), **POOL
+        )
+    except Exception as exc:  # each vendor's driver raises its own kinds (credentials, …)
+        raise ConfigurationError(
+            f"The {driver.family} driver refused the Connection's URL ({type(exc).__name__}).",
+            remediation="Check the URL's form against the driver's documentation, and the "
+            "credentials it expects on this machine.",
+        ) from exc
+    if driver.family == "oracle":
+
+        @sa.event.listens_for(engine, "connect")
+        def _call_timeout(dbapi_connection: Any, _record: Any) -> None:
+            dbapi_connection.call_timeout = math.ceil(seconds * 1000)  # oracledb: per round trip
+
+    return ThreadRunner(engine, threads=int(POOL["pool_size"]) + int(POOL["max_overflow"]))
+
+
+def _connect_args(driver: Driver, seconds: float) -> dict[str, Any]:
+    if driver.family == "mssql":  # pymssql: the query timeout, in whole seconds
+        return {"timeout": math.ceil(seconds), "login_timeout": 10}
+    return {}
+
+
+def read_catalog(connection: sa.Connection, only: list[str] | None) -> Catalog:
+    inspector = sa.inspect(connection)
+    names = [n for n in inspector.get_table_names() if only is None or n in only]
+    metadata = sa.MetaData()
+    tables = {n.lower(): sa.Table(n, metadata, autoload_with=connection) for n in names}
+    indexed: dict[str, tuple[str, ...]] = {}
+    for name in names:
+        leading = [i["column_names"][0] for i in inspector.get_indexes(name) if i["column_names"]]
+        primary = inspector.get_pk_constraint(name).get("constrained_columns") or []
+        leads = [str(c) for c in [*primary[:1], *leading] if c]
+        indexed[name.lower()] = tuple(dict.fromkeys(leads))
+    columns = {n: frozenset(c.name.lower() for c in t.columns) for n, t in tables.items()}
+    return Catalog(Schema(columns), tables, indexed)
+
+
+def bound_time(connection: sa.Connection, family: str, seconds: float) -> None:
+    """Make the server stop this transaction's statements after ``seconds``. Where a
+    database has no such setting the driver's own timeout (``open_runner``) or the
+    caller's covers it: SQLite, Db2 and BigQuery are bounded by the caller only."""
+    if family == "postgres":
+        connection.execute(sa.text(f"SET LOCAL statement_timeout = {int(seconds * 1000)}"))
+    elif family == "mysql":
         try:  # MariaDB
-            await connection.execute(sa.text(f"SET SESSION max_statement_time = {seconds:.3f}"))
+            connection.execute(sa.text(f"SET SESSION max_statement_time = {seconds:.3f}"))
         except sa.exc.DBAPIError:  # MySQL: SELECTs only
-            await connection.execute(
-                sa.text(f"SET SESSION max_execution_time = {int(seconds * 1000)}")
-            )
-    # SQLite has no server to stop it: the caller's own timeout covers it
+            connection.execute(sa.text(f"SET SESSION max_execution_time = {int(seconds * 1000)}"))
+    elif family == "snowflake":
+        whole = math.ceil(seconds)
+        connection.execute(sa.text(f"ALTER SESSION SET STATEMENT_TIMEOUT_IN_SECONDS = {whole}"))
+    elif family == "databricks":
+        connection.execute(sa.text(f"SET STATEMENT_TIMEOUT = {math.ceil(seconds)}"))
 
 
-async def plan(
-    connection: AsyncConnection, dialect: str, sql: str, params: dict[str, Any], known: set[str]
+def plan(
+    connection: sa.Connection, family: str, sql: str, params: dict[str, Any], known: set[str]
 ) -> Plan:
     """The planner's estimate for ``sql`` (a SELECT), without running it. ``known``: the
     catalog's tables (what a plan names is matched against them)."""
-    if dialect == "postgres":
-        result = await connection.execute(sa.text(f"EXPLAIN (FORMAT JSON) {sql}"), params)
+    if family == "postgres":
+        result = connection.execute(sa.text(f"EXPLAIN (FORMAT JSON) {sql}"), params)
         document = result.scalar_one()
         root = (json.loads(document) if isinstance(document, str) else document)[0]["Plan"]
         scans = [n["Relation Name"] for n in _nodes(root) if n.get("Node Type") == "Seq Scan"]
         return Plan(float(root["Total Cost"]), tuple(dict.fromkeys(scans)))
-    if dialect == "mysql":
-        steps = (await connection.execute(sa.text(f"EXPLAIN {sql}"), params)).mappings().all()
+    if family == "mysql":
+        steps = connection.execute(sa.text(f"EXPLAIN {sql}"), params).mappings().all()
         examined = math.prod(max(1, int(s["rows"] or 1)) for s in steps) if steps else 0
         scans = [str(s["table"]) for s in steps if s["type"] == "ALL" and s["table"]]
         return Plan(float(examined), tuple(dict.fromkeys(scans)))
-    lines = (await connection.execute(sa.text(f"EXPLAIN QUERY PLAN {sql}"), params)).all()
+    lines = connection.execute(sa.text(f"EXPLAIN QUERY PLAN {sql}"), params).all()
     details = [str(line[3]) for line in lines]
     scans = [
         d.removeprefix("SCAN ").removeprefix("TABLE ").split()[0]
@@ -88,7 +140,7 @@ async def plan(
     cost = 0.0
     for table in dict.fromkeys(scans):
         # a name the plan gave and the catalog holds, not a caller's text
-        counted = await connection.execute(sa.text(f'SELECT count(*) FROM "{table}"'))  # noqa: S608
+        counted = connection.execute(sa.text(f'SELECT count(*) FROM "{table}"'))  # noqa: S608
         cost += float(counted.scalar_one())
     return Plan(cost, tuple(dict.fromkeys(scans)))
 

@@ -22,7 +22,6 @@ from sqlglot.errors import ParseError, TokenError
 
 from isthmus.errors import FatalError
 
-Dialect = Literal["postgres", "mysql", "sqlite"]
 Write = Literal["insert", "update", "delete"]
 
 # Functions whose effects reach outside the statement: refused in any statement.
@@ -83,8 +82,9 @@ _WRITES: dict[type[exp.Expr], Write] = {
 }
 
 
-def check(sql: str, dialect: Dialect, schema: Schema, grants: Grants) -> Checked:
-    """The statement made safe to run, or :class:`StatementRefused` saying why."""
+def check(sql: str, dialect: str, schema: Schema, grants: Grants) -> Checked:
+    """The statement made safe to run, or :class:`StatementRefused` saying why.
+    ``dialect``: sqlglot's name for the database's SQL ("" reads ANSI SQL)."""
     try:
         statements = [s for s in sqlglot.parse(sql, read=dialect) if s is not None]
     except (ParseError, TokenError):
@@ -128,8 +128,43 @@ def check(sql: str, dialect: Dialect, schema: Schema, grants: Grants) -> Checked
     )
 
 
-def _name(dialect: Dialect) -> str:
-    return {"postgres": "PostgreSQL", "mysql": "MySQL/MariaDB", "sqlite": "SQLite"}[dialect]
+def kind_of(sql: str, dialect: str) -> str | None:
+    """What a statement would have done (select, insert, drop, …), for the audit of one
+    that was refused; None when it does not parse as one statement."""
+    try:
+        statements = [s for s in sqlglot.parse(sql, read=dialect) if s is not None]
+    except (ParseError, TokenError):
+        return None
+    if len(statements) != 1:
+        return None
+    tree = statements[0]
+    if isinstance(tree, exp.Query):
+        return "select"
+    return _KINDS.get(type(tree).__name__)
+
+
+_KINDS = {
+    **{name: name.lower() for name in ("Insert", "Update", "Delete", "Merge", "Drop")},
+    **{name: name.lower() for name in ("Create", "Alter", "Grant", "Revoke", "Set")},
+    "TruncateTable": "truncate",
+    "Command": "command",  # what sqlglot does not model: EXEC, VACUUM, …
+}
+
+
+_NAMES = {
+    "postgres": "PostgreSQL",
+    "mysql": "MySQL/MariaDB",
+    "sqlite": "SQLite",
+    "tsql": "SQL Server (T-SQL)",
+    "oracle": "Oracle",
+    "snowflake": "Snowflake",
+    "bigquery": "BigQuery",
+    "databricks": "Databricks",
+}
+
+
+def _name(dialect: str) -> str:
+    return _NAMES.get(dialect, "ANSI")
 
 
 def _kind(tree: exp.Expr) -> Literal["select", "insert", "update", "delete"]:
