@@ -308,8 +308,10 @@ async def test_a_stream_left_early_gives_its_connection_back(database: tuple[str
 
 
 async def test_a_database_that_never_answers_is_given_up_on_in_the_connect_time() -> None:
+    accepted: list[asyncio.StreamWriter] = []
+
     async def silent(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        await reader.read()  # accepts, never greets: a hung server or a black-holed port
+        accepted.append(writer)  # accepts, never greets: a hung server or a black-holed port
 
     server = await asyncio.start_server(silent, "127.0.0.1", 0)
     port = server.sockets[0].getsockname()[1]
@@ -326,4 +328,8 @@ async def test_a_database_that_never_answers_is_given_up_on_in_the_connect_time(
             async with hung.open():
                 pass
     finally:
+        for writer in accepted:
+            writer.close()
+            await writer.wait_closed()
         server.close()
+        await server.wait_closed()

@@ -16,8 +16,8 @@ from sqlalchemy.dialects import mssql, oracle
 from isthmus.connectors.base import Filter, StreamQuery
 from isthmus.connectors.registry import connector_type
 from isthmus.connectors.sql.config import DRIVERS, SqlConfig
-from isthmus.connectors.sql.connector import _select
 from isthmus.connectors.sql.guard import Grants, Schema, StatementRefused, check
+from isthmus.connectors.sql.streams import select_for
 from isthmus.errors import ConfigurationError, UpstreamUnreachable
 from isthmus.testing import ConnectorCase
 
@@ -83,7 +83,7 @@ def test_streams_compile_to_each_dialects_own_limit(dialect: sa.Dialect, expecte
         sa.Column("total", sa.Numeric),
     )
     query = StreamQuery(filters=(Filter("total", "gt", 100),), fields=("id",), limit=5)
-    compiled = _select(table, query, 1000, None).compile(dialect=dialect)
+    compiled = select_for(table, query, 1000, None).compile(dialect=dialect)
     assert expected in str(compiled)
     assert "100" not in str(compiled)  # the filter's value is a bound parameter
     assert 100 in compiled.params.values()

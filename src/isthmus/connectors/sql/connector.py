@@ -51,6 +51,7 @@ from isthmus.connectors.sql.database import (
 )
 from isthmus.connectors.sql.guard import Checked, Grants, StatementRefused, check, kind_of
 from isthmus.connectors.sql.runner import Runner
+from isthmus.connectors.sql.streams import select_for
 from isthmus.errors import (
     BadRequest,
     ConfigurationError,
@@ -115,14 +116,9 @@ class SqlConnector(Connector):
                 "The database did not answer within the Connection's connect time "
                 f"({self.config.connect_timeout_seconds:g} s)."
             ) from None
-        except (OSError, sa.exc.DBAPIError) as exc:
+        except Exception as exc:  # DBAPIError, OSError, and each vendor driver's own kinds
             await self.runner.dispose()
             raise UpstreamUnreachable("The database could not be reached.") from exc
-        except Exception as exc:  # vendors' drivers raise their own kinds when connecting
-            await self.runner.dispose()
-            raise UpstreamUnreachable(
-                f"The database could not be reached ({type(exc).__name__})."
-            ) from exc
         return self
 
     async def __aexit__(self, *exc: object) -> None:
@@ -284,7 +280,9 @@ class SqlConnector(Connector):
         table = self.catalog.tables.get(stream)
         if table is None:
             raise NotFound(f"The connector offers no stream '{stream}'.")
-        statement = _select(table, query, self.config.max_rows, self._cursor_field(stream, table))
+        statement = select_for(
+            table, query, self.config.max_rows, self._cursor_field(stream, table)
+        )
         family, limit = self.driver.family, self.config.statement_timeout_seconds
         started = time.perf_counter()
         count, outcome = 0, "failed"
@@ -322,42 +320,6 @@ class SqlConnector(Connector):
             return Health(False, "The database does not answer.")
         assert self.catalog is not None
         return Health(True, f"answers; {len(self.catalog.tables)} table(s) reachable")
-
-
-def _select(
-    table: sa.Table, query: StreamQuery, cap: int, cursor_field: str | None
-) -> sa.Select[Any]:
-    columns = {c.name.lower(): c for c in table.columns}
-
-    def column(name: str) -> sa.ColumnElement[Any]:
-        found = columns.get(name.lower())
-        if found is None:
-            raise BadRequest(f"'{table.name}' has no column '{name}'.")
-        return found
-
-    chosen = [column(f) for f in query.fields] if query.fields else list(table.columns)
-    statement = sa.select(*chosen)
-    for item in query.filters:
-        statement = statement.where(_condition(column(item.field), item.op, item.value))
-    if query.cursor is not None and cursor_field is not None:  # incremental: after it
-        statement = statement.where(column(cursor_field) > query.cursor)
-        if not query.sort:
-            statement = statement.order_by(column(cursor_field))
-    for name, descending in query.sort:
-        statement = statement.order_by(column(name).desc() if descending else column(name))
-    limit = cap if query.limit is None else min(query.limit, cap)
-    return statement.limit(limit)
-
-
-def _condition(target: sa.ColumnElement[Any], op: str, value: Any) -> sa.ColumnElement[bool]:
-    """One filter as SQL; the value is always a bound parameter."""
-    if op == "in":
-        return target.in_(list(value))
-    if op == "contains":
-        return target.contains(str(value), autoescape=True)
-    method = {"eq": "__eq__", "ne": "__ne__", "lt": "__lt__", "le": "__le__", "gt": "__gt__"}
-    result: sa.ColumnElement[bool] = getattr(target, method.get(op, "__ge__"))(value)
-    return result
 
 
 def _bound(checked: Checked, params: Mapping[str, Any]) -> dict[str, Any]:
