@@ -7,6 +7,7 @@ from sqlalchemy import (
     BigInteger,
     Column,
     DateTime,
+    Index,
     Integer,
     LargeBinary,
     MetaData,
@@ -98,4 +99,37 @@ leases = Table(
     Column("name", String(200), primary_key=True),
     Column("holder", String(64), nullable=False),
     Column("expires_at", DateTime(timezone=True), nullable=False),
+)
+
+# The embedded durable bus: messages in publish order, each group's position in a
+# topic, and the messages handed to a group's members and not yet acked.
+bus_messages = Table(
+    "bus_messages",
+    metadata,
+    Column("seq", BigInteger().with_variant(Integer, "sqlite"), primary_key=True),
+    Column("topic", String(200), nullable=False),
+    Column("key", String(200), nullable=True),
+    Column("headers", JSON, nullable=False),
+    Column("body", LargeBinary, nullable=False),
+    Column("published_at", DateTime(timezone=True), nullable=False),
+    Index("ix_bus_messages_topic_seq", "topic", "seq"),
+)
+
+bus_groups = Table(
+    "bus_groups",
+    metadata,
+    Column("topic", String(200), primary_key=True),
+    Column("name", String(200), primary_key=True),
+    Column("position", BigInteger, nullable=False),  # the last seq handed out
+)
+
+bus_inflight = Table(
+    "bus_inflight",
+    metadata,
+    Column("topic", String(200), primary_key=True),
+    Column("name", String(200), primary_key=True),
+    Column("seq", BigInteger, primary_key=True),
+    Column("visible_at", DateTime(timezone=True), nullable=False),  # when to hand it out again
+    Column("deliveries", Integer, nullable=False),
+    Index("ix_bus_inflight_due", "topic", "name", "visible_at"),
 )
