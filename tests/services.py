@@ -18,6 +18,10 @@ START = {
     "Redis": "redis-server --daemonize yes --bind 127.0.0.1 -::1 --port 6379 --save '' "
     "--appendonly no --dir /var/lib/redis",
     "MariaDB": "start-stop-daemon --start --oknodo --background --exec /usr/sbin/mariadbd",
+    "RabbitMQ": "rabbitmq-server -detached",
+    "NATS": "start-stop-daemon --start --oknodo --background --exec /usr/sbin/nats-server -- "
+    "-a 127.0.0.1 -p 4222 -js -sd /var/lib/nats-server",
+    "Mosquitto": "mosquitto -d -c /etc/mosquitto/mosquitto.conf",
 }
 
 

@@ -179,7 +179,9 @@ class BusContract:
         await first.close()  # two left unacked
         second = Inbox(bus.consume(topic, "billing"))
         again = await second.take(2)
-        assert sorted(d.message.body for d in again) == [b"m1", b"m2"]
+        assert sorted(d.message.body for d in again) == [b"m1", b"m2"], [
+            d.message.body for d in again
+        ]
         for delivery in again:
             await delivery.ack()
         await second.nothing_more()
