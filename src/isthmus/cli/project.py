@@ -24,7 +24,7 @@ from isthmus.model import Resource, json_schema_document, json_schemas, kinds
 from isthmus.project.diff import Diff, compute_diff
 from isthmus.project.export import export_project, resource_filename
 from isthmus.project.scaffold import scaffold
-from isthmus.project.validate import LoadedProject, load_project
+from isthmus.project.validate import LoadedProject, evolution_issues, load_project
 from isthmus.store import Store
 
 
@@ -90,6 +90,7 @@ async def _apply(directory: Path, home: Path | None, dry_run: bool, prune: bool)
         # Without pruning, what the store holds stays, so references may point at it.
         known = () if prune else [(r.kind, r.metadata.name) for r in current]
         project = load_project(directory, known=known)
+        project.issues += evolution_issues(project, {r.key: r for r in current})
         if not project.ok:
             _report(project, "text")
             err.print("Nothing was applied.")

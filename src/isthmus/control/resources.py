@@ -14,6 +14,7 @@ from isthmus.hub import Hub
 from isthmus.model import Resource, ResourceKey
 from isthmus.model.base import NAME_PATTERN
 from isthmus.project.checks import Finding, resource_checks
+from isthmus.project.evolution import evolution_findings
 from isthmus.project.integrity import dependents, missing_references
 from isthmus.project.issues import dotted
 from isthmus.store import Change
@@ -45,7 +46,9 @@ def _refuse(findings: list[Finding]) -> None:
 async def _write(hub: Hub, resource: Resource, action: str) -> None:
     revision, everything = await hub.store.resources.snapshot()
     others = [r for r in everything if r.key != resource.key]
+    stored = next((r for r in everything if r.key == resource.key), None)
     findings = list(resource_checks(resource, resource.canonical()))
+    findings += list(evolution_findings(resource, stored))
     findings += list(missing_references(resource, others))
     _refuse(findings)
     # Checked against `revision`: if anything changed since, the write is refused (409).

@@ -15,6 +15,7 @@ from isthmus.model.base import (
     references,
 )
 from isthmus.model.connection import Connection
+from isthmus.model.event_type import EventType, EventVersion
 from isthmus.model.plan import Plan
 from isthmus.model.registry import (
     json_schema_document,
@@ -31,6 +32,8 @@ __all__ = [
     "ApiVersion",
     "App",
     "Connection",
+    "EventType",
+    "EventVersion",
     "Metadata",
     "OperationTarget",
     "OwnedMetadata",

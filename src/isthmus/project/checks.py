@@ -12,7 +12,8 @@ from pydantic import ValidationError
 from isthmus.connectors import registry as connector_registry
 from isthmus.connectors.declarative.spec import PATH_INPUT, PLACEHOLDER
 from isthmus.errors import IsthmusError
-from isthmus.model import Connection, Resource
+from isthmus.events.compatibility import breaking_changes
+from isthmus.model import Connection, EventType, Resource
 from isthmus.project.hints import LITERAL_SECRET, SECRET_HINT, hint_for, message_for
 from isthmus.project.source import real_path
 
@@ -73,6 +74,8 @@ def _all_checks(resource: Resource, raw: dict[str, Any]) -> Iterator[Finding]:
     yield from literal_secrets(spec, ("spec",))
     if isinstance(resource, Connection):
         yield from connection_config(resource)
+    if isinstance(resource, EventType):
+        yield from event_versions(resource)
 
 
 def connection_config(resource: Connection) -> Iterator[Finding]:
@@ -88,3 +91,23 @@ def connection_config(resource: Connection) -> Iterator[Finding]:
         for error in exc.errors(include_url=False):
             path = ("spec", "config", *error["loc"])
             yield path, message_for(error), hint_for(connector.config_model, error)
+
+
+def event_versions(resource: EventType) -> Iterator[Finding]:
+    """Each version is compatible with the earlier ones as the EventType's mode says:
+    every breaking change, field by field."""
+    spec = resource.spec
+    for index, version in enumerate(spec.versions):
+        here = ("spec", "versions", index, "schema")
+        earlier = [(v.version, v.data_schema) for v in spec.versions[:index]]
+        changes = breaking_changes(
+            spec.compatibility, earlier, (version.version, version.data_schema)
+        )
+        if changes:
+            yield (
+                here,
+                f"v{version.version} breaks {spec.compatibility} compatibility: "
+                + "; ".join(changes),
+                "Make the change compatible (a new field optional, a type wider), or publish "
+                "it as a new EventType; compatibility: NONE turns the check off.",
+            )

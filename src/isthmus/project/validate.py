@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import difflib
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -11,6 +11,7 @@ from pydantic import ValidationError
 
 from isthmus.model import Resource, ResourceKey, kinds, references
 from isthmus.project.checks import literal_secrets, resource_checks
+from isthmus.project.evolution import evolution_findings
 from isthmus.project.hints import hint_for, message_for
 from isthmus.project.includes import inline_includes
 from isthmus.project.issues import Issue, dotted
@@ -171,3 +172,13 @@ def _reference_issues(project: LoadedProject) -> Iterable[Issue]:
                 f"{ref.kind} '{ref.name}' does not exist",
                 hint,
             )
+
+
+def evolution_issues(project: LoadedProject, stored: Mapping[ResourceKey, Resource]) -> list[Issue]:
+    """What the project changes that the store's versions forbid, located in its files."""
+    found = []
+    for key, resource in project.resources.items():
+        document = project.documents[key]
+        for path, problem, advice in evolution_findings(resource, stored.get(key)):
+            found.append(Issue(document.locate(path), dotted(path), problem, advice))
+    return found

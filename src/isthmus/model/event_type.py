@@ -1,0 +1,80 @@
+"""EventType: a named, owned, versioned event schema with a compatibility mode.
+
+Events of a type travel as CloudEvents 1.0 whose ``data`` follows one of its versions'
+JSON Schemas; ``dataschema`` names that version. A new version must be compatible with
+the earlier ones as the mode says (:mod:`isthmus.events.compatibility`); a version once
+applied keeps its schema, and may be deprecated rather than removed.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import Field, field_validator
+
+from isthmus.events.compatibility import Mode
+from isthmus.model.api import check_schema
+from isthmus.model.base import OwnedMetadata, Resource, Spec
+from isthmus.model.registry import register_kind
+
+
+class EventVersion(Spec):
+    version: int = Field(ge=1, description="1, 2, … in the order they were added.")
+    data_schema: dict[str, Any] = Field(
+        alias="schema", description="JSON Schema (2020-12) of the events' data."
+    )
+    deprecated: bool = Field(
+        default=False, description="Still accepted, with a Deprecation header to publishers."
+    )
+    description: str | None = None
+
+    @field_validator("data_schema")
+    @classmethod
+    def _checkable(cls, schema: dict[str, Any]) -> dict[str, Any]:
+        check_schema(schema)
+        return schema
+
+
+class EventTypeSpec(Spec):
+    type: str | None = Field(
+        default=None,
+        description="The CloudEvents 'type' (reverse-DNS, e.g. com.acme.crm.customer.created); "
+        "the EventType's name when left out.",
+    )
+    compatibility: Mode = Field(
+        default="BACKWARD", description="What a new version must keep working (see docs)."
+    )
+    versions: list[EventVersion] = Field(min_length=1)
+    subject: str | None = Field(
+        default=None,
+        pattern=r"^(/[^/]*)+$",
+        description="JSON Pointer into the data for the CloudEvents 'subject' (e.g. /id).",
+    )
+    ordering_key: str | None = Field(
+        default=None,
+        pattern=r"^(/[^/]*)+$",
+        description="JSON Pointer into the data whose value orders deliveries per key "
+        "for Subscriptions that ask for ordering (default: the subject).",
+    )
+
+    @field_validator("versions")
+    @classmethod
+    def _in_order(cls, versions: list[EventVersion]) -> list[EventVersion]:
+        numbers = [v.version for v in versions]
+        if numbers != sorted(set(numbers)):
+            raise ValueError("versions must be listed once each, in increasing order")
+        return versions
+
+
+@register_kind
+class EventType(Resource):
+    kind: Literal["EventType"] = "EventType"
+    metadata: OwnedMetadata
+    spec: EventTypeSpec
+
+    @property
+    def cloudevents_type(self) -> str:
+        return self.spec.type or self.metadata.name
+
+    def latest(self) -> EventVersion:
+        return self.spec.versions[-1]
