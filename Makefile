@@ -43,6 +43,7 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/upstream_client.py $(BENCH_ARGS)
 	$(BIN)/python benchmarks/schema_checks.py $(BENCH_ARGS)
 	$(BIN)/python benchmarks/connectors.py $(BENCH_ARGS)
+	$(BIN)/python benchmarks/events.py $(BENCH_ARGS)
 
 typecheck: $(STAMP)
 	$(BIN)/mypy

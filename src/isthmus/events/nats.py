@@ -73,7 +73,10 @@ class NatsBus(Bus):
 
     async def close(self) -> None:
         if self._nc is not None:
-            await self._nc.drain()
+            try:
+                await self._nc.drain()  # what was published is flushed first
+            except client_of("nats").errors.DrainTimeoutError:
+                await self._nc.close()
 
     async def publish(self, messages: Sequence[Message]) -> None:
         sent = []

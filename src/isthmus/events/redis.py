@@ -1,8 +1,8 @@
 """The ``redis`` bus, on redis-py: a stream per topic, a consumer group per group.
 
 Publishing is one pipelined ``XADD`` per batch (Redis has it once the reply comes, and
-keeps it as its persistence settings say). A group reads with ``XREADGROUP``, looking
-again every ``pollSeconds`` when idle; acks are
+keeps it as its persistence settings say). A group reads with ``XREADGROUP``; an idle
+member looks again after 2 ms, then less often, up to every ``pollSeconds``; acks are
 written together on the member's next turn (a crash before that delivers them again,
 never loses them). Messages a member held when it died are taken over by the next
 member once idle for ``redeliverAfterSeconds`` (``XAUTOCLAIM``); a member that stops
@@ -59,11 +59,19 @@ class _Member:
         self.held: set[bytes] = set()
         self.acked: list[bytes] = []
         self.again: list[tuple[float, bytes, int]] = []
+        self.orphans_due = 0.0  # when to look for messages other members left idle
+        self.pause = 0.002  # the next idle wait; doubles up to the bus's poll interval
 
 
 def _decode(topic: str, fields: Mapping[bytes, bytes]) -> Message:
-    key = fields.get(b"k") or b""
-    return Message(topic, fields[b"b"], orjson.loads(fields[b"h"]), key.decode() or None)
+    headers = fields.get(b"h")
+    key = fields.get(b"k")
+    return Message(
+        topic,
+        fields[b"b"],
+        orjson.loads(headers) if headers else {},
+        key.decode() if key is not None else None,
+    )
 
 
 class RedisBus(Bus):
@@ -85,7 +93,11 @@ class RedisBus(Bus):
     async def publish(self, messages: Sequence[Message]) -> None:
         pipe = self._redis.pipeline(transaction=False)
         for m in messages:
-            fields = {"b": m.body, "h": orjson.dumps(dict(m.headers)), "k": m.key or ""}
+            fields = {"b": m.body}  # headers and key only when there are any
+            if m.headers:
+                fields["h"] = orjson.dumps(dict(m.headers))
+            if m.key is not None:
+                fields["k"] = m.key.encode()
             pipe.xadd(_key(m.topic), fields)
         await pipe.execute()
 
@@ -114,7 +126,11 @@ class RedisBus(Bus):
                 if room <= 0:
                     await asyncio.sleep(0.005)
                     continue
-                found = await self._again(member, room) or await self._orphans(member, room)
+                found = await self._again(member, room)
+                if not found and time.monotonic() >= member.orphans_due:
+                    # none can be older than the idle time: no need to look more often
+                    member.orphans_due = time.monotonic() + self._idle_ms / 2000
+                    found = await self._orphans(member, room)
                 if not found:
                     # no BLOCK: redis-py can lose a blocking read's connection state when
                     # the read is cancelled (a stopping member), so idle waits are ours
@@ -124,8 +140,11 @@ class RedisBus(Bus):
                         for _, entries in answer or []
                         for id, fields in entries
                     ]
-                if not found:
-                    await asyncio.sleep(self._poll)
+                if not found:  # idle: look again soon, less often the longer it lasts
+                    await asyncio.sleep(member.pause)
+                    member.pause = min(member.pause * 2, self._poll)
+                    continue
+                member.pause = 0.002
                 for delivery in found:
                     yield delivery
         finally:
