@@ -218,6 +218,7 @@ async def main() -> None:
                 rates[side].append(rate)
         raw, ours = statistics.median(rates["raw"]), statistics.median(rates["isthmus"])
         ratios[name] = ours / raw
+        print(f"{name:9} raw {raw:9,.0f} msg/s   isthmus {ours:9,.0f} msg/s", end="   ")
         print(
             f"{name:9} raw {raw:9,.0f} msg/s   isthmus {ours:9,.0f} msg/s   ratio {ours / raw:.2f}"
         )
