@@ -7,6 +7,7 @@ from contextlib import AsyncExitStack
 from types import TracebackType
 from typing import Self
 
+from isthmus.events.registry import bus_type
 from isthmus.gateway.counters import counters_for
 from isthmus.gateway.metrics import GatewayMetrics
 from isthmus.gateway.pool import ConnectionPool
@@ -38,6 +39,8 @@ class Hub:
         )
         self.metrics = GatewayMetrics()
         self.snapshots = SnapshotHolder(self.store, self.pool, self.tokens)
+        url = settings.bus_url or settings.resolved_database_url()
+        self.bus = bus_type(settings.bus).open({"url": url})
         self._stack = AsyncExitStack()
         self._follower: asyncio.Task[None] | None = None
 
@@ -45,6 +48,7 @@ class Hub:
         try:
             await self._stack.enter_async_context(self.store)
             await self._stack.enter_async_context(self.limiter)
+            self.snapshots.bus = await self._stack.enter_async_context(self.bus)
             await self.tokens.ensure_key()
             self._stack.push_async_callback(self.audit.drain)  # after the pool has closed
             self._stack.push_async_callback(self.pool.aclose)

@@ -73,6 +73,16 @@ class Settings(BaseSettings):
     rate_limit_prefix: str = Field(
         default="isthmus", description="Prefix of the counter keys in Redis."
     )
+    bus: str = Field(
+        default="embedded",
+        description="Where events travel: 'embedded' (the store itself), 'rabbitmq', "
+        "'nats' or 'redis' (isthmus connectors' and buses' extras).",
+    )
+    bus_url: str | None = Field(
+        default=None,
+        description="The broker's URL (amqp://…, nats://…, redis://…); the embedded bus "
+        "uses the store's database.",
+    )
     snapshot_poll_seconds: float = Field(
         default=1.0,
         gt=0,

@@ -14,8 +14,14 @@ from typing import Any
 import orjson
 import structlog
 
-from isthmus.errors import IsthmusError, MethodNotAllowed, PayloadTooLarge, StoreUnavailable
-from isthmus.gateway import auth, oauth
+from isthmus.errors import (
+    ConfigurationError,
+    IsthmusError,
+    MethodNotAllowed,
+    PayloadTooLarge,
+    StoreUnavailable,
+)
+from isthmus.gateway import auth, events, oauth
 from isthmus.gateway.cache import ResponseCache
 from isthmus.gateway.collections import (
     CompiledCollection,
@@ -35,9 +41,11 @@ from isthmus.gateway.http import (
 )
 from isthmus.gateway.metrics import GatewayMetrics
 from isthmus.gateway.ratelimit import NO_POLICIES, RateLimiter
+from isthmus.gateway.routing import Match
 from isthmus.gateway.snapshot import Snapshot, SnapshotHolder
 from isthmus.gateway.validation import validate_request, validate_response
 from isthmus.model import ResourceKey
+from isthmus.model.api import EventTarget
 from isthmus.tracing import GatewayTracing
 
 Scope = MutableMapping[str, Any]
@@ -193,6 +201,8 @@ class Gateway:
             if hit is not None:
                 return hit
         target = match.route.route.target
+        if isinstance(target, EventTarget):
+            return await self._publish(request, match, caller.environment)
         connector = self.holder.pool.get(
             ResourceKey("Connection", target.connection, caller.environment)
         )
@@ -209,6 +219,18 @@ class Gateway:
         if caching is not None:
             self.cache.store(request, caching, caller.environment, response)
         return response
+
+    async def _publish(
+        self, request: GatewayRequest, match: Match, environment: str
+    ) -> GatewayResponse:
+        event, bus = match.route.event, self.holder.bus
+        if event is None or bus is None:
+            raise ConfigurationError(
+                "This event route has no EventType or event bus to publish to.",
+                remediation="Check that the route's EventType and version exist, and that "
+                "the hub runs with an event bus.",
+            )
+        return await events.publish(request, event, bus, environment)
 
     def _page(
         self, request: GatewayRequest, collection: CompiledCollection, response: GatewayResponse

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC
 from email.utils import format_datetime
@@ -18,13 +18,14 @@ import orjson
 
 from isthmus.errors import FatalError, MethodNotAllowed, NotFound
 from isthmus.gateway.collections import CompiledCollection
+from isthmus.gateway.events import CompiledEvent
 from isthmus.gateway.imported import ImportedContract
 from isthmus.gateway.openapi import DOCUMENT_PATH, document
 from isthmus.gateway.schemas import SchemaCheck
 from isthmus.gateway.transform import CompiledMapping, compile_mapping
 from isthmus.gateway.validation import CompiledContract, compile_contract
-from isthmus.model import Api, ApiVersion, ProxyTarget, Route
-from isthmus.model.api import PATH_PARAM
+from isthmus.model import Api, ApiVersion, EventType, ProxyTarget, Route
+from isthmus.model.api import PATH_PARAM, EventTarget
 
 
 class RouteNotFound(NotFound):
@@ -51,6 +52,7 @@ class CompiledRoute:
     version_spec: ApiVersion | None = None
     mapping: CompiledMapping | None = None
     collection: CompiledCollection | None = None
+    event: CompiledEvent | None = None  # what an event route publishes
 
     @property
     def template(self) -> str:
@@ -123,7 +125,10 @@ def _lifecycle_headers(
 
 
 class RouteTable:
-    def __init__(self, apis: Iterable[Api]) -> None:
+    def __init__(
+        self, apis: Iterable[Api], event_types: Mapping[str, EventType] | None = None
+    ) -> None:
+        event_types = event_types or {}
         self._versions: dict[tuple[str, str], VersionTable] = {}
         self._contracts: dict[tuple[str, str], tuple[Api, ApiVersion]] = {}
         self._documents: dict[tuple[str, str], bytes] = {}
@@ -161,6 +166,7 @@ class RouteTable:
                         version,
                         _mapping_of(route),
                         CompiledCollection.of(route.collection) if route.collection else None,
+                        _event_of(route, event_types),
                     )
                     if compiled.pattern is None:
                         table.static.setdefault(route.path, {})[route.method] = compiled
@@ -221,3 +227,14 @@ class RouteTable:
                 f"'{sub}' answers {allowed}, not {method}.", headers={"Allow": allowed}
             )
         return Match(chosen, params, table.headers)
+
+
+def _event_of(route: Route, event_types: Mapping[str, EventType]) -> CompiledEvent | None:
+    target = route.target
+    if not isinstance(target, EventTarget) or target.event_type not in event_types:
+        return None  # the gateway answers an event route without its EventType as unavailable
+    event_type = event_types[target.event_type]
+    known = {v.version for v in event_type.spec.versions}
+    if target.version is not None and target.version not in known:
+        return None
+    return CompiledEvent.of(event_type, target.version)

@@ -12,11 +12,12 @@ from dataclasses import dataclass
 
 import structlog
 
+from isthmus.events.base import Bus
 from isthmus.gateway.pool import ConnectionPool
 from isthmus.gateway.ratelimit import NO_POLICIES, Policies
 from isthmus.gateway.routing import RouteTable
 from isthmus.governance.tokens import TokenAuthority, TokenKeys
-from isthmus.model import Api, App, Connection, Plan
+from isthmus.model import Api, App, Connection, EventType, Plan
 from isthmus.store import Store
 from isthmus.store.keys import digest
 
@@ -53,6 +54,7 @@ class SnapshotHolder:
         self.store = store
         self.pool = pool
         self.tokens = tokens
+        self.bus: Bus | None = None  # where event routes publish; the hub sets it
         self.current: Snapshot | None = None
         self._lock = asyncio.Lock()
 
@@ -72,6 +74,7 @@ class SnapshotHolder:
         digests = await self.store.keys.active_digests()
         secret_versions = await self.store.secrets.versions()
         apis = [r for r in resources if isinstance(r, Api)]
+        event_types = {r.metadata.name: r for r in resources if isinstance(r, EventType)}
         apps = {r.metadata.name: r for r in resources if isinstance(r, App)}
         connections = {r.key: r for r in resources if isinstance(r, Connection)}
         await self.pool.sync(connections, secret_versions)
@@ -88,7 +91,7 @@ class SnapshotHolder:
         }
         return Snapshot(
             revision,
-            RouteTable(apis),
+            RouteTable(apis, event_types),
             keys,
             grants,
             policies,

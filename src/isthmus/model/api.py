@@ -73,7 +73,16 @@ class OperationTarget(Spec):
     operation: str = Field(min_length=1)
 
 
-Target = Annotated[ProxyTarget | OperationTarget, Field(discriminator="type")]
+class EventTarget(Spec):
+    """Publish what is POSTed as an event of an EventType (structured or binary
+    CloudEvents, or the data alone), after checking its data against the version's schema."""
+
+    type: Literal["event"]
+    event_type: Annotated[Name, Ref("EventType")]
+    version: int | None = Field(default=None, ge=1, description="Default: the latest.")
+
+
+Target = Annotated[ProxyTarget | OperationTarget | EventTarget, Field(discriminator="type")]
 
 
 JsonSchema = dict[str, Any]
@@ -167,6 +176,8 @@ class Route(Spec):
 
     @model_validator(mode="after")
     def _contract_fits(self) -> Route:
+        if isinstance(self.target, EventTarget) and self.method != "POST":
+            raise ValueError("an event route takes POST: events are published, not read")
         if self.request is not None:
             unknown = set(self.request.path) - set(path_params(self.path))
             if unknown:

@@ -1,0 +1,169 @@
+"""Event routes: what an App POSTs becomes a CloudEvent of an EventType on the hub's bus.
+
+Three ways in, as the CloudEvents HTTP binding has them: *structured* (the whole event
+as ``application/cloudevents+json``), *binary* (``ce-*`` headers, the data as the body)
+and, for tools that only send JSON, the *data alone*. The data is checked against the
+EventType version's schema — every violation with its JSON pointer, nothing published —
+then the hub completes the event (``id``, ``source``, ``type``, ``time``, ``subject``,
+``dataschema`` naming the version) and publishes it to the topic of the caller's
+Environment. The answer is ``202`` with the event's id once the bus has it.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import orjson
+from cloudevents.core.bindings.http import HTTPMessage, from_http_event
+from cloudevents.core.exceptions import BaseCloudEventException
+
+from isthmus.errors import BadRequest, ValidationFailed
+from isthmus.events.base import Bus, Message
+from isthmus.gateway.http import GatewayRequest, GatewayResponse, json_response
+from isthmus.gateway.schemas import SchemaCheck
+from isthmus.gateway.validation import parse_json_body
+from isthmus.model import EventType
+
+STRUCTURED = b"application/cloudevents+json"
+# attributes a publisher may not set: the hub vouches for them
+_HUB_OWNED = ("dataschema",)
+
+
+@dataclass(frozen=True)
+class CompiledEvent:
+    """What an event route publishes: one version of one EventType."""
+
+    name: str
+    type: str
+    version: int
+    check: SchemaCheck
+    dataschema: str
+    subject: str | None  # JSON pointer into the data
+    key: str | None
+    deprecated: bool
+
+    @classmethod
+    def of(cls, event_type: EventType, version: int | None) -> CompiledEvent:
+        chosen = (
+            event_type.latest()
+            if version is None
+            else next(v for v in event_type.spec.versions if v.version == version)
+        )
+        spec = event_type.spec
+        return cls(
+            event_type.metadata.name,
+            event_type.cloudevents_type,
+            chosen.version,
+            SchemaCheck(chosen.data_schema),
+            schema_uri(event_type.metadata.name, chosen.version),
+            spec.subject,
+            spec.ordering_key or spec.subject,
+            chosen.deprecated,
+        )
+
+
+def schema_uri(name: str, version: int) -> str:
+    """The ``dataschema`` of events of ``name`` at ``version``: a stable URN."""
+    return f"urn:isthmus:eventtype:{name}:v{version}"
+
+
+def topic_of(environment: str, event_type: str) -> str:
+    return f"{environment}.{event_type}"
+
+
+def _pointer(data: Any, pointer: str | None) -> str | None:
+    if pointer is None:
+        return None
+    value = data
+    for part in pointer.lstrip("/").split("/"):
+        part = part.replace("~1", "/").replace("~0", "~")
+        if isinstance(value, dict) and part in value:
+            value = value[part]
+        elif isinstance(value, list) and part.isdigit() and int(part) < len(value):
+            value = value[int(part)]
+        else:
+            return None
+    return value if isinstance(value, str) else orjson.dumps(value).decode()
+
+
+def _received(request: GatewayRequest) -> tuple[dict[str, Any], Any]:
+    """The attributes the caller set and the data, whichever way it was sent."""
+    content_type = (request.header(b"content-type") or b"").split(b";")[0].strip().lower()
+    binary = request.header(b"ce-specversion") is not None
+    if content_type == STRUCTURED or binary:
+        headers = {k.decode("latin-1"): v.decode("latin-1") for k, v in request.headers}
+        if not binary:  # the SDK reads any ce-* header as binary mode
+            headers = {k: v for k, v in headers.items() if not k.startswith("ce-")}
+        try:
+            event = from_http_event(HTTPMessage(headers, request.body))
+        except (BaseCloudEventException, ValueError, TypeError, KeyError) as exc:
+            raise BadRequest(
+                f"Not a CloudEvent: {str(exc).splitlines()[0][:200]}",
+                remediation="Send a CloudEvents 1.0 event (structured or binary), or the "
+                "data alone as application/json.",
+            ) from None
+        attributes = {
+            k: v.isoformat() if isinstance(v, datetime) else v
+            for k, v in event.get_attributes().items()
+        }
+        data = event.get_data()
+        if isinstance(data, bytes | str):  # binary mode hands JSON data over undecoded
+            try:
+                data = orjson.loads(data)
+            except orjson.JSONDecodeError:
+                raise BadRequest("The event's data is not JSON.") from None
+        return attributes, data
+    return {}, parse_json_body(request)
+
+
+async def publish(
+    request: GatewayRequest, event: CompiledEvent, bus: Bus, environment: str
+) -> GatewayResponse:
+    attributes, data = _received(request)
+    problems = event.check.problems(data, "data")
+    if problems:
+        raise ValidationFailed(
+            f"The event's data does not fit {event.name} v{event.version}; nothing was published.",
+            extensions={"errors": problems},
+        )
+    if attributes.get("type", event.type) != event.type:
+        raise ValidationFailed(
+            f"This route publishes '{event.type}' events, not '{attributes['type']}'.",
+            extensions={"errors": [{"pointer": "/type", "message": f"must be {event.type}"}]},
+        )
+    for owned in _HUB_OWNED:
+        attributes.pop(owned, None)
+    completed: dict[str, Any] = {
+        "specversion": "1.0",
+        "id": attributes.pop("id", None) or uuid.uuid4().hex,
+        "source": attributes.pop("source", None) or f"/apps/{request.app}",
+        "type": event.type,
+        "time": attributes.pop("time", None) or datetime.now(UTC).isoformat(),
+        "datacontenttype": "application/json",
+        "dataschema": event.dataschema,
+    }
+    subject = attributes.pop("subject", None) or _pointer(data, event.subject)
+    if subject is not None:
+        completed["subject"] = subject
+    attributes.pop("specversion", None)
+    attributes.pop("type", None)
+    attributes.pop("datacontenttype", None)
+    completed |= {k: v if isinstance(v, str) else str(v) for k, v in attributes.items()}
+    completed["isthmusapp"] = request.app  # who published it (an extension attribute)
+    completed["data"] = data
+    body = orjson.dumps(completed)
+    message = Message(
+        topic_of(environment, event.name),
+        body,
+        {"ce-id": completed["id"], "ce-type": event.type, "content-type": STRUCTURED.decode()},
+        _pointer(data, event.key),
+    )
+    await bus.publish([message])
+    return json_response(
+        202,
+        {"id": completed["id"], "type": event.type, "dataschema": event.dataschema},
+        [(b"deprecation", b"true")] if event.deprecated else None,
+    )
