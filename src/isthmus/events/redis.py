@@ -2,7 +2,7 @@
 
 Publishing is one pipelined ``XADD`` per batch (Redis has it once the reply comes, and
 keeps it as its persistence settings say). A group reads with ``XREADGROUP``; an idle
-member looks again after 2 ms, then less often, up to every ``pollSeconds``; acks are
+member looks again every 5 ms for a second, then every ``pollSeconds``; acks are
 written together on the member's next turn (a crash before that delivers them again,
 never loses them). Messages a member held when it died are taken over by the next
 member once idle for ``redeliverAfterSeconds`` (``XAUTOCLAIM``); a member that stops
@@ -25,6 +25,7 @@ from isthmus.events.base import Bus, Delivery, Message, checked_name
 from isthmus.events.clients import client_of
 
 PREFIX = "isthmus:bus:"
+BUSY_POLL = 0.005  # how soon an idle member looks again in its first second of idleness
 
 
 def _key(topic: str) -> str:
@@ -60,7 +61,7 @@ class _Member:
         self.acked: list[bytes] = []
         self.again: list[tuple[float, bytes, int]] = []
         self.orphans_due = 0.0  # when to look for messages other members left idle
-        self.pause = 0.002  # the next idle wait; doubles up to the bus's poll interval
+        self.idle_since = 0.0  # when the member last found nothing (0: it is busy)
 
 
 def _decode(topic: str, fields: Mapping[bytes, bytes]) -> Message:
@@ -140,11 +141,13 @@ class RedisBus(Bus):
                         for _, entries in answer or []
                         for id, fields in entries
                     ]
-                if not found:  # idle: look again soon, less often the longer it lasts
-                    await asyncio.sleep(member.pause)
-                    member.pause = min(member.pause * 2, self._poll)
+                if not found:  # idle: look again soon, and less often after a second
+                    now = time.monotonic()
+                    member.idle_since = member.idle_since or now
+                    busy = now - member.idle_since < 1.0
+                    await asyncio.sleep(BUSY_POLL if busy else self._poll)
                     continue
-                member.pause = 0.002
+                member.idle_since = 0.0
                 for delivery in found:
                     yield delivery
         finally:
