@@ -27,7 +27,16 @@ $(GITHUB_OPENAPI):
 	  && tar xzf octokit-openapi-23.0.2.tgz package/generated/api.github.com.json \
 	  && mv package/generated/api.github.com.json . && rm -rf package octokit-openapi-*.tgz
 
-test: $(STAMP) $(GITHUB_OPENAPI)
+# The official AsyncAPI 3.0 JSON Schema, that the events export is validated against.
+ASYNCAPI_SCHEMA := .cache/asyncapi/3.0.0.json
+$(ASYNCAPI_SCHEMA):
+	mkdir -p .cache/asyncapi
+	cd .cache/asyncapi && npm pack --silent @asyncapi/specs@6.11.1 >/dev/null \
+	  && tar xzf asyncapi-specs-6.11.1.tgz 'package/schemas/3.0.0-without-$$id.json' \
+	  && mv 'package/schemas/3.0.0-without-$$id.json' 3.0.0.json \
+	  && rm -rf package asyncapi-specs-*.tgz
+
+test: $(STAMP) $(GITHUB_OPENAPI) $(ASYNCAPI_SCHEMA)
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 	$(BIN)/ruff check src tests benchmarks
 	$(BIN)/mypy

@@ -14,6 +14,7 @@ from isthmus.control import audit, keys, problems, secrets, signing
 from isthmus.control.resources import kind_router
 from isthmus.control.security import require_admin
 from isthmus.errors import StoreUnavailable
+from isthmus.events.asyncapi import events_document
 from isthmus.hub import Hub
 from isthmus.model import kinds
 
@@ -55,6 +56,10 @@ def create_control_app(hub: Hub) -> FastAPI:
                 }
             )
         return out
+
+    @admin.get("/asyncapi", tags=["EventType"], summary="AsyncAPI 3.0 document of every event")
+    async def asyncapi() -> dict[str, Any]:
+        return await events_document(hub.store)
 
     @admin.get("/status", tags=["Health"], summary="What the gateway serves, and what fails")
     async def status() -> dict[str, Any]:
