@@ -13,8 +13,7 @@ import pytest
 from typer.testing import CliRunner
 
 from isthmus.cli.main import app
-from tests.gateway.conftest import Running, backend, running  # noqa: F401  (fixtures)
-from tests.gateway.test_events import events  # noqa: F401  (the fixture applies the project)
+from tests.gateway.conftest import Running
 
 SCHEMA = Path(__file__).parents[2] / ".cache" / "asyncapi" / "3.0.0.json"
 
@@ -26,8 +25,7 @@ def official() -> jsonschema.Draft7Validator:
 
 
 async def test_the_export_is_valid_asyncapi_with_every_version(
-    running: Running,
-    events: object,  # noqa: F811
+    running: Running, events: object
 ) -> None:
     reply = await running.admin_call("GET", "/admin/v1/asyncapi")
     assert reply.status == 200
