@@ -211,4 +211,11 @@ async def test_an_app_without_the_grant_cannot_publish(running: Running, events:
 async def test_the_versions_openapi_documents_event_routes(running: Running, events: Inbox) -> None:
     reply = await running.get("/crm-events/v1/openapi.json", running.key)
     assert reply.status == 200
-    assert "/customers" in reply.json()["paths"]
+    latest = reply.json()["paths"]["/customers"]["post"]
+    content = latest["requestBody"]["content"]
+    assert content["application/json"]["schema"]["required"] == ["id", "name"]
+    envelope = content["application/cloudevents+json"]["schema"]["properties"]
+    assert envelope["type"] == {"const": "com.acme.crm.customer.created"}
+    assert "202" in latest["responses"]
+    assert "deprecated" not in latest
+    assert reply.json()["paths"]["/legacy"]["post"]["deprecated"] is True

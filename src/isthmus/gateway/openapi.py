@@ -9,11 +9,12 @@ from __future__ import annotations
 
 import copy
 import re
+from collections.abc import Mapping
 from typing import Any
 
 from isthmus.errors import Problem
-from isthmus.model import Api, ApiVersion, Route
-from isthmus.model.api import path_params
+from isthmus.model import Api, ApiVersion, EventType, Route
+from isthmus.model.api import EventTarget, path_params
 from isthmus.model.collection import Collection
 
 DOCUMENT_PATH = "/openapi.json"
@@ -136,7 +137,11 @@ def _envelope(route: Route) -> dict[str, Any]:
     }
 
 
-def _operation(route: Route, deprecated: bool) -> dict[str, Any]:
+def _operation(
+    route: Route, deprecated: bool, event_types: Mapping[str, EventType]
+) -> dict[str, Any]:
+    if isinstance(route.target, EventTarget) and route.target.event_type in event_types:
+        return _event_operation(route, route.target, event_types[route.target.event_type])
     success: dict[str, Any] = {"description": "Success"}
     if route.collection is not None:
         success["content"] = {"application/json": {"schema": _envelope(route)}}
@@ -167,6 +172,61 @@ def _operation(route: Route, deprecated: bool) -> dict[str, Any]:
             "required": True,
             "content": {"application/json": {"schema": route.request.body}},
         }
+    return operation
+
+
+def _event_operation(route: Route, target: EventTarget, event_type: EventType) -> dict[str, Any]:
+    """An event route: the data alone, or the whole CloudEvent; 202 with its id."""
+    versions = {v.version: v for v in event_type.spec.versions}
+    version = versions.get(target.version or event_type.latest().version, event_type.latest())
+    envelope = {
+        "type": "object",
+        "required": ["specversion", "id", "source", "type", "data"],
+        "properties": {
+            "specversion": {"const": "1.0"},
+            "id": {"type": "string"},
+            "source": {"type": "string"},
+            "type": {"const": event_type.cloudevents_type},
+            "subject": {"type": "string"},
+            "time": {"type": "string", "format": "date-time"},
+            "data": version.data_schema,
+        },
+    }
+    accepted = {
+        "type": "object",
+        "required": ["id", "type", "dataschema"],
+        "properties": {
+            "id": {"type": "string"},
+            "type": {"type": "string"},
+            "dataschema": {"type": "string"},
+        },
+    }
+    operation: dict[str, Any] = {
+        "operationId": _operation_id(route),
+        "summary": route.summary or f"Publish {event_type.cloudevents_type} (v{version.version})",
+        "description": "The data alone as application/json, a structured CloudEvent, or a "
+        "binary one (ce-* headers, the data as the body).",
+        "requestBody": {
+            "required": True,
+            "content": {
+                "application/json": {"schema": version.data_schema},
+                "application/cloudevents+json": {"schema": envelope},
+            },
+        },
+        "responses": {
+            "202": {
+                "description": "Published: the bus has it",
+                "content": {"application/json": {"schema": accepted}},
+            },
+            "4XX": {
+                "description": "Refused by the gateway; nothing was published",
+                "content": {"application/problem+json": {"schema": _PROBLEM}},
+            },
+            **{status: _problem(text) for status, text in _ERRORS.items()},
+        },
+    }
+    if version.deprecated:
+        operation["deprecated"] = True
     return operation
 
 
@@ -210,14 +270,21 @@ def _security(issuer: str, name: str) -> dict[str, Any]:
     }
 
 
-def document(api: Api, version: ApiVersion, issuer: str) -> dict[str, Any]:
+def document(
+    api: Api,
+    version: ApiVersion,
+    issuer: str,
+    event_types: Mapping[str, EventType] | None = None,
+) -> dict[str, Any]:
     if version.openapi is not None:
         return _imported(api, version, issuer)
     name = api.metadata.name
     paths: dict[str, dict[str, Any]] = {}
     for route in version.routes:
         operations = paths.setdefault(route.path, {})
-        operations[route.method.lower()] = _operation(route, version.status == "deprecated")
+        operations[route.method.lower()] = _operation(
+            route, version.status == "deprecated", event_types or {}
+        )
     info: dict[str, Any] = {"title": api.spec.title or name, "version": version.name}
     if api.metadata.description:
         info["description"] = api.metadata.description

@@ -129,6 +129,7 @@ class RouteTable:
         self, apis: Iterable[Api], event_types: Mapping[str, EventType] | None = None
     ) -> None:
         event_types = event_types or {}
+        self._event_types = event_types
         self._versions: dict[tuple[str, str], VersionTable] = {}
         self._contracts: dict[tuple[str, str], tuple[Api, ApiVersion]] = {}
         self._documents: dict[tuple[str, str], bytes] = {}
@@ -181,7 +182,7 @@ class RouteTable:
         key = (api, version)
         if key not in self._documents:  # built once per snapshot, on first request
             resource, spec = self._contracts[key]
-            self._documents[key] = orjson.dumps(document(resource, spec, issuer))
+            self._documents[key] = orjson.dumps(document(resource, spec, issuer, self._event_types))
         return api, self._documents[key]
 
     def match(self, method: str, path: str) -> Match:
