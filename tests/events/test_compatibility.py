@@ -141,3 +141,16 @@ def test_alternatives_and_what_the_check_cannot_judge() -> None:
     assert odd == [
         "/: 'if' differs between the writer and the reader, which this check cannot judge"
     ]
+
+
+def test_alternatives_keep_what_their_schema_says_beside_them() -> None:
+    writer = {"type": "object", "required": ["a"], "properties": {"a": {"type": "string"}}}
+    reader = {
+        "type": "object",
+        "required": ["id"],
+        "anyOf": [{"required": ["a"]}, {"required": ["b"]}],
+    }
+    # 'id' stays required in every alternative: events without it break the reader
+    assert incompatibilities(reader, writer) == [
+        "/: matches none of the reader's alternatives (anyOf)"
+    ]

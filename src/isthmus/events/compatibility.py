@@ -67,14 +67,12 @@ def _walk(reader: Any, writer: Any, at: str) -> Iterator[str]:
     for union in ("anyOf", "oneOf"):
         if union in writer:  # each thing the writer may write must still be read
             for branch in writer[union]:
-                yield from _walk(reader, {**_without(writer, union), **branch}, at)
+                yield from _walk(reader, _merged(_without(writer, union), branch), at)
             return
     for union in ("anyOf", "oneOf"):
         if union in reader:
-            options = reader[union]
-            if not any(
-                not list(_walk({**_without(reader, union), **o}, writer, at)) for o in options
-            ):
+            rest = _without(reader, union)
+            if all(list(_walk(_merged(rest, option), writer, at)) for option in reader[union]):
                 yield f"{at}: matches none of {{R}}'s alternatives ({union})"
             return
     yield from _types(reader, writer, at)
@@ -90,6 +88,19 @@ def _walk(reader: Any, writer: Any, at: str) -> Iterator[str]:
     )
     for word in unknown:
         yield f"{at}: '{word}' differs between {{W}} and {{R}}, which this check cannot judge"
+
+
+def _merged(base: dict[str, Any], branch: Any) -> dict[str, Any]:
+    """A branch of an alternative together with what its schema says beside it: both
+    apply, so required fields add up and properties combine."""
+    if not isinstance(branch, dict):
+        return base
+    merged = {**base, **branch}
+    if "required" in base and "required" in branch:
+        merged["required"] = list(dict.fromkeys([*base["required"], *branch["required"]]))
+    if "properties" in base and "properties" in branch:
+        merged["properties"] = {**base["properties"], **branch["properties"]}
+    return merged
 
 
 def _without(schema: dict[str, Any], word: str) -> dict[str, Any]:

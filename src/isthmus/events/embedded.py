@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import hashlib
 from collections.abc import AsyncIterator, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any, ClassVar
@@ -94,7 +95,7 @@ class EmbeddedBus(Bus):
         rows = [
             {
                 "topic": checked_name("topic", m.topic),
-                "key": m.key,
+                "key": _short(m.key),
                 "headers": dict(m.headers),
                 "body": m.body,
                 "published_at": now,
@@ -102,6 +103,13 @@ class EmbeddedBus(Bus):
             for m in messages
         ]
         async with self.engine.begin() as conn:
+            # The topics' group rows first, in one order: a member handing out waits for
+            # this commit, so it never moves past a number still uncommitted (PostgreSQL
+            # numbers rows at insert, and commits may land in another order).
+            for topic in sorted({m.topic for m in messages}):
+                await conn.execute(
+                    sa.select(G.name).where(G.topic == topic).order_by(G.name).with_for_update()
+                )
             await conn.execute(sa.insert(bus_messages), rows)
         for topic in {m.topic for m in messages}:
             if (event := self._published.get(topic)) is not None:
@@ -273,6 +281,13 @@ class EmbeddedBus(Bus):
                     )
                     removed += gone.rowcount or 0
         return removed
+
+
+def _short(key: str | None) -> str | None:
+    """Keys fit the column: a longer one is kept as its digest (it only groups events)."""
+    if key is None or len(key) <= 200:
+        return key
+    return "sha256:" + hashlib.sha256(key.encode()).hexdigest()
 
 
 async def _messages(

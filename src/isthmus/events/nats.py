@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import hashlib
 from collections.abc import AsyncIterator, Mapping, Sequence
 from typing import Any, ClassVar
 
@@ -28,8 +29,10 @@ def _subject(topic: str) -> str:
 
 
 def _durable(topic: str, group: str) -> str:
-    # durable names take no '.', '*' or '>'
-    return f"{checked_name('group', group)}--{topic}".replace(".", "_")
+    # durable names take no '.', '*' or '>'; the digest keeps 'a.b' and 'a_b' apart
+    name = f"{checked_name('group', group)}--{topic}"
+    digest = hashlib.sha256(f"{topic}\n{group}".encode()).hexdigest()[:10]
+    return f"{name.replace('.', '_')}--{digest}"
 
 
 class NatsDelivery(Delivery):
@@ -64,7 +67,14 @@ class NatsBus(Bus):
         self._nc = await nats.connect(self._url, max_reconnect_attempts=-1, name="isthmus")
         self._js = self._nc.jetstream()
         api = nats.js.api
-        config = api.StreamConfig(name=STREAM, subjects=["isthmus.>"], storage=api.StorageType.FILE)
+        # interest retention: a message is kept while a group has yet to ack it, and
+        # not at all when no group is declared (as on every bus)
+        config = api.StreamConfig(
+            name=STREAM,
+            subjects=["isthmus.>"],
+            storage=api.StorageType.FILE,
+            retention=api.RetentionPolicy.INTEREST,
+        )
         try:
             await self._js.stream_info(STREAM)
         except nats.js.errors.NotFoundError:

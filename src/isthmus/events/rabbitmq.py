@@ -1,7 +1,7 @@
 """The ``rabbitmq`` bus, on aio-pika: a durable direct exchange, a quorum queue per group.
 
 A topic is a routing key on one exchange (``isthmus.events``); a group is a quorum queue
-(``isthmus.TOPIC.GROUP``) bound to it, so each group gets every message and its members
+(``isthmus:TOPIC:GROUP``) bound to it, so each group gets every message and its members
 (consumers of the queue) share them. Publishing waits for the broker's confirm, and
 messages are persistent. A robust connection reconnects by itself and restores its
 queues and consumers; what a consumer held unacked when a connection dropped is
@@ -70,6 +70,11 @@ def _text(value: Any) -> str | None:
     return value.decode() if isinstance(value, bytes) else str(value)
 
 
+def _queue_name(topic: str, group: str) -> str:
+    # ':' is in no topic or group name, so no two (topic, group) pairs share a queue
+    return f"isthmus:{checked_name('topic', topic)}:{checked_name('group', group)}"
+
+
 class RabbitBus(Bus):
     def __init__(self, url: str) -> None:
         self._url = url
@@ -106,7 +111,7 @@ class RabbitBus(Bus):
 
     async def _queue(self, channel: Any, topic: str, group: str) -> Any:
         assert self._exchange is not None
-        name = f"isthmus.{checked_name('topic', topic)}.{checked_name('group', group)}"
+        name = _queue_name(topic, group)
         queue = await channel.declare_queue(name, durable=True, arguments=QUORUM)
         await queue.bind(EXCHANGE, routing_key=topic)
         return queue
@@ -132,7 +137,7 @@ class RabbitBus(Bus):
     async def forget(self, topic: str, group: str) -> None:
         assert self._connection is not None
         async with self._connection.channel() as channel:
-            await channel.queue_delete(f"isthmus.{topic}.{group}")
+            await channel.queue_delete(_queue_name(topic, group))
 
 
 class RabbitBusType:

@@ -26,6 +26,7 @@ from isthmus.events.clients import client_of
 
 PREFIX = "isthmus:bus:"
 BUSY_POLL = 0.005  # how soon an idle member looks again in its first second of idleness
+SWEEP_EVERY = 30.0  # seconds between trims of what every group is done with
 
 
 def _key(topic: str) -> str:
@@ -62,6 +63,8 @@ class _Member:
         self.again: list[tuple[float, bytes, int]] = []
         self.orphans_due = 0.0  # when to look for messages other members left idle
         self.idle_since = 0.0  # when the member last found nothing (0: it is busy)
+        self.cursor: bytes | str = "0-0"  # where the next look for abandoned messages starts
+        self.sweep_due = 0.0
 
 
 def _decode(topic: str, fields: Mapping[bytes, bytes]) -> Message:
@@ -131,7 +134,11 @@ class RedisBus(Bus):
                 if not found and time.monotonic() >= member.orphans_due:
                     # none can be older than the idle time: no need to look more often
                     member.orphans_due = time.monotonic() + self._idle_ms / 2000
+                    await self._keep_delayed(member)
                     found = await self._orphans(member, room)
+                    if time.monotonic() >= member.sweep_due:
+                        member.sweep_due = time.monotonic() + SWEEP_EVERY
+                        await self.sweep(topic)
                 if not found:
                     # no BLOCK: redis-py can lose a blocking read's connection state when
                     # the read is cancelled (a stopping member), so idle waits are ours
@@ -173,8 +180,9 @@ class RedisBus(Bus):
     async def _orphans(self, member: _Member, room: int) -> list[RedisDelivery]:
         """Messages another member held and left idle: taken over."""
         key = _key(member.topic)
-        _, claimed, *_ = await self._redis.xautoclaim(
-            key, member.group, member.name, self._idle_ms, "0-0", count=room
+        # from where the last look stopped: Redis scans a bounded part of the list a call
+        member.cursor, claimed, *_ = await self._redis.xautoclaim(
+            key, member.group, member.name, self._idle_ms, member.cursor, count=room
         )
         claimed = [(id, fields) for id, fields in claimed if fields]
         if not claimed:
@@ -187,6 +195,16 @@ class RedisBus(Bus):
             RedisDelivery(_decode(member.topic, fields), max(1, times.get(id, 2) - 1), id, member)
             for id, fields in claimed
         ]
+
+    async def _keep_delayed(self, member: _Member) -> None:
+        """Nacked messages waiting out their delay stay this member's: claiming them
+        again resets their idle time, so no member (this one included) takes them over
+        as abandoned before the delay is over."""
+        if member.again:
+            ids = [id for _, id, _ in member.again]
+            await self._redis.xclaim(
+                _key(member.topic), member.group, member.name, 0, ids, justid=True
+            )
 
     async def _write_acks(self, member: _Member) -> None:
         if member.acked:

@@ -110,7 +110,7 @@ def _received(request: GatewayRequest) -> tuple[dict[str, Any], Any]:
             for k, v in event.get_attributes().items()
         }
         data = event.get_data()
-        if isinstance(data, bytes | str):  # binary mode hands JSON data over undecoded
+        if isinstance(data, bytes):  # data the SDK left undecoded (no JSON content type)
             try:
                 data = orjson.loads(data)
             except orjson.JSONDecodeError:

@@ -134,22 +134,25 @@ class BusContract:
         await bus.declare(topic, "workers")
         await bus.publish(messages(topic, 60))
         seen: list[bytes] = []
+        per_member: list[int] = [0, 0]
 
-        async def member() -> None:
+        async def member(number: int) -> None:
             async for delivery in bus.consume(topic, "workers", prefetch=5):
                 seen.append(delivery.message.body)
+                per_member[number] += 1
                 await delivery.ack()
                 await asyncio.sleep(0.005)  # work takes time: the other member gets some
                 if len(seen) >= 60:
                     return
 
-        members = [asyncio.ensure_future(member()) for _ in range(2)]
+        members = [asyncio.ensure_future(member(number)) for number in range(2)]
         done, _ = await asyncio.wait(members, timeout=WAIT, return_when=asyncio.FIRST_COMPLETED)
         assert done, f"only {len(seen)} of 60 arrived"
         for running in members:
             running.cancel()
         await asyncio.gather(*members, return_exceptions=True)
         assert sorted(seen) == sorted(m.body for m in messages(topic, 60))  # each exactly once
+        assert min(per_member) > 0, per_member  # both members took a share
         await bus.forget(topic, "workers")
 
     async def test_a_nacked_message_comes_again(self, bus: Bus, topic: str) -> None:
