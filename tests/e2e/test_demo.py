@@ -39,9 +39,9 @@ def start_demo(tmp_path: Path) -> Process:
 async def test_demo_prints_a_curl_that_lists_customers(tmp_path: Path) -> None:
     demo = start_demo(tmp_path)
     try:
-        text = await demo.wait_for_text("Without the key")
+        text = await demo.wait_for_text("customer-created")
         curls = [line.strip() for line in text.splitlines() if line.strip().startswith("curl ")]
-        with_key, without_key = curls
+        with_key, without_key, publish = curls
         assert "X-Api-Key: isk_sandbox_" in with_key
         assert re.search(r"admin API +http://127\.0\.0\.1:\d+/admin/docs", text)
 
@@ -58,6 +58,10 @@ async def test_demo_prints_a_curl_that_lists_customers(tmp_path: Path) -> None:
         problem = json.loads(body)
         assert set(problem) >= PROBLEM_FIELDS
         assert "X-Api-Key" in problem["remediation"]
+
+        status, content_type, body = run_curl(publish)
+        assert status == 202, body
+        assert json.loads(body)["dataschema"] == "urn:isthmus:eventtype:customer-created:v1"
     finally:
         code = demo.stop()
     assert code == 0, demo.output
@@ -70,8 +74,8 @@ async def test_demo_runs_twice_on_the_same_home(tmp_path: Path) -> None:
     for _ in range(2):
         demo = start_demo(tmp_path)
         try:
-            text = await demo.wait_for_text("Without the key")
-            keys += re.findall(r"isk_sandbox_\S+?(?=')", text)
+            text = await demo.wait_for_text("customer-created")
+            keys += sorted(set(re.findall(r"isk_sandbox_\S+?(?=')", text)))  # one per run
         finally:
             assert demo.stop() == 0, demo.output
     assert len(keys) == 2
