@@ -74,7 +74,7 @@ async def run_demo(settings: Settings, crm_port: int, announce: Callable[[str], 
                     "",
                     f"  curl -s {gateway}/customers/v1/customers",
                     "",
-                    "Publish a CustomerCreated event (checked against its schema, 202 with its id):",
+                    "Publish a CustomerCreated event (checked against its schema; 202, its id):",
                     "",
                     f"  curl -s -H 'X-Api-Key: {key}' -H 'Content-Type: application/json' "
                     f"""-d '{{"id": "c-7", "name": "Grace Hopper"}}' """

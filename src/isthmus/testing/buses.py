@@ -9,9 +9,12 @@ from __future__ import annotations
 
 import asyncio
 import secrets
+import signal
+import sys
 from collections.abc import AsyncIterator, Mapping
 from typing import Any
 
+import orjson
 import pytest
 
 from isthmus.events.base import Bus, BusType, Delivery, Message
@@ -189,6 +192,41 @@ class BusContract:
             await delivery.ack()
         await second.nothing_more()
         await second.close()
+        await bus.forget(topic, "billing")
+
+    async def test_what_a_killed_member_held_goes_to_the_next(
+        self, bus: Bus, bus_type: BusType, bus_config: Mapping[str, Any], topic: str
+    ) -> None:
+        """A member in another process takes three messages and is killed (SIGKILL)
+        before it acks: they reach the next member (after the bus's redelivery time)."""
+        await bus.declare(topic, "billing")
+        await bus.publish(messages(topic, 3))
+        member = await asyncio.create_subprocess_exec(
+            sys.executable,
+            "-m",
+            "isthmus.testing.bus_member",
+            bus_type.name,
+            orjson.dumps(dict(bus_config)).decode(),
+            topic,
+            "billing",
+            "3",
+            stdout=asyncio.subprocess.PIPE,
+        )
+        assert member.stdout is not None
+        try:
+            said = await asyncio.wait_for(member.stdout.readline(), WAIT)
+            assert said == b"held\n"
+        finally:
+            member.send_signal(signal.SIGKILL)
+            await member.wait()
+        survivor = Inbox(bus.consume(topic, "billing"))
+        again = await survivor.take(3)
+        assert sorted(d.message.body for d in again) == [b"m0", b"m1", b"m2"]
+        assert all(d.redelivered >= 1 for d in again)
+        for delivery in again:
+            await delivery.ack()
+        await survivor.nothing_more()
+        await survivor.close()
         await bus.forget(topic, "billing")
 
     async def test_messages_are_kept_across_a_reconnect(
