@@ -100,8 +100,9 @@ def _received(request: GatewayRequest) -> tuple[dict[str, Any], Any]:
         try:
             event = from_http_event(HTTPMessage(headers, request.body))
         except (BaseCloudEventException, ValueError, TypeError, KeyError) as exc:
+            reason = (str(exc).splitlines() or [type(exc).__name__])[0][:200]
             raise BadRequest(
-                f"Not a CloudEvent: {str(exc).splitlines()[0][:200]}",
+                f"Not a CloudEvent: {reason}",
                 remediation="Send a CloudEvents 1.0 event (structured or binary), or the "
                 "data alone as application/json.",
             ) from None
