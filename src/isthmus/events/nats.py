@@ -16,9 +16,12 @@ import hashlib
 from collections.abc import AsyncIterator, Mapping, Sequence
 from typing import Any, ClassVar
 
+import structlog
+
 from isthmus.events.base import Bus, Delivery, Message, checked_name
 from isthmus.events.clients import client_of
 
+log = structlog.get_logger(__name__)
 STREAM = "ISTHMUS_EVENTS"
 KEY = "Isthmus-Key"
 FETCH_WAIT = 0.25  # how long one pull request waits on the server for messages
@@ -76,9 +79,18 @@ class NatsBus(Bus):
             retention=api.RetentionPolicy.INTEREST,
         )
         try:
-            await self._js.stream_info(STREAM)
+            found = await self._js.stream_info(STREAM)
         except nats.js.errors.NotFoundError:
             await self._js.add_stream(config)
+        else:
+            if found.config.retention != api.RetentionPolicy.INTEREST:
+                # JetStream cannot change a stream's retention: say what to do
+                log.warning(
+                    "bus.nats_stream_keeps_everything",
+                    stream=STREAM,
+                    remediation="delete the stream once drained ('nats stream rm "
+                    f"{STREAM}'); the hub recreates it with interest retention",
+                )
         return self
 
     async def close(self) -> None:
