@@ -40,7 +40,8 @@ async def test_the_export_is_valid_asyncapi_with_every_version(
     payload = v2["payload"]["properties"]
     assert payload["type"] == {"const": "com.acme.crm.customer.created"}
     assert payload["dataschema"] == {"const": "urn:isthmus:eventtype:customer-created:v2"}
-    assert payload["data"]["required"] == ["id", "name"]
+    data = document["components"]["schemas"][payload["data"]["$ref"].rsplit("/", 1)[1]]
+    assert data["required"] == ["id", "name"]
     operation = document["operations"]["publish-customer-created"]
     assert operation["action"] == "send"
     assert "POST /crm-events/v1/customers" in operation["description"]
@@ -58,3 +59,57 @@ async def test_the_export_is_valid_asyncapi_with_every_version(
 def test_the_official_schema_refuses_what_is_not_asyncapi() -> None:
     broken = {"asyncapi": "3.0.0", "info": {"title": "no version"}, "channels": {"x": 1}}
     assert list(official().iter_errors(broken))  # the check can fail
+
+
+def test_schemas_with_local_references_stay_resolvable() -> None:
+    from isthmus.events.asyncapi import asyncapi_document
+    from isthmus.model import EventType
+
+    tree = EventType.model_validate(
+        {
+            "kind": "EventType",
+            "metadata": {"name": "org-changed", "owner": "hr"},
+            "spec": {
+                "versions": [
+                    {
+                        "version": 1,
+                        "schema": {
+                            "type": "object",
+                            "properties": {
+                                "unit": {"$ref": "#/$defs/unit"},
+                                "parent": {"$ref": "#"},
+                            },
+                            "$defs": {"unit": {"type": "string"}},
+                        },
+                    }
+                ]
+            },
+        }
+    )
+    document = asyncapi_document([tree], [], ["production"])
+    assert list(official().iter_errors(document)) == []
+    refs: list[str] = []
+
+    def collect(node: object) -> None:
+        if isinstance(node, dict):
+            refs.extend(v for k, v in node.items() if k == "$ref" and isinstance(v, str))
+            for value in node.values():
+                collect(value)
+        elif isinstance(node, list):
+            for value in node:
+                collect(value)
+
+    collect(document)
+    for ref in refs:  # every local reference names something in the document
+        target: object = document
+        for part in ref.removeprefix("#/").split("/"):
+            assert isinstance(target, dict), ref
+            assert part in target, ref
+            target = target[part]
+    schemas = document["components"]["schemas"]
+    assert schemas["org-changed.v1"]["properties"]["unit"] == {
+        "$ref": "#/components/schemas/org-changed.v1.unit"
+    }
+    assert schemas["org-changed.v1"]["properties"]["parent"] == {
+        "$ref": "#/components/schemas/org-changed.v1"
+    }

@@ -38,7 +38,8 @@ def asyncapi_document(
     channels: dict[str, Any] = {}
     operations: dict[str, Any] = {}
     envs = sorted(set(environments)) or ["sandbox", "production"]
-    for event_type in sorted(event_types, key=lambda e: e.metadata.name):
+    event_types_seen = sorted(event_types, key=lambda e: e.metadata.name)
+    for event_type in event_types_seen:
         name = event_type.metadata.name
         channels[name] = {
             "address": "{environment}." + name,
@@ -65,6 +66,10 @@ def asyncapi_document(
                 for v in event_type.spec.versions
             ],
         }
+    schemas: dict[str, Any] = {}
+    for event_type in event_types_seen:
+        for version in event_type.spec.versions:
+            schemas.update(_components(_schema_name(event_type, version), version.data_schema))
     return {
         "asyncapi": "3.0.0",
         "info": {
@@ -75,6 +80,7 @@ def asyncapi_document(
         "defaultContentType": CONTENT_TYPE,
         "channels": channels,
         "operations": operations,
+        "components": {"schemas": schemas},
     }
 
 
@@ -96,7 +102,7 @@ def _message(event_type: EventType, version: EventVersion) -> dict[str, Any]:
                 "subject": {"type": "string"},
                 "dataschema": {"const": schema_uri(event_type.metadata.name, version.version)},
                 "isthmusapp": {"type": "string", "description": "The App that published it."},
-                "data": version.data_schema,
+                "data": {"$ref": f"#/components/schemas/{_schema_name(event_type, version)}"},
             },
         },
     }
@@ -105,6 +111,37 @@ def _message(event_type: EventType, version: EventVersion) -> dict[str, Any]:
     if version.deprecated:
         message["tags"] = [{"name": "deprecated", "description": "Still accepted; move on."}]
     return message
+
+
+def _schema_name(event_type: EventType, version: EventVersion) -> str:
+    return f"{event_type.metadata.name}.v{version.version}"
+
+
+def _components(name: str, schema: dict[str, Any]) -> dict[str, Any]:
+    """A version's data schema as components: its own ``$defs`` beside it, and every
+    local ``$ref`` (``#``, ``#/$defs/X``) rewritten to point where they now are."""
+    defs = {**schema.get("definitions", {}), **schema.get("$defs", {})}
+    body = {k: v for k, v in schema.items() if k not in ("$defs", "definitions")}
+
+    def moved(node: Any) -> Any:
+        if isinstance(node, dict):
+            out = {k: moved(v) for k, v in node.items()}
+            ref = node.get("$ref")
+            if isinstance(ref, str) and (ref == "#" or ref.startswith("#/")):
+                parts = ref[2:].split("/", 1) if ref != "#" else []
+                if not parts:
+                    out["$ref"] = f"#/components/schemas/{name}"
+                elif parts[0] in ("$defs", "definitions") and len(parts) == 2:
+                    out["$ref"] = f"#/components/schemas/{name}.{parts[1]}"
+            return out
+        if isinstance(node, list):
+            return [moved(item) for item in node]
+        return node
+
+    found = {name: moved(body)}
+    for key, definition in defs.items():
+        found[f"{name}.{key}"] = moved(definition)
+    return found
 
 
 def _publishing_routes(apis: Iterable[Api]) -> dict[str, list[str]]:
