@@ -7,6 +7,7 @@ from contextlib import AsyncExitStack
 from types import TracebackType
 from typing import Self
 
+from isthmus.events.delivery import SubscriptionWorker
 from isthmus.events.registry import bus_type
 from isthmus.gateway.counters import counters_for
 from isthmus.gateway.metrics import GatewayMetrics
@@ -41,6 +42,7 @@ class Hub:
         self.snapshots = SnapshotHolder(self.store, self.pool, self.tokens)
         url = settings.bus_url or settings.resolved_database_url()
         self.bus = bus_type(settings.bus).open({"url": url})
+        self.deliveries = SubscriptionWorker(self.bus, self.vault, self.store.dead_letters)
         self._stack = AsyncExitStack()
         self._follower: asyncio.Task[None] | None = None
 
@@ -49,6 +51,8 @@ class Hub:
             await self._stack.enter_async_context(self.store)
             await self._stack.enter_async_context(self.limiter)
             self.snapshots.bus = await self._stack.enter_async_context(self.bus)
+            self._stack.push_async_callback(self.deliveries.aclose)  # before the bus closes
+            self.snapshots.subscriptions = self.deliveries
             await self.tokens.ensure_key()
             self._stack.push_async_callback(self.audit.drain)  # after the pool has closed
             self._stack.push_async_callback(self.pool.aclose)

@@ -13,11 +13,12 @@ from dataclasses import dataclass
 import structlog
 
 from isthmus.events.base import Bus
+from isthmus.events.delivery import SubscriptionWorker
 from isthmus.gateway.pool import ConnectionPool
 from isthmus.gateway.ratelimit import NO_POLICIES, Policies
 from isthmus.gateway.routing import RouteTable
 from isthmus.governance.tokens import TokenAuthority, TokenKeys
-from isthmus.model import Api, App, Connection, EventType, Plan
+from isthmus.model import Api, App, Connection, EventType, Plan, Subscription
 from isthmus.store import Store
 from isthmus.store.keys import digest
 
@@ -55,6 +56,7 @@ class SnapshotHolder:
         self.pool = pool
         self.tokens = tokens
         self.bus: Bus | None = None  # where event routes publish; the hub sets it
+        self.subscriptions: SubscriptionWorker | None = None  # the hub's, when it delivers
         self.current: Snapshot | None = None
         self._lock = asyncio.Lock()
 
@@ -78,6 +80,10 @@ class SnapshotHolder:
         apps = {r.metadata.name: r for r in resources if isinstance(r, App)}
         connections = {r.key: r for r in resources if isinstance(r, Connection)}
         await self.pool.sync(connections, secret_versions)
+        if self.subscriptions is not None:
+            await self.subscriptions.sync(
+                {r.key: r for r in resources if isinstance(r, Subscription)}
+            )
         keys = {
             digest: Caller(key_id, app, environment)
             for digest, (key_id, app, environment) in digests.items()

@@ -25,6 +25,7 @@ from isthmus.model.registry import (
     kinds,
     register_kind,
 )
+from isthmus.model.subscription import Subscription
 from isthmus.model.system import System
 
 __all__ = [
@@ -45,6 +46,7 @@ __all__ = [
     "Route",
     "ScopedMetadata",
     "SecretRef",
+    "Subscription",
     "System",
     "json_schema_document",
     "json_schemas",

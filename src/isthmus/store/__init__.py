@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from isthmus.errors import StoreUnavailable
 from isthmus.store.audit import AuditRepository
 from isthmus.store.db import create_engine, migrate
+from isthmus.store.dead_letters import DeadLetterRepository
 from isthmus.store.keys import ApiKeyInfo, KeyRepository
 from isthmus.store.leases import LeaseRepository
 from isthmus.store.resources import Change, ResourceRepository, StaleRevision
@@ -31,6 +32,7 @@ class Store:
         self.signing_keys = SigningKeyRepository(engine)
         self.audit = AuditRepository(engine)
         self.leases = LeaseRepository(engine)
+        self.dead_letters = DeadLetterRepository(engine)
 
     @classmethod
     def open(cls, url: str) -> Store:

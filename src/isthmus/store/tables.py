@@ -133,3 +133,20 @@ bus_inflight = Table(
     Column("deliveries", Integer, nullable=False),
     Index("ix_bus_inflight_due", "topic", "name", "visible_at"),
 )
+
+# Events a Subscription could not deliver after its last attempt, with why; replayed
+# at most once (replayed_at set in the same statement that claims the replay).
+dead_letters = Table(
+    "dead_letters",
+    metadata,
+    Column("id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True),
+    Column("subscription", String(63), nullable=False),
+    Column("environment", String(63), nullable=False),
+    Column("event_id", String(200), nullable=False),
+    Column("event", LargeBinary, nullable=False),
+    Column("error", String(500), nullable=False),
+    Column("attempts", Integer, nullable=False),
+    Column("failed_at", DateTime(timezone=True), nullable=False),
+    Column("replayed_at", DateTime(timezone=True), nullable=True),
+    Index("ix_dead_letters_subscription", "subscription", "environment"),
+)

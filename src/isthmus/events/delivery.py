@@ -1,0 +1,184 @@
+"""Delivering events to Subscriptions: one consumer group per Subscription on its
+EventType's topic, at least once.
+
+Each event is filtered (JSONata over the CloudEvent), then POSTed to the webhook as the
+structured CloudEvent, signed as Standard Webhooks has it, its ``webhook-id`` the
+event's id so a receiver can ignore a redelivery. A 2xx acks it. Anything else — an
+error status, a refused address, a timeout — nacks it to come back after the
+Subscription's backoff; after the last attempt it goes to the dead letters with the
+error and is acked, so the events behind it keep flowing. A dead letter replays at
+most once. Outbound calls go through the hub's HTTP client: the address policy holds.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+import orjson
+import structlog
+from yarl import URL
+
+from isthmus.connectors.base import SecretResolver
+from isthmus.connectors.http import Limits, OriginPools
+from isthmus.errors import IsthmusError
+from isthmus.events.base import Bus, Delivery
+from isthmus.events.webhooks import signed_headers
+from isthmus.gateway.events import STRUCTURED, topic_of
+from isthmus.mapping import Mapping as Jsonata
+from isthmus.mapping import MappingError
+from isthmus.model import ResourceKey, Subscription
+from isthmus.store.dead_letters import DeadLetterRepository
+
+log = structlog.get_logger(__name__)
+
+
+class DeliveryFailed(Exception):
+    """Why one attempt did not deliver: said in the dead letter, never to a caller."""
+
+
+def group_of(subscription: Subscription) -> str:
+    return f"subscription.{subscription.metadata.name}"
+
+
+@dataclass
+class _Running:
+    subscription: Subscription
+    task: asyncio.Task[None]
+
+
+class Deliverer:
+    """Delivers one Subscription's events; its config is fixed for its lifetime."""
+
+    def __init__(
+        self, subscription: Subscription, secrets: SecretResolver, dead: DeadLetterRepository
+    ) -> None:
+        self.subscription = subscription
+        spec = subscription.spec
+        self._secrets = secrets
+        self._dead = dead
+        self._filter = Jsonata(spec.filter) if spec.filter else None
+        self._url = URL(spec.webhook.url)
+        timeout = spec.webhook.timeout_seconds
+        limits = Limits(
+            connect_timeout=min(5.0, timeout), read_timeout=timeout, total_timeout=timeout
+        )
+        self._pools = OriginPools(allow_private=spec.webhook.allow_private_network, limits=limits)
+        self.delivered = 0  # successful deliveries: a counter tests and health read
+
+    async def close(self) -> None:
+        await self._pools.close()
+
+    def wanted(self, event: object) -> bool:
+        if self._filter is None:
+            return True
+        try:
+            return bool(self._filter(event))
+        except MappingError:
+            return False  # a filter that cannot judge an event does not let it through
+
+    async def post(self, body: bytes, event_id: str) -> None:
+        """One attempt; raises :class:`DeliveryFailed` saying why it did not deliver."""
+        webhook = self.subscription.spec.webhook
+        try:
+            secret = await self._secrets.resolve(webhook.secret)
+            headers = [
+                (b"content-type", STRUCTURED),
+                *signed_headers([secret], event_id, body),
+            ]
+            answer = await self._pools(self._url.origin()).request(
+                "POST", self._url.raw_path_qs, headers, body
+            )
+        except IsthmusError as error:
+            raise DeliveryFailed(f"{error.code}: {error.detail}") from None
+        if not 200 <= answer.status < 300:
+            raise DeliveryFailed(f"the receiver answered HTTP {answer.status}")
+
+    async def handle(self, delivery: Delivery) -> None:
+        body = delivery.message.body
+        try:
+            event = orjson.loads(body)
+        except orjson.JSONDecodeError:
+            event = None
+        if not isinstance(event, dict) or not self.wanted(event):
+            await delivery.ack()
+            return
+        event_id = str(event.get("id", ""))
+        attempt = delivery.redelivered + 1
+        retry = self.subscription.spec.retry
+        try:
+            await self.post(body, event_id)
+        except DeliveryFailed as failure:
+            if attempt < retry.max_attempts:
+                await delivery.nack(delay=retry.delay(attempt))
+                return
+            meta = self.subscription.metadata
+            await self._dead.add(meta.name, meta.environment, event_id, body, str(failure), attempt)
+            log.warning(
+                "subscription.dead_letter",
+                subscription=meta.name,
+                environment=meta.environment,
+                event=event_id,
+                attempts=attempt,
+            )
+            await delivery.ack()
+            return
+        self.delivered += 1
+        await delivery.ack()
+
+
+class SubscriptionWorker:
+    """Runs a Deliverer per Subscription, started, replaced and stopped as they change."""
+
+    def __init__(self, bus: Bus, secrets: SecretResolver, dead: DeadLetterRepository) -> None:
+        self._bus = bus
+        self._secrets = secrets
+        self._dead = dead
+        self._running: dict[ResourceKey, _Running] = {}
+        self.deliverers: dict[ResourceKey, Deliverer] = {}
+
+    async def sync(self, subscriptions: Mapping[ResourceKey, Subscription]) -> None:
+        for key, subscription in subscriptions.items():
+            current = self._running.get(key)
+            if current is not None and current.subscription == subscription:
+                continue
+            if current is not None:
+                await self._stop(key)
+            topic = topic_of(subscription.metadata.environment, subscription.spec.event_type)
+            # declared now, so what is published from now on is kept for it, paused or not
+            await self._bus.declare(topic, group_of(subscription))
+            if not subscription.spec.paused:
+                self._start(key, subscription, topic)
+        for key in [k for k in self._running if k not in subscriptions]:
+            gone = self._running[key].subscription
+            await self._stop(key)
+            topic = topic_of(gone.metadata.environment, gone.spec.event_type)
+            await self._bus.forget(topic, group_of(gone))
+
+    def _start(self, key: ResourceKey, subscription: Subscription, topic: str) -> None:
+        deliverer = Deliverer(subscription, self._secrets, self._dead)
+        self.deliverers[key] = deliverer
+
+        async def run() -> None:
+            try:
+                async for delivery in self._bus.consume(topic, group_of(subscription)):
+                    await deliverer.handle(delivery)
+            finally:
+                await deliverer.close()
+
+        task = asyncio.create_task(run(), name=f"deliver:{key}")
+        self._running[key] = _Running(subscription, task)
+
+    async def _stop(self, key: ResourceKey) -> None:
+        running = self._running.pop(key, None)
+        self.deliverers.pop(key, None)
+        if running is not None:
+            running.task.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await running.task
+
+    async def aclose(self) -> None:
+        for key in list(self._running):
+            await self._stop(key)

@@ -1,0 +1,152 @@
+"""Subscriptions deliver what Apps publish through the gateway to signed webhooks, at
+least once: a receiver that fails is retried after a backoff, an event that never goes
+through lands in the dead letters with its error while the others keep flowing, and a
+dead letter replays once. A Subscription applied later receives the next event."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import orjson
+import pytest
+from aiohttp import web
+
+from isthmus.events.webhooks import SignatureRefused, new_secret, verify
+from isthmus.store import Change
+from tests.connectors.fakes.common import running as serving
+from tests.gateway.conftest import Running, resource
+from tests.helpers import assert_problem
+
+SECRET = new_secret()
+
+
+@dataclass
+class Receiver:
+    url: str = ""
+    events: list[dict[str, Any]] = field(default_factory=list)
+    attempts: dict[str, int] = field(default_factory=dict)
+    failing: set[str] = field(default_factory=set)  # subjects answered with a 500
+    fail_first: int = 0  # this many first attempts of every event fail
+
+    async def handle(self, request: web.Request) -> web.Response:
+        body = await request.read()
+        try:
+            verify(SECRET, dict(request.headers), body)
+        except SignatureRefused:
+            return web.Response(status=401)
+        event = orjson.loads(body)
+        seen = self.attempts[event["id"]] = self.attempts.get(event["id"], 0) + 1
+        if event.get("subject") in self.failing or seen <= self.fail_first:
+            return web.Response(status=500, text="busy")
+        if request.headers["webhook-id"] != event["id"]:
+            return web.Response(status=400)
+        self.events.append(event)
+        return web.Response(status=204)
+
+
+@pytest.fixture
+async def receiver() -> AsyncIterator[Receiver]:
+    state = Receiver()
+    app = web.Application()
+    app.router.add_post("/hooks", state.handle)
+    async with serving(app) as url:
+        state.url = url + "/hooks"
+        yield state
+
+
+async def subscribe(running: Running, name: str, url: str, **spec: Any) -> None:
+    await running.hub.vault.set("hook-secret", SECRET)
+    subscription = resource(
+        {
+            "kind": "Subscription",
+            "metadata": {"name": name, "environment": "sandbox", "owner": "billing"},
+            "spec": {
+                "eventType": "customer-created",
+                "webhook": {
+                    "url": url,
+                    "secret": "secret://hook-secret",
+                    "allowPrivateNetwork": True,
+                },
+                "retry": {"maxAttempts": 3, "initialDelaySeconds": 0.05, "maxDelaySeconds": 0.2},
+                **spec,
+            },
+        }
+    )
+    await running.hub.store.resources.apply([Change("create", subscription.key, subscription)])
+    await running.hub.snapshots.refresh()
+
+
+async def publish(running: Running, id: str, name: str = "Ada", tier: str = "gold") -> None:
+    body = orjson.dumps({"id": id, "name": name, "email": f"{id}@example.test"})
+    reply = await running.call(
+        "POST",
+        "/crm-events/v1/customers",
+        running.key,
+        headers={"Content-Type": "application/json"},
+        body=body,
+    )
+    assert reply.status == 202, reply.body
+
+
+async def until(condition: Any, seconds: float = 10.0) -> None:
+    async with asyncio.timeout(seconds):
+        while not condition():
+            await asyncio.sleep(0.02)
+
+
+async def test_events_reach_a_signed_webhook_and_a_later_subscription_gets_the_next(
+    running: Running, events: object, receiver: Receiver
+) -> None:
+    await subscribe(running, "billing", receiver.url)
+    await publish(running, "c-1")
+    await until(lambda: len(receiver.events) == 1)
+    assert receiver.events[0]["data"]["id"] == "c-1"
+    assert receiver.events[0]["type"] == "com.acme.crm.customer.created"
+    # a new consumer, added by applying one more resource; the publisher is untouched
+    second = Receiver()
+    app = web.Application()
+    app.router.add_post("/hooks", second.handle)
+    async with serving(app) as url:
+        await subscribe(running, "marketing", url + "/hooks", filter="$contains(subject, '2')")
+        await publish(running, "c-2")
+        await publish(running, "c-3")  # filtered out for marketing
+        await until(lambda: len(second.events) == 1 and len(receiver.events) == 3)
+    assert [e["subject"] for e in second.events] == ["c-2"]
+    assert [e["subject"] for e in receiver.events] == ["c-1", "c-2", "c-3"]
+
+
+async def test_failures_are_retried_then_dead_lettered_and_replayed_once(
+    running: Running, events: object, receiver: Receiver
+) -> None:
+    receiver.fail_first = 1  # every event fails once, then goes through
+    receiver.failing = {"poison"}
+    await subscribe(running, "billing", receiver.url)
+    await publish(running, "c-1")
+    await publish(running, "poison")
+    await publish(running, "c-2")
+    await until(lambda: {e["subject"] for e in receiver.events} == {"c-1", "c-2"})
+    letters = running.hub.store.dead_letters
+    await until_async(lambda: letters.list("billing"), lambda found: len(found) == 1)
+    (letter,) = await letters.list("billing")
+    assert letter.attempts == 3
+    assert "HTTP 500" in letter.error
+    assert orjson.loads(letter.event)["subject"] == "poison"
+    shown = await running.admin_call("GET", "/admin/v1/dead-letters", query="subscription=billing")
+    assert shown.json()[0]["event"]["subject"] == "poison"
+    receiver.failing.clear()  # the receiver is fixed
+    replayed = await running.admin_call("POST", f"/admin/v1/dead-letters/{letter.id}/replay")
+    assert replayed.json() == {"delivered": True}
+    again = await running.admin_call("POST", f"/admin/v1/dead-letters/{letter.id}/replay")
+    assert_problem(again, 409, "conflict")
+    assert [e["subject"] for e in receiver.events].count("poison") == 1
+    poison = orjson.loads(letter.event)["id"]
+    assert receiver.attempts[poison] == 3 + 1  # three deliveries, then the one replay
+
+
+async def until_async(fetch: Any, check: Any, seconds: float = 10.0) -> None:
+    async with asyncio.timeout(seconds):
+        while not check(await fetch()):
+            await asyncio.sleep(0.05)
