@@ -17,6 +17,7 @@ from aiohttp import web
 from isthmus.events.webhooks import SignatureRefused, new_secret, verify
 from isthmus.store import Change
 from tests.connectors.fakes.common import running as serving
+from tests.events.test_asyncapi import official
 from tests.gateway.conftest import Running, resource
 from tests.helpers import assert_problem
 
@@ -150,3 +151,15 @@ async def until_async(fetch: Any, check: Any, seconds: float = 10.0) -> None:
     async with asyncio.timeout(seconds):
         while not check(await fetch()):
             await asyncio.sleep(0.05)
+
+
+async def test_the_asyncapi_document_names_each_subscription(
+    running: Running, events: object, receiver: Receiver
+) -> None:
+    await subscribe(running, "billing", receiver.url, filter="data.tier = 'gold'")
+    document = (await running.admin_call("GET", "/admin/v1/asyncapi")).json()
+    operation = document["operations"]["deliver-billing-sandbox"]
+    assert operation["action"] == "receive"
+    assert operation["channel"] == {"$ref": "#/channels/customer-created"}
+    assert "data.tier = 'gold'" in operation["description"]
+    assert list(official().iter_errors(document)) == []

@@ -4,7 +4,8 @@ One channel per EventType, its address ``{environment}.NAME`` (the Environment a
 parameter); one message per version — the CloudEvents envelope as it travels, its
 ``type`` and ``dataschema`` fixed and its ``data`` the version's schema; and one ``send``
 operation per EventType saying the hub puts those events on the channel, naming the Api
-routes Apps publish them through.
+routes Apps publish them through; and a ``receive`` operation per Subscription, so the
+document says who consumes what.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from typing import Any
 
 from isthmus import __version__
 from isthmus.gateway.events import schema_uri
-from isthmus.model import Api, Connection, EventType, EventVersion
+from isthmus.model import Api, Connection, EventType, EventVersion, Subscription
 from isthmus.model.api import EventTarget
 from isthmus.store import Store
 
@@ -28,11 +29,15 @@ async def events_document(store: Store) -> dict[str, Any]:
         [r for r in resources if isinstance(r, EventType)],
         [r for r in resources if isinstance(r, Api)],
         [r.metadata.environment for r in resources if isinstance(r, Connection)],
+        [r for r in resources if isinstance(r, Subscription)],
     )
 
 
 def asyncapi_document(
-    event_types: Iterable[EventType], apis: Iterable[Api], environments: Iterable[str]
+    event_types: Iterable[EventType],
+    apis: Iterable[Api],
+    environments: Iterable[str],
+    subscriptions: Iterable[Subscription] = (),
 ) -> dict[str, Any]:
     routes = _publishing_routes(apis)
     channels: dict[str, Any] = {}
@@ -65,6 +70,22 @@ def asyncapi_document(
                 {"$ref": f"#/channels/{name}/messages/v{v.version}"}
                 for v in event_type.spec.versions
             ],
+        }
+    known = {e.metadata.name for e in event_types_seen}
+    for subscription in sorted(
+        subscriptions, key=lambda s: (s.metadata.name, s.metadata.environment)
+    ):
+        meta, spec = subscription.metadata, subscription.spec
+        if spec.event_type not in known:
+            continue
+        operations[f"deliver-{meta.name}-{meta.environment}"] = {
+            "action": "receive",
+            "channel": {"$ref": f"#/channels/{spec.event_type}"},
+            "summary": f"Subscription {meta.name} ({meta.environment}) delivers them to "
+            "its webhook" + (f", for {meta.owner}" if meta.owner else "") + ".",
+            "description": "Signed as Standard Webhooks has it; at least once"
+            + (f"; only events where {spec.filter}" if spec.filter else "")
+            + (". Paused." if spec.paused else "."),
         }
     schemas: dict[str, Any] = {}
     for event_type in event_types_seen:
