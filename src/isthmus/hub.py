@@ -42,7 +42,9 @@ class Hub:
         self.snapshots = SnapshotHolder(self.store, self.pool, self.tokens)
         url = settings.bus_url or settings.resolved_database_url()
         self.bus = bus_type(settings.bus).open({"url": url})
-        self.deliveries = SubscriptionWorker(self.bus, self.vault, self.store.dead_letters)
+        self.deliveries = SubscriptionWorker(
+            self.bus, self.vault, self.store.dead_letters, self.pool
+        )
         self._stack = AsyncExitStack()
         self._follower: asyncio.Task[None] | None = None
 

@@ -163,3 +163,50 @@ async def test_the_asyncapi_document_names_each_subscription(
     assert operation["channel"] == {"$ref": "#/channels/customer-created"}
     assert "data.tier = 'gold'" in operation["description"]
     assert list(official().iter_errors(document)) == []
+
+
+async def test_an_operation_receives_the_mapped_event_with_an_idempotency_key(
+    running: Running, events: object
+) -> None:
+    subscription = resource(
+        {
+            "kind": "Subscription",
+            "metadata": {"name": "stock-mirror", "environment": "sandbox"},
+            "spec": {
+                "eventType": "customer-created",
+                "operation": {
+                    "connection": "stock",
+                    "operation": "items.create",
+                    "mapping": '{"sku": data.id, "qty": 1}',
+                },
+            },
+        }
+    )
+    await running.hub.store.resources.apply([Change("create", subscription.key, subscription)])
+    await running.hub.snapshots.refresh()
+    await publish(running, "c-77")
+
+    async def mirrored() -> int:
+        return (await running.get("/stock/v1/items/c-77", running.key)).status
+
+    await until_async(mirrored, lambda status: status == 200)
+    item = (await running.get("/stock/v1/items/c-77", running.key)).json()
+    assert item == {"sku": "c-77", "qty": 1}
+
+
+def test_a_subscription_delivers_to_exactly_one_target() -> None:
+    from pydantic import ValidationError
+
+    from isthmus.model import Subscription
+
+    base = {
+        "kind": "Subscription",
+        "metadata": {"name": "x", "environment": "sandbox"},
+        "spec": {"eventType": "customer-created"},
+    }
+    with pytest.raises(ValidationError, match="exactly one target"):
+        Subscription.model_validate(base)
+    both = {**base["spec"], "webhook": {"url": "https://h.example/x", "secret": "secret://s"},
+            "operation": {"connection": "c", "operation": "o"}}  # fmt: skip
+    with pytest.raises(ValidationError, match="exactly one target"):
+        Subscription.model_validate({**base, "spec": both})

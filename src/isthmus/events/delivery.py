@@ -3,7 +3,9 @@ EventType's topic, at least once.
 
 Each event is filtered (JSONata over the CloudEvent), then POSTed to the webhook as the
 structured CloudEvent, signed as Standard Webhooks has it, its ``webhook-id`` the
-event's id so a receiver can ignore a redelivery. A 2xx acks it. Anything else — an
+event's id so a receiver can ignore a redelivery — or handed to a connector operation
+with an idempotency key made of the event's id and the Subscription. A 2xx (or an
+operation that returns) acks it. Anything else — an
 error status, a refused address, a timeout — nacks it to come back after the
 Subscription's backoff; after the last attempt it goes to the dead letters with the
 error and is acked, so the events behind it keep flowing. A dead letter replays at
@@ -27,6 +29,7 @@ from isthmus.errors import IsthmusError
 from isthmus.events.base import Bus, Delivery
 from isthmus.events.webhooks import signed_headers
 from isthmus.gateway.events import STRUCTURED, topic_of
+from isthmus.gateway.pool import ConnectionPool
 from isthmus.mapping import Mapping as Jsonata
 from isthmus.mapping import MappingError
 from isthmus.model import ResourceKey, Subscription
@@ -53,19 +56,28 @@ class Deliverer:
     """Delivers one Subscription's events; its config is fixed for its lifetime."""
 
     def __init__(
-        self, subscription: Subscription, secrets: SecretResolver, dead: DeadLetterRepository
+        self,
+        subscription: Subscription,
+        secrets: SecretResolver,
+        dead: DeadLetterRepository,
+        connections: ConnectionPool,
     ) -> None:
         self.subscription = subscription
         spec = subscription.spec
         self._secrets = secrets
         self._dead = dead
+        self._connections = connections
         self._filter = Jsonata(spec.filter) if spec.filter else None
-        self._url = URL(spec.webhook.url)
-        timeout = spec.webhook.timeout_seconds
+        mapping = spec.operation.mapping if spec.operation else None
+        self._mapping = Jsonata(mapping) if mapping else None
+        webhook = spec.webhook
+        timeout = webhook.timeout_seconds if webhook else 10.0
         limits = Limits(
             connect_timeout=min(5.0, timeout), read_timeout=timeout, total_timeout=timeout
         )
-        self._pools = OriginPools(allow_private=spec.webhook.allow_private_network, limits=limits)
+        private = webhook.allow_private_network if webhook else False
+        self._pools = OriginPools(allow_private=private, limits=limits)
+        self._url = URL(webhook.url) if webhook else URL()
         self.delivered = 0  # successful deliveries: a counter tests and health read
 
     async def close(self) -> None:
@@ -81,7 +93,11 @@ class Deliverer:
 
     async def post(self, body: bytes, event_id: str) -> None:
         """One attempt; raises :class:`DeliveryFailed` saying why it did not deliver."""
+        if self.subscription.spec.operation is not None:
+            await self._call(body, event_id)
+            return
         webhook = self.subscription.spec.webhook
+        assert webhook is not None
         try:
             secret = await self._secrets.resolve(webhook.secret)
             headers = [
@@ -95,6 +111,26 @@ class Deliverer:
             raise DeliveryFailed(f"{error.code}: {error.detail}") from None
         if not 200 <= answer.status < 300:
             raise DeliveryFailed(f"the receiver answered HTTP {answer.status}")
+
+    async def _call(self, body: bytes, event_id: str) -> None:
+        target = self.subscription.spec.operation
+        assert target is not None
+        meta = self.subscription.metadata
+        event = orjson.loads(body)
+        try:
+            payload = self._mapping(event) if self._mapping else event.get("data")
+        except MappingError as error:
+            raise DeliveryFailed(f"the mapping failed: {error}") from None
+        key = ResourceKey("Connection", target.connection, meta.environment)
+        try:
+            connector = self._connections.get(key)
+            await connector.call(
+                target.operation,
+                # as the gateway calls operations; the key is the same on every redelivery
+                {"body": payload, "query": {}, "idempotencyKey": f"{event_id}:{meta.name}"},
+            )
+        except IsthmusError as error:
+            raise DeliveryFailed(f"{error.code}: {error.detail}") from None
 
     async def handle(self, delivery: Delivery) -> None:
         body = delivery.message.body
@@ -132,10 +168,17 @@ class Deliverer:
 class SubscriptionWorker:
     """Runs a Deliverer per Subscription, started, replaced and stopped as they change."""
 
-    def __init__(self, bus: Bus, secrets: SecretResolver, dead: DeadLetterRepository) -> None:
+    def __init__(
+        self,
+        bus: Bus,
+        secrets: SecretResolver,
+        dead: DeadLetterRepository,
+        connections: ConnectionPool,
+    ) -> None:
         self._bus = bus
         self._secrets = secrets
         self._dead = dead
+        self._connections = connections
         self._running: dict[ResourceKey, _Running] = {}
         self.deliverers: dict[ResourceKey, Deliverer] = {}
 
@@ -158,7 +201,7 @@ class SubscriptionWorker:
             await self._bus.forget(topic, group_of(gone))
 
     def _start(self, key: ResourceKey, subscription: Subscription, topic: str) -> None:
-        deliverer = Deliverer(subscription, self._secrets, self._dead)
+        deliverer = Deliverer(subscription, self._secrets, self._dead, self._connections)
         self.deliverers[key] = deliverer
 
         async def run() -> None:

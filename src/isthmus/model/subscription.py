@@ -28,6 +28,18 @@ class WebhookTarget(Spec):
     timeout_seconds: float = Field(default=10.0, gt=0, le=120)
 
 
+class OperationDelivery(Spec):
+    """Call a connector operation with each event: its input's body is the mapping's
+    result (the event's data by default), with an idempotency key that is the same on
+    every redelivery of the event."""
+
+    connection: Annotated[Name, Ref("Connection")]
+    operation: str = Field(min_length=1)
+    mapping: str | None = Field(
+        default=None, description="JSONata over the CloudEvent giving the body (default: data)."
+    )
+
+
 class Retry(Spec):
     max_attempts: int = Field(default=5, ge=1, le=50)
     initial_delay_seconds: float = Field(default=1.0, gt=0, le=3600)
@@ -40,7 +52,10 @@ class Retry(Spec):
 
 class SubscriptionSpec(Spec):
     event_type: Annotated[Name, Ref("EventType")]
-    webhook: WebhookTarget
+    webhook: WebhookTarget | None = None
+    operation: OperationDelivery | None = Field(
+        default=None, description="Instead of a webhook: a connector operation."
+    )
     filter: str | None = Field(
         default=None,
         description="JSONata over the CloudEvent; only events for which it is true are "
@@ -50,14 +65,20 @@ class SubscriptionSpec(Spec):
     paused: bool = Field(default=False, description="Keep events, deliver none, until false.")
 
     @model_validator(mode="after")
-    def _filter_compiles(self) -> SubscriptionSpec:
-        if self.filter is not None:
-            from isthmus.mapping import Mapping, MappingError
+    def _one_target_and_expressions_compile(self) -> SubscriptionSpec:
+        if (self.webhook is None) == (self.operation is None):
+            raise ValueError("deliver to exactly one target: 'webhook' or 'operation'")
+        from isthmus.mapping import Mapping, MappingError
 
-            try:
-                Mapping(self.filter)
-            except MappingError as exc:
-                raise ValueError(f"filter: {exc}") from None
+        for name, text in (
+            ("filter", self.filter),
+            ("operation.mapping", self.operation.mapping if self.operation else None),
+        ):
+            if text is not None:
+                try:
+                    Mapping(text)
+                except MappingError as exc:
+                    raise ValueError(f"{name}: {exc}") from None
         return self
 
 
