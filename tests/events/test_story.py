@@ -67,7 +67,9 @@ async def test_customer_created_reaches_three_consumers_then_a_fourth(
         await until(lambda: ("Subscription", "analytics") in _delivering(running), 5.0)
 
         await publish(running, "c-101")  # the publisher is the same as before
-        await until(lambda: len(analytics.events) == 1 and len(billing.events) == 2)
+        await until(
+            lambda: (len(analytics.events), len(billing.events), len(dashboard.events)) == (1, 2, 2)
+        )
         await until_async(lambda: in_marketing("c-101"), lambda status: status == 200)
         assert analytics.events[0]["subject"] == "c-101"  # from when it was added on
         assert [e["subject"] for e in dashboard.events] == ["c-100", "c-101"]
