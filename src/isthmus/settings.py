@@ -76,7 +76,7 @@ class Settings(BaseSettings):
     bus: str = Field(
         default="embedded",
         description="Where events travel: 'embedded' (the store itself), 'rabbitmq', "
-        "'nats' or 'redis' (isthmus connectors' and buses' extras).",
+        "'nats' or 'redis' (each installed with the extra of its name).",
     )
     bus_url: str | None = Field(
         default=None,

@@ -74,7 +74,7 @@ async def replay_dead_letter(id: Annotated[int, Path(ge=1)], request: Request) -
             remediation="A replay happens once; the receiver has the event's id to check.",
         )
     try:
-        await deliverer.post(letter.event, letter.event_id)
+        await deliverer.post(letter.event, orjson.loads(letter.event))
     except DeliveryFailed as failure:
         new_id = await hub.store.dead_letters.add(
             letter.subscription, letter.environment, letter.event_id, letter.event,

@@ -14,7 +14,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from isthmus import __version__
-from isthmus.gateway.events import schema_uri
+from isthmus.events.naming import schema_uri
 from isthmus.model import Api, Connection, EventType, EventVersion, Subscription
 from isthmus.model.api import EventTarget
 from isthmus.store import Store

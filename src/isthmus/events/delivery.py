@@ -18,6 +18,7 @@ import asyncio
 import contextlib
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
 import orjson
 import structlog
@@ -27,8 +28,8 @@ from isthmus.connectors.base import SecretResolver
 from isthmus.connectors.http import Limits, OriginPools
 from isthmus.errors import IsthmusError
 from isthmus.events.base import Bus, Delivery
+from isthmus.events.naming import STRUCTURED, topic_of
 from isthmus.events.webhooks import signed_headers
-from isthmus.gateway.events import STRUCTURED, topic_of
 from isthmus.gateway.pool import ConnectionPool
 from isthmus.mapping import Mapping as Jsonata
 from isthmus.mapping import MappingError
@@ -91,10 +92,12 @@ class Deliverer:
         except MappingError:
             return False  # a filter that cannot judge an event does not let it through
 
-    async def post(self, body: bytes, event_id: str) -> None:
-        """One attempt; raises :class:`DeliveryFailed` saying why it did not deliver."""
+    async def post(self, body: bytes, event: dict[str, Any]) -> None:
+        """One attempt with ``body`` (``event`` parsed); raises :class:`DeliveryFailed`
+        saying why it did not deliver."""
+        event_id = str(event.get("id", ""))
         if self.subscription.spec.operation is not None:
-            await self._call(body, event_id)
+            await self._call(event, event_id)
             return
         webhook = self.subscription.spec.webhook
         assert webhook is not None
@@ -112,11 +115,10 @@ class Deliverer:
         if not 200 <= answer.status < 300:
             raise DeliveryFailed(f"the receiver answered HTTP {answer.status}")
 
-    async def _call(self, body: bytes, event_id: str) -> None:
+    async def _call(self, event: dict[str, Any], event_id: str) -> None:
         target = self.subscription.spec.operation
         assert target is not None
         meta = self.subscription.metadata
-        event = orjson.loads(body)
         try:
             payload = self._mapping(event) if self._mapping else event.get("data")
         except MappingError as error:
@@ -145,7 +147,7 @@ class Deliverer:
         attempt = delivery.redelivered + 1
         retry = self.subscription.spec.retry
         try:
-            await self.post(body, event_id)
+            await self.post(body, event)
         except DeliveryFailed as failure:
             if attempt < retry.max_attempts:
                 await delivery.nack(delay=retry.delay(attempt))

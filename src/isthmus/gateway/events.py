@@ -22,12 +22,12 @@ from cloudevents.core.exceptions import BaseCloudEventException
 
 from isthmus.errors import BadRequest, ValidationFailed
 from isthmus.events.base import Bus, Message
+from isthmus.events.naming import STRUCTURED, schema_uri, topic_of
 from isthmus.gateway.http import GatewayRequest, GatewayResponse, json_response
 from isthmus.gateway.schemas import SchemaCheck
 from isthmus.gateway.validation import parse_json_body
 from isthmus.model import EventType
 
-STRUCTURED = b"application/cloudevents+json"
 # attributes a publisher may not set: the hub vouches for them
 _HUB_OWNED = ("dataschema",)
 
@@ -63,15 +63,6 @@ class CompiledEvent:
             spec.ordering_key or spec.subject,
             chosen.deprecated,
         )
-
-
-def schema_uri(name: str, version: int) -> str:
-    """The ``dataschema`` of events of ``name`` at ``version``: a stable URN."""
-    return f"urn:isthmus:eventtype:{name}:v{version}"
-
-
-def topic_of(environment: str, event_type: str) -> str:
-    return f"{environment}.{event_type}"
 
 
 def _pointer(data: Any, pointer: str | None) -> str | None:
