@@ -6,7 +6,7 @@ dead letter replays once. A Subscription applied later receives the next event."
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -14,6 +14,8 @@ import orjson
 import pytest
 from aiohttp import web
 
+from isthmus.events.base import Bus, Delivery, Message
+from isthmus.events.delivery import SubscriptionWorker
 from isthmus.events.webhooks import SignatureRefused, new_secret, verify
 from isthmus.store import Change
 from tests.connectors.fakes.common import running as serving
@@ -58,9 +60,8 @@ async def receiver() -> AsyncIterator[Receiver]:
         yield state
 
 
-async def subscribe(running: Running, name: str, url: str, **spec: Any) -> None:
-    await running.hub.vault.set("hook-secret", SECRET)
-    subscription = resource(
+def subscription_of(name: str, url: str, **spec: Any) -> Any:
+    return resource(
         {
             "kind": "Subscription",
             "metadata": {"name": name, "environment": "sandbox", "owner": "billing"},
@@ -76,6 +77,11 @@ async def subscribe(running: Running, name: str, url: str, **spec: Any) -> None:
             },
         }
     )
+
+
+async def subscribe(running: Running, name: str, url: str, **spec: Any) -> None:
+    await running.hub.vault.set("hook-secret", SECRET)
+    subscription = subscription_of(name, url, **spec)
     await running.hub.store.resources.apply([Change("create", subscription.key, subscription)])
     await running.hub.snapshots.refresh()
 
@@ -192,6 +198,54 @@ async def test_an_operation_receives_the_mapped_event_with_an_idempotency_key(
     await until_async(mirrored, lambda status: status == 200)
     item = (await running.get("/stock/v1/items/c-77", running.key)).json()
     assert item == {"sku": "c-77", "qty": 1}
+
+
+class BreakingBus(Bus):
+    """The hub's bus, except that the first consume breaks after handing out one event:
+    the fault a dropped broker connection or a locked store causes."""
+
+    def __init__(self, bus: Bus) -> None:
+        self.bus = bus
+        self.broke = False
+
+    async def publish(self, messages: Sequence[Message]) -> None:
+        await self.bus.publish(messages)
+
+    async def declare(self, topic: str, group: str) -> None:
+        await self.bus.declare(topic, group)
+
+    async def consume(self, topic: str, group: str, prefetch: int = 64) -> AsyncIterator[Delivery]:
+        async for delivery in self.bus.consume(topic, group, prefetch):
+            yield delivery
+            if not self.broke:
+                self.broke = True
+                raise ConnectionResetError("the connection to the bus dropped")
+
+    async def forget(self, topic: str, group: str) -> None:
+        await self.bus.forget(topic, group)
+
+    async def close(self) -> None:
+        pass
+
+
+async def test_a_subscription_whose_bus_fails_consumes_again_and_loses_nothing(
+    running: Running, events: object, receiver: Receiver
+) -> None:
+    hub = running.hub
+    breaking = BreakingBus(hub.bus)
+    worker = SubscriptionWorker(breaking, hub.vault, hub.store.dead_letters, hub.pool)
+    await hub.vault.set("hook-secret", SECRET)
+    subscription = subscription_of("billing", receiver.url)  # not applied: this worker alone
+    await worker.sync({subscription.key: subscription})
+    try:
+        for n in range(5):
+            await publish(running, f"c-{n}")
+        await until(lambda: len({e["subject"] for e in receiver.events}) == 5)
+    finally:
+        await worker.aclose()
+    assert breaking.broke
+    assert worker.restarts == 1
+    assert sorted({e["subject"] for e in receiver.events}) == [f"c-{n}" for n in range(5)]
 
 
 def test_a_subscription_delivers_to_exactly_one_target() -> None:

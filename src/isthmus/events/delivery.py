@@ -38,6 +38,8 @@ from isthmus.store.dead_letters import DeadLetterRepository
 
 log = structlog.get_logger(__name__)
 
+RESTART_FIRST, RESTART_CAP = 0.2, 30.0  # seconds before a failed consumer consumes again
+
 
 class DeliveryFailed(Exception):
     """Why one attempt did not deliver: said in the dead letter, never to a caller."""
@@ -158,7 +160,7 @@ class Deliverer:
                 "subscription.dead_letter",
                 subscription=meta.name,
                 environment=meta.environment,
-                event=event_id,
+                event_id=event_id,
                 attempts=attempt,
             )
             await delivery.ack()
@@ -183,6 +185,7 @@ class SubscriptionWorker:
         self._connections = connections
         self._running: dict[ResourceKey, _Running] = {}
         self.deliverers: dict[ResourceKey, Deliverer] = {}
+        self.restarts = 0  # consumers started again after a failure: a counter tests read
 
     async def sync(self, subscriptions: Mapping[ResourceKey, Subscription]) -> None:
         for key, subscription in subscriptions.items():
@@ -207,9 +210,28 @@ class SubscriptionWorker:
         self.deliverers[key] = deliverer
 
         async def run() -> None:
+            failures = 0
             try:
-                async for delivery in self._bus.consume(topic, group_of(subscription)):
-                    await deliverer.handle(delivery)
+                while True:
+                    try:
+                        async for delivery in self._bus.consume(topic, group_of(subscription)):
+                            await deliverer.handle(delivery)
+                            failures = 0
+                    except Exception as error:
+                        # a broker or store hiccup must not stop a Subscription for good:
+                        # what it held goes back to the group, and it consumes again
+                        failures += 1
+                        pause = min(RESTART_CAP, RESTART_FIRST * 2 ** (failures - 1))
+                        log.warning(
+                            "subscription.consumer_failed",
+                            subscription=subscription.metadata.name,
+                            environment=subscription.metadata.environment,
+                            error=type(error).__name__,
+                            retry_in=pause,
+                            exc_info=True,
+                        )
+                        self.restarts += 1
+                        await asyncio.sleep(pause)
             finally:
                 await deliverer.close()
 
