@@ -41,7 +41,9 @@ class Hub:
         self.metrics = GatewayMetrics()
         self.snapshots = SnapshotHolder(self.store, self.pool, self.tokens)
         url = settings.bus_url or settings.resolved_database_url()
-        self.bus = bus_type(settings.bus).open({"url": url})
+        self.bus = bus_type(settings.bus).open(
+            {"url": url, "redeliverAfterSeconds": settings.bus_redeliver_after_seconds}
+        )
         self.deliveries = SubscriptionWorker(
             self.bus, self.vault, self.store.dead_letters, self.pool
         )

@@ -83,6 +83,13 @@ class Settings(BaseSettings):
         description="The broker's URL (amqp://…, nats://…, redis://…); the embedded bus "
         "uses the store's database.",
     )
+    bus_redeliver_after_seconds: float = Field(
+        default=30.0,
+        gt=0,
+        description="How long a message handed to a member that stopped answering (a "
+        "killed process, a lost connection) waits before it goes to another member "
+        "(embedded, NATS, Redis; RabbitMQ redelivers when the connection closes).",
+    )
     snapshot_poll_seconds: float = Field(
         default=1.0,
         gt=0,

@@ -87,6 +87,13 @@ class Process:
                 await asyncio.sleep(0.1)
         raise AssertionError(f"not ready after {timeout}s:\n{self.output}")
 
+    def kill(self) -> None:
+        """SIGKILL: no chance to clean up, as when a machine or container dies."""
+        self.popen.send_signal(signal.SIGKILL)
+        self.popen.wait()
+        self._out.close()
+        self._err.close()
+
     def stop(self, timeout: float = 15) -> int:
         """SIGINT, as Ctrl-C would send; returns the exit status."""
         if self.popen.poll() is None:

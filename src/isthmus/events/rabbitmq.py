@@ -24,6 +24,7 @@ if TYPE_CHECKING:
 
 EXCHANGE = "isthmus.events"
 QUORUM = {"x-queue-type": "quorum"}
+CLOSE_SECONDS = 5.0  # how long a stopping consumer waits for the broker to close its channel
 
 
 class RabbitDelivery(Delivery):
@@ -124,15 +125,21 @@ class RabbitBus(Bus):
     async def consume(self, topic: str, group: str, prefetch: int = 64) -> AsyncIterator[Delivery]:
         assert self._connection is not None
         channel = await self._connection.channel()
+        # a plain consumer feeding a local queue, not aio-pika's QueueIterator: closing
+        # that one waits on a basic.cancel reply that may never come (seen on shutdown)
+        inbox: asyncio.Queue[AbstractIncomingMessage] = asyncio.Queue()
         try:
             await channel.set_qos(prefetch_count=prefetch)
             queue = await self._queue(channel, topic, group)
-            async with queue.iterator() as incoming:
-                async for message in incoming:
-                    yield RabbitDelivery(message)
+            await queue.consume(inbox.put)
+            while True:
+                yield RabbitDelivery(await inbox.get())
         finally:
-            if not channel.is_closed:
-                await channel.close()  # what it held unacked goes back to the queue
+            # closing the channel ends the consumer; what it held unacked goes back to
+            # the queue (and if the close is not answered, it goes back when the
+            # connection closes)
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(asyncio.shield(channel.close()), CLOSE_SECONDS)
 
     async def forget(self, topic: str, group: str) -> None:
         assert self._connection is not None
