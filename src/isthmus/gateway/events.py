@@ -11,9 +11,7 @@ Environment. The answer is ``202`` with the event's id once the bus has it.
 
 from __future__ import annotations
 
-import uuid
-from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 import orjson
@@ -21,63 +19,11 @@ from cloudevents.core.bindings.http import HTTPMessage, from_http_event
 from cloudevents.core.exceptions import BaseCloudEventException
 
 from isthmus.errors import BadRequest, ValidationFailed
-from isthmus.events.base import Bus, Message
-from isthmus.events.naming import STRUCTURED, schema_uri, topic_of
+from isthmus.events.base import Bus
+from isthmus.events.compose import CompiledEvent
+from isthmus.events.naming import STRUCTURED
 from isthmus.gateway.http import GatewayRequest, GatewayResponse, json_response
-from isthmus.gateway.schemas import SchemaCheck
 from isthmus.gateway.validation import parse_json_body
-from isthmus.model import EventType
-
-# attributes a publisher may not set: the hub vouches for them
-_HUB_OWNED = ("dataschema",)
-
-
-@dataclass(frozen=True)
-class CompiledEvent:
-    """What an event route publishes: one version of one EventType."""
-
-    name: str
-    type: str
-    version: int
-    check: SchemaCheck
-    dataschema: str
-    subject: str | None  # JSON pointer into the data
-    key: str | None
-    deprecated: bool
-
-    @classmethod
-    def of(cls, event_type: EventType, version: int | None) -> CompiledEvent:
-        chosen = (
-            event_type.latest()
-            if version is None
-            else next(v for v in event_type.spec.versions if v.version == version)
-        )
-        spec = event_type.spec
-        return cls(
-            event_type.metadata.name,
-            event_type.cloudevents_type,
-            chosen.version,
-            SchemaCheck(chosen.data_schema),
-            schema_uri(event_type.metadata.name, chosen.version),
-            spec.subject,
-            spec.ordering_key or spec.subject,
-            chosen.deprecated,
-        )
-
-
-def _pointer(data: Any, pointer: str | None) -> str | None:
-    if pointer is None:
-        return None
-    value = data
-    for part in pointer.lstrip("/").split("/"):
-        part = part.replace("~1", "/").replace("~0", "~")
-        if isinstance(value, dict) and part in value:
-            value = value[part]
-        elif isinstance(value, list) and part.isdigit() and int(part) < len(value):
-            value = value[int(part)]
-        else:
-            return None
-    return value if isinstance(value, str) else orjson.dumps(value).decode()
 
 
 def _received(request: GatewayRequest) -> tuple[dict[str, Any], Any]:
@@ -115,7 +61,7 @@ async def publish(
     request: GatewayRequest, event: CompiledEvent, bus: Bus, environment: str
 ) -> GatewayResponse:
     attributes, data = _received(request)
-    problems = event.check.problems(data, "data")
+    problems = event.problems(data)
     if problems:
         raise ValidationFailed(
             f"The event's data does not fit {event.name} v{event.version}; nothing was published.",
@@ -126,32 +72,8 @@ async def publish(
             f"This route publishes '{event.type}' events, not '{attributes['type']}'.",
             extensions={"errors": [{"pointer": "/type", "message": f"must be {event.type}"}]},
         )
-    for owned in _HUB_OWNED:
-        attributes.pop(owned, None)
-    completed: dict[str, Any] = {
-        "specversion": "1.0",
-        "id": attributes.pop("id", None) or uuid.uuid4().hex,
-        "source": attributes.pop("source", None) or f"/apps/{request.app}",
-        "type": event.type,
-        "time": attributes.pop("time", None) or datetime.now(UTC).isoformat(),
-        "datacontenttype": "application/json",
-        "dataschema": event.dataschema,
-    }
-    subject = attributes.pop("subject", None) or _pointer(data, event.subject)
-    if subject is not None:
-        completed["subject"] = subject
-    attributes.pop("specversion", None)
-    attributes.pop("type", None)
-    attributes.pop("datacontenttype", None)
-    completed |= {k: v if isinstance(v, str) else str(v) for k, v in attributes.items()}
-    completed["isthmusapp"] = request.app  # who published it (an extension attribute)
-    completed["data"] = data
-    body = orjson.dumps(completed)
-    message = Message(
-        topic_of(environment, event.name),
-        body,
-        {"ce-id": completed["id"], "ce-type": event.type, "content-type": STRUCTURED.decode()},
-        _pointer(data, event.key),
+    completed, message = event.compose(
+        environment, data, f"/apps/{request.app}", attributes, {"isthmusapp": request.app}
     )
     await bus.publish([message])
     return json_response(

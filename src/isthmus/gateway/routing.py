@@ -17,8 +17,8 @@ from urllib.parse import unquote
 import orjson
 
 from isthmus.errors import FatalError, MethodNotAllowed, NotFound
+from isthmus.events.compose import CompiledEvent
 from isthmus.gateway.collections import CompiledCollection
-from isthmus.gateway.events import CompiledEvent
 from isthmus.gateway.imported import ImportedContract
 from isthmus.gateway.openapi import DOCUMENT_PATH, document
 from isthmus.gateway.schemas import SchemaCheck
