@@ -9,6 +9,7 @@ from typing import Self
 
 from isthmus.events.delivery import SubscriptionWorker
 from isthmus.events.registry import bus_type
+from isthmus.events.triggers import TriggerWorker
 from isthmus.gateway.counters import counters_for
 from isthmus.gateway.metrics import GatewayMetrics
 from isthmus.gateway.pool import ConnectionPool
@@ -47,6 +48,9 @@ class Hub:
         self.deliveries = SubscriptionWorker(
             self.bus, self.vault, self.store.dead_letters, self.pool
         )
+        self.triggers = TriggerWorker(
+            self.bus, self.pool, self.store.leases, self.store.dead_letters
+        )
         self._stack = AsyncExitStack()
         self._follower: asyncio.Task[None] | None = None
 
@@ -57,6 +61,8 @@ class Hub:
             self.snapshots.bus = await self._stack.enter_async_context(self.bus)
             self._stack.push_async_callback(self.deliveries.aclose)  # before the bus closes
             self.snapshots.subscriptions = self.deliveries
+            self._stack.push_async_callback(self.triggers.aclose)
+            self.snapshots.triggers = self.triggers
             await self.tokens.ensure_key()
             self._stack.push_async_callback(self.audit.drain)  # after the pool has closed
             self._stack.push_async_callback(self.pool.aclose)

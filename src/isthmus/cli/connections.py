@@ -111,3 +111,37 @@ def connection_authorize(
 
     reference = run(go())
     ok(f"{name} ({environment}) is authorized; its refresh token is in {reference}")
+
+
+@connections.command("outbox")
+def connection_outbox(
+    name: str = typer.Argument(..., help="A SQL Connection with an outbox trigger."),
+    environment: str = typer.Option("sandbox", "--environment", "-e"),
+    home: Path | None = HomeOption,
+) -> None:
+    """Print the CREATE TABLE of the Connection's outbox in its database's dialect."""
+    from sqlalchemy.engine import make_url
+
+    from isthmus.connectors.sql.config import SqlConfig
+    from isthmus.connectors.sql.outbox import create_statement
+
+    async def go() -> Connection:
+        async with Store.open(settings(home).resolved_database_url()) as store:
+            found = await store.resources.get(ResourceKey(Connection.__name__, name, environment))
+        if not isinstance(found, Connection):
+            raise NotFound(
+                f"No Connection '{name}' in Environment '{environment}'.",
+                remediation="Apply a project that declares it, or name its Environment "
+                "with --environment.",
+            )
+        return found
+
+    connection = run(go())
+    tables = sorted({t.outbox.table for t in connection.spec.triggers if t.outbox is not None})
+    if connection.spec.connector != "sql" or not tables:
+        fail(f"{name} ({environment}) is not a SQL Connection with an outbox trigger.")
+        raise typer.Exit(1)
+    url = make_url(SqlConfig.model_validate(connection.spec.config).url)
+    dialect = url.get_dialect()()
+    for table in tables:
+        sys.stdout.write(create_statement(table, dialect) + "\n")

@@ -1,4 +1,4 @@
-"""Dead letters of Subscriptions: listed, inspected, replayed once."""
+"""Dead letters of Subscriptions (and of triggers): listed, inspected, replayed once."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ from pydantic import BaseModel
 
 from isthmus.errors import Conflict, NotFound
 from isthmus.events.delivery import DeliveryFailed
+from isthmus.events.triggers import TRIGGER_PREFIX
 from isthmus.hub import Hub
 from isthmus.model import ResourceKey
 from isthmus.store.dead_letters import DeadLetter
@@ -61,6 +62,12 @@ async def replay_dead_letter(id: Annotated[int, Path(ge=1)], request: Request) -
     letter = await hub.store.dead_letters.get(id)
     if letter is None:
         raise NotFound(f"No dead letter {id}.")
+    if letter.subscription.startswith(TRIGGER_PREFIX):
+        raise Conflict(
+            f"Dead letter {id} is an event a trigger could not publish: there is nothing "
+            "to deliver it to again.",
+            remediation="Fix the source (e.g. the outbox row's payload) and write it again.",
+        )
     key = ResourceKey("Subscription", letter.subscription, letter.environment)
     deliverer = hub.deliveries.deliverers.get(key)
     if deliverer is None:

@@ -14,6 +14,7 @@ import structlog
 
 from isthmus.events.base import Bus
 from isthmus.events.delivery import SubscriptionWorker
+from isthmus.events.triggers import TriggerWorker
 from isthmus.gateway.pool import ConnectionPool
 from isthmus.gateway.ratelimit import NO_POLICIES, Policies
 from isthmus.gateway.routing import RouteTable
@@ -57,6 +58,7 @@ class SnapshotHolder:
         self.tokens = tokens
         self.bus: Bus | None = None  # where event routes publish; the hub sets it
         self.subscriptions: SubscriptionWorker | None = None  # the hub's, when it delivers
+        self.triggers: TriggerWorker | None = None  # the hub's, when it relays
         self.current: Snapshot | None = None
         self._lock = asyncio.Lock()
 
@@ -84,6 +86,8 @@ class SnapshotHolder:
             await self.subscriptions.sync(
                 {r.key: r for r in resources if isinstance(r, Subscription)}
             )
+        if self.triggers is not None:
+            await self.triggers.sync(connections, event_types)
         keys = {
             digest: Caller(key_id, app, environment)
             for digest, (key_id, app, environment) in digests.items()

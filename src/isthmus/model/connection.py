@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import Field
+from pydantic import Field, field_validator
 
 from isthmus.model.base import Name, Ref, Resource, ScopedMetadata, Spec
 from isthmus.model.registry import register_kind
+from isthmus.model.trigger import Trigger
 
 
 class ConnectionSpec(Spec):
@@ -17,6 +18,18 @@ class ConnectionSpec(Spec):
         default_factory=dict,
         description="Connector configuration; its schema comes from the connector type.",
     )
+    triggers: list[Trigger] = Field(
+        default_factory=list,
+        description="Where this System starts events: an outbox table, a webhook, a poll.",
+    )
+
+    @field_validator("triggers")
+    @classmethod
+    def _names_unique(cls, triggers: list[Trigger]) -> list[Trigger]:
+        names = [t.name for t in triggers]
+        if twice := sorted({n for n in names if names.count(n) > 1}):
+            raise ValueError(f"trigger names must be unique: {', '.join(twice)}")
+        return triggers
 
 
 @register_kind

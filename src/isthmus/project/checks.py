@@ -91,6 +91,13 @@ def connection_config(resource: Connection) -> Iterator[Finding]:
         for error in exc.errors(include_url=False):
             path = ("spec", "config", *error["loc"])
             yield path, message_for(error), hint_for(connector.config_model, error)
+    for index, trigger in enumerate(spec.triggers):
+        if trigger.outbox is not None and spec.connector != "sql":
+            yield (
+                ("spec", "triggers", index, "outbox"),
+                f"an outbox is a table in a SQL database; connector '{spec.connector}' has none",
+                "Declare the outbox trigger on a Connection of the 'sql' connector.",
+            )
 
 
 def event_versions(resource: EventType) -> Iterator[Finding]:

@@ -1,0 +1,163 @@
+"""Runs the triggers Connections declare: each outbox relay (and each poller) as a task,
+started, replaced and stopped as the resources change — the same shape as the
+Subscription worker. Webhook triggers need no task: the gateway receives them.
+
+Each trigger holds a lease in the store while it works, so among several hubs on one
+store one relays a given outbox (or polls a given stream); when that hub dies, another
+takes over once the lease runs out.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import structlog
+
+from isthmus.connectors.sql.connector import SqlConnector
+from isthmus.errors import ConfigurationError, IsthmusError
+from isthmus.events.base import Bus
+from isthmus.events.compose import CompiledEvent
+from isthmus.events.outbox import OutboxRelay
+from isthmus.gateway.pool import ConnectionPool
+from isthmus.model import Connection, EventType, ResourceKey
+from isthmus.model.trigger import Trigger
+from isthmus.store.dead_letters import DeadLetterRepository
+from isthmus.store.leases import LeaseRepository
+
+log = structlog.get_logger(__name__)
+
+LEASE_SECONDS = 10.0
+TRIGGER_PREFIX = "trigger:"  # Subscription names cannot hold ':', so no name is taken
+RESTART_FIRST, RESTART_CAP = 0.2, 30.0
+
+
+def trigger_name(environment: str, connection: str, trigger: str) -> str:
+    """How a trigger is named in leases, dead letters and logs."""
+    return f"{TRIGGER_PREFIX}{environment}/{connection}/{trigger}"
+
+
+@dataclass
+class _Running:
+    fingerprint: tuple[Any, ...]
+    task: asyncio.Task[None]
+    worker: Any  # the OutboxRelay (or poller) it runs
+
+
+class TriggerWorker:
+    def __init__(
+        self,
+        bus: Bus,
+        connections: ConnectionPool,
+        leases: LeaseRepository,
+        dead: DeadLetterRepository,
+        lease_seconds: float = LEASE_SECONDS,
+    ) -> None:
+        self._bus = bus
+        self._connections = connections
+        self._leases = leases
+        self._dead = dead
+        self._lease_seconds = lease_seconds
+        self._holder = uuid.uuid4().hex  # this hub process
+        self._running: dict[str, _Running] = {}
+
+    @property
+    def workers(self) -> dict[str, Any]:
+        return {name: running.worker for name, running in self._running.items()}
+
+    async def sync(
+        self, connections: Mapping[ResourceKey, Connection], event_types: Mapping[str, EventType]
+    ) -> None:
+        wanted: dict[str, tuple[ResourceKey, Trigger, EventType]] = {}
+        for key, connection in connections.items():
+            for trigger in connection.spec.triggers:
+                event_type = event_types.get(trigger.event_type)
+                if trigger.source == "webhook" or event_type is None:
+                    continue
+                name = trigger_name(key.environment or "", key.name, trigger.name)
+                wanted[name] = (key, trigger, event_type)
+        for name in [n for n in self._running if n not in wanted]:
+            await self._stop(name)
+        for name, (key, trigger, event_type) in wanted.items():
+            # a changed Connection config reopens the connector in the pool; the task
+            # asks the pool each round, so only the trigger's own spec restarts it
+            fingerprint = (key, trigger, event_type.latest().version)
+            current = self._running.get(name)
+            if current is not None and current.fingerprint == fingerprint:
+                continue
+            await self._stop(name)
+            self._start(name, key, trigger, event_type, fingerprint)
+
+    def _start(
+        self,
+        name: str,
+        key: ResourceKey,
+        trigger: Trigger,
+        event_type: EventType,
+        fingerprint: tuple[Any, ...],
+    ) -> None:
+        assert trigger.outbox is not None
+        relay = OutboxRelay(
+            name,
+            key.environment or "",
+            key.name,
+            trigger.outbox,
+            CompiledEvent.of(event_type),
+            self._bus,
+            self._dead,
+        )
+        task = asyncio.create_task(self._relay_forever(relay, key), name=name)
+        self._running[name] = _Running(fingerprint, task, relay)
+
+    async def _relay_forever(self, relay: OutboxRelay, key: ResourceKey) -> None:
+        failures = 0
+        while True:
+            try:
+                if not await self._leases.take(relay.name, self._holder, self._lease_seconds):
+                    await asyncio.sleep(self._lease_seconds / 3)  # another hub relays it
+                    continue
+                taken = await relay.round(_runner(self._connections, key))
+                failures = 0
+                if taken < relay.source.batch:
+                    await asyncio.sleep(relay.source.poll_seconds)
+            except Exception as error:
+                # the database or the bus is away: try again later, nothing is lost (the
+                # rows stay in the outbox until they are published)
+                failures += 1
+                pause = min(RESTART_CAP, RESTART_FIRST * 2 ** (failures - 1))
+                log.warning(
+                    "trigger.failed",
+                    trigger=relay.name,
+                    error=type(error).__name__,
+                    detail=error.detail if isinstance(error, IsthmusError) else None,
+                    retry_in=pause,
+                )
+                await asyncio.sleep(pause)
+
+    async def _stop(self, name: str) -> None:
+        running = self._running.pop(name, None)
+        if running is None:
+            return
+        running.task.cancel()
+        with contextlib.suppress(asyncio.CancelledError, Exception):
+            await running.task
+        with contextlib.suppress(Exception):
+            await self._leases.release(name, self._holder)
+
+    async def aclose(self) -> None:
+        for name in list(self._running):
+            await self._stop(name)
+
+
+def _runner(connections: ConnectionPool, key: ResourceKey) -> Any:
+    connector = connections.get(key)
+    if not isinstance(connector, SqlConnector) or connector.runner is None:
+        raise ConfigurationError(
+            f"Connection '{key.name}' has an outbox trigger but is not a SQL Connection.",
+            remediation="Declare outbox triggers on Connections of the 'sql' connector.",
+        )
+    return connector.runner
