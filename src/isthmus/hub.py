@@ -63,6 +63,7 @@ class Hub:
             self.snapshots.subscriptions = self.deliveries
             self._stack.push_async_callback(self.triggers.aclose)
             self.snapshots.triggers = self.triggers
+            self.snapshots.secrets = self.vault
             await self.tokens.ensure_key()
             self._stack.push_async_callback(self.audit.drain)  # after the pool has closed
             self._stack.push_async_callback(self.pool.aclose)

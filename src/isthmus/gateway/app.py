@@ -21,6 +21,7 @@ from isthmus.errors import (
     PayloadTooLarge,
     StoreUnavailable,
 )
+from isthmus.events import receiver
 from isthmus.gateway import auth, events, oauth
 from isthmus.gateway.cache import ResponseCache
 from isthmus.gateway.collections import (
@@ -171,6 +172,8 @@ class Gateway:
             raise StoreUnavailable("The gateway has not loaded its configuration yet.")
         if request.path in oauth.PATHS:
             return self._oauth(request, snapshot)
+        if request.path.startswith(receiver.PREFIX):  # a System's webhook: signed, no key
+            return await self._trigger(request, snapshot)
         # Authenticate first: without a key, not even the map of Apis and versions shows.
         caller = auth.authenticate(snapshot, request, self.issuer)
         request.app = caller.app
@@ -231,6 +234,15 @@ class Gateway:
                 "the hub runs with an event bus.",
             )
         return await events.publish(request, event, bus, environment)
+
+    async def _trigger(self, request: GatewayRequest, snapshot: Snapshot) -> GatewayResponse:
+        bus, secrets = self.holder.bus, self.holder.secrets
+        if bus is None or secrets is None:
+            raise ConfigurationError(
+                "This gateway receives no webhook triggers: it runs without an event bus.",
+                remediation="Run the hub (isthmus serve), which opens the bus.",
+            )
+        return await receiver.receive(request, snapshot.hooks, bus, secrets)
 
     def _page(
         self, request: GatewayRequest, collection: CompiledCollection, response: GatewayResponse

@@ -8,12 +8,14 @@ single assignment, so a request sees one consistent revision from start to finis
 from __future__ import annotations
 
 import asyncio
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import structlog
 
+from isthmus.connectors.base import SecretResolver
 from isthmus.events.base import Bus
 from isthmus.events.delivery import SubscriptionWorker
+from isthmus.events.receiver import CompiledHook, compile_hooks
 from isthmus.events.triggers import TriggerWorker
 from isthmus.gateway.pool import ConnectionPool
 from isthmus.gateway.ratelimit import NO_POLICIES, Policies
@@ -43,6 +45,7 @@ class Snapshot:
     policies: dict[str, Policies]  # app -> its Plan's limits
     token_keys: TokenKeys
     key_ids: frozenset[str]  # ids of the active API keys (tokens name the key they came from)
+    hooks: dict[str, CompiledHook] = field(default_factory=dict)  # webhook triggers by path
 
     def caller_for(self, key: str) -> Caller | None:
         """Who an API key belongs to, if it is active (looked up by its digest)."""
@@ -59,6 +62,7 @@ class SnapshotHolder:
         self.bus: Bus | None = None  # where event routes publish; the hub sets it
         self.subscriptions: SubscriptionWorker | None = None  # the hub's, when it delivers
         self.triggers: TriggerWorker | None = None  # the hub's, when it relays
+        self.secrets: SecretResolver | None = None  # for webhook triggers' secrets
         self.current: Snapshot | None = None
         self._lock = asyncio.Lock()
 
@@ -107,6 +111,7 @@ class SnapshotHolder:
             policies,
             await self.tokens.load(),
             frozenset(caller.key_id for caller in keys.values()),
+            compile_hooks(list(connections.values()), event_types),
         )
 
     async def follow(self, interval: float) -> None:

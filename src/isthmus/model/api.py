@@ -329,7 +329,19 @@ class ApiSpec(Spec):
         return published[-1] if published else None
 
 
+# the gateway's own first path segments (/oauth/token, /triggers/…): no Api may take them
+GATEWAY_OWNED = frozenset({"oauth", "triggers"})
+
+
 @register_kind
 class Api(Resource):
     kind: Literal["Api"] = "Api"
     spec: ApiSpec
+
+    @model_validator(mode="after")
+    def _name_is_free(self) -> Api:
+        if self.metadata.name in GATEWAY_OWNED:
+            raise ValueError(
+                f"'{self.metadata.name}' is a path of the gateway itself; name the Api otherwise"
+            )
+        return self

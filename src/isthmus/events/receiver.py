@@ -1,0 +1,121 @@
+"""Webhook triggers: a System POSTs to the gateway, the hub checks the signature and
+publishes an event of the trigger's EventType.
+
+``POST /triggers/ENVIRONMENT/CONNECTION/TRIGGER``. The signature is the caller's
+credential (there is no API key): Standard Webhooks headers, or an HMAC-SHA256 of the
+body in one header as GitHub, Shopify and many others send it. Nothing is published for
+a request that does not verify, is not JSON, or whose data (after the trigger's JSONata
+mapping) does not fit the EventType. The System's delivery id becomes the event's id, so
+a delivery the System retries is the same event to every consumer.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+from dataclasses import dataclass
+
+from isthmus.connectors.base import SecretResolver
+from isthmus.errors import MethodNotAllowed, NotFound, ValidationFailed
+from isthmus.events.base import Bus
+from isthmus.events.compose import CompiledEvent
+from isthmus.events.webhooks import SignatureRefused, verify
+from isthmus.gateway.http import GatewayRequest, GatewayResponse, json_response
+from isthmus.gateway.validation import parse_json_body
+from isthmus.mapping import Mapping, MappingError
+from isthmus.model import Connection, EventType
+from isthmus.model.trigger import WebhookSource
+
+PREFIX = "/triggers/"
+
+
+class HmacSignatureRefused(SignatureRefused):
+    remediation = (
+        "Send the HMAC-SHA256 of the exact body under the shared secret in the header the "
+        "trigger names, written as it says (hex or base64, after its prefix)."
+    )
+
+
+@dataclass(frozen=True)
+class CompiledHook:
+    connection: str
+    environment: str
+    name: str
+    source: WebhookSource
+    event: CompiledEvent
+    mapping: Mapping | None
+
+
+def compile_hooks(
+    connections: list[Connection], event_types: dict[str, EventType]
+) -> dict[str, CompiledHook]:
+    """Each webhook trigger by the path it is received on."""
+    hooks: dict[str, CompiledHook] = {}
+    for connection in connections:
+        environment = connection.metadata.environment
+        for trigger in connection.spec.triggers:
+            event_type = event_types.get(trigger.event_type)
+            if trigger.webhook is None or event_type is None:
+                continue
+            path = f"{PREFIX}{environment}/{connection.metadata.name}/{trigger.name}"
+            mapping = Mapping(trigger.webhook.mapping) if trigger.webhook.mapping else None
+            hooks[path] = CompiledHook(
+                connection.metadata.name,
+                environment,
+                trigger.name,
+                trigger.webhook,
+                CompiledEvent.of(event_type),
+                mapping,
+            )
+    return hooks
+
+
+async def receive(
+    request: GatewayRequest, hooks: dict[str, CompiledHook], bus: Bus, secrets: SecretResolver
+) -> GatewayResponse:
+    hook = hooks.get(request.path)
+    if hook is None:
+        raise NotFound("No webhook trigger is received at this path.")
+    request.api, request.route = f"trigger:{hook.connection}", hook.name  # for the access log
+    if request.method != "POST":
+        raise MethodNotAllowed("Webhook triggers take POST.", headers={"Allow": "POST"})
+    secret = await secrets.resolve(hook.source.secret)
+    delivery_id = _verified(hook.source, secret, request)
+    received = parse_json_body(request)
+    try:
+        data = hook.mapping(received) if hook.mapping else received
+    except MappingError as error:
+        raise ValidationFailed(f"The trigger's mapping failed on this payload: {error}") from None
+    problems = hook.event.problems(data)
+    if problems:
+        raise ValidationFailed(
+            f"The payload does not fit {hook.event.name} v{hook.event.version}; "
+            "nothing was published.",
+            extensions={"errors": problems},
+        )
+    attributes = {"id": delivery_id} if delivery_id else None
+    event, message = hook.event.compose(
+        hook.environment, data, f"/connections/{hook.connection}", attributes
+    )
+    await bus.publish([message])
+    return json_response(202, {"id": event["id"], "type": hook.event.type})
+
+
+def _verified(source: WebhookSource, secret: str, request: GatewayRequest) -> str | None:
+    """Refuse a request whose signature does not verify; returns its delivery id."""
+    if source.signature == "standard-webhooks":
+        headers = {k.decode("latin-1"): v.decode("latin-1") for k, v in request.headers}
+        verify(secret, headers, request.body)
+        return headers.get("webhook-id")
+    sent = (request.header(source.header.lower().encode()) or b"").decode("latin-1").strip()
+    digest = hmac.new(secret.encode(), request.body, hashlib.sha256).digest()
+    expected = source.prefix + (
+        digest.hex() if source.encoding == "hex" else base64.b64encode(digest).decode()
+    )
+    if not sent or not hmac.compare_digest(sent.encode(), expected.encode()):
+        raise HmacSignatureRefused(f"The {source.header} signature does not verify.")
+    if source.id_header is None:
+        return None
+    delivery = request.header(source.id_header.lower().encode())
+    return delivery.decode("latin-1")[:200] if delivery else None
