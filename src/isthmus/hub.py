@@ -49,7 +49,7 @@ class Hub:
             self.bus, self.vault, self.store.dead_letters, self.pool
         )
         self.triggers = TriggerWorker(
-            self.bus, self.pool, self.store.leases, self.store.dead_letters
+            self.bus, self.pool, self.store.leases, self.store.dead_letters, self.store.cursors
         )
         self._stack = AsyncExitStack()
         self._follower: asyncio.Task[None] | None = None

@@ -1,4 +1,4 @@
-"""Runs the triggers Connections declare: each outbox relay (and each poller) as a task,
+"""Runs the triggers Connections declare: each outbox relay and each poller as a task,
 started, replaced and stopped as the resources change — the same shape as the
 Subscription worker. Webhook triggers need no task: the gateway receives them.
 
@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import uuid
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -23,9 +23,11 @@ from isthmus.errors import ConfigurationError, IsthmusError
 from isthmus.events.base import Bus
 from isthmus.events.compose import CompiledEvent
 from isthmus.events.outbox import OutboxRelay
+from isthmus.events.poller import ROUND_LIMIT, Poller
 from isthmus.gateway.pool import ConnectionPool
 from isthmus.model import Connection, EventType, ResourceKey
 from isthmus.model.trigger import Trigger
+from isthmus.store.cursors import CursorRepository
 from isthmus.store.dead_letters import DeadLetterRepository
 from isthmus.store.leases import LeaseRepository
 
@@ -45,7 +47,7 @@ def trigger_name(environment: str, connection: str, trigger: str) -> str:
 class _Running:
     fingerprint: tuple[Any, ...]
     task: asyncio.Task[None]
-    worker: Any  # the OutboxRelay (or poller) it runs
+    worker: Any  # the OutboxRelay or Poller it runs
 
 
 class TriggerWorker:
@@ -55,12 +57,14 @@ class TriggerWorker:
         connections: ConnectionPool,
         leases: LeaseRepository,
         dead: DeadLetterRepository,
+        cursors: CursorRepository,
         lease_seconds: float = LEASE_SECONDS,
     ) -> None:
         self._bus = bus
         self._connections = connections
         self._leases = leases
         self._dead = dead
+        self._cursors = cursors
         self._lease_seconds = lease_seconds
         self._holder = uuid.uuid4().hex  # this hub process
         self._running: dict[str, _Running] = {}
@@ -100,38 +104,48 @@ class TriggerWorker:
         event_type: EventType,
         fingerprint: tuple[Any, ...],
     ) -> None:
-        assert trigger.outbox is not None
-        relay = OutboxRelay(
-            name,
-            key.environment or "",
-            key.name,
-            trigger.outbox,
-            CompiledEvent.of(event_type),
-            self._bus,
-            self._dead,
-        )
-        task = asyncio.create_task(self._relay_forever(relay, key), name=name)
-        self._running[name] = _Running(fingerprint, task, relay)
+        environment, event = key.environment or "", CompiledEvent.of(event_type)
+        worker: OutboxRelay | Poller
+        if trigger.outbox is not None:
+            relay = worker = OutboxRelay(
+                name, environment, key.name, trigger.outbox, event, self._bus, self._dead
+            )
+            step = lambda: relay.round(_runner(self._connections, key))  # noqa: E731
+            full, idle = trigger.outbox.batch, trigger.outbox.poll_seconds
+        else:
+            assert trigger.poll is not None
+            poller = worker = Poller(
+                name, environment, key.name, trigger.poll, event, self._bus, self._cursors,
+                self._dead,
+            )  # fmt: skip
+            step = lambda: poller.round(self._connections.get(key))  # noqa: E731
+            full, idle = ROUND_LIMIT, trigger.poll.interval_seconds
+        task = asyncio.create_task(self._run_forever(name, step, full, idle), name=name)
+        self._running[name] = _Running(fingerprint, task, worker)
 
-    async def _relay_forever(self, relay: OutboxRelay, key: ResourceKey) -> None:
+    async def _run_forever(
+        self, name: str, step: Callable[[], Awaitable[int]], full: int, idle: float
+    ) -> None:
+        """Rounds while this hub holds the trigger's lease: at once after a full round,
+        after ``idle`` otherwise."""
         failures = 0
         while True:
             try:
-                if not await self._leases.take(relay.name, self._holder, self._lease_seconds):
-                    await asyncio.sleep(self._lease_seconds / 3)  # another hub relays it
+                if not await self._leases.take(name, self._holder, self._lease_seconds):
+                    await asyncio.sleep(self._lease_seconds / 3)  # another hub runs it
                     continue
-                taken = await relay.round(_runner(self._connections, key))
+                taken = await step()
                 failures = 0
-                if taken < relay.source.batch:
-                    await asyncio.sleep(relay.source.poll_seconds)
+                if taken < full:
+                    await asyncio.sleep(idle)
             except Exception as error:
-                # the database or the bus is away: try again later, nothing is lost (the
-                # rows stay in the outbox until they are published)
+                # the System, the database or the bus is away: try again later; nothing
+                # is lost (outbox rows stay, a cursor moves only after publishing)
                 failures += 1
                 pause = min(RESTART_CAP, RESTART_FIRST * 2 ** (failures - 1))
                 log.warning(
                     "trigger.failed",
-                    trigger=relay.name,
+                    trigger=name,
                     error=type(error).__name__,
                     detail=error.detail if isinstance(error, IsthmusError) else None,
                     retry_in=pause,

@@ -10,6 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from isthmus.errors import StoreUnavailable
 from isthmus.store.audit import AuditRepository
+from isthmus.store.cursors import CursorRepository
 from isthmus.store.db import create_engine, migrate
 from isthmus.store.dead_letters import DeadLetterRepository
 from isthmus.store.keys import ApiKeyInfo, KeyRepository
@@ -33,6 +34,7 @@ class Store:
         self.audit = AuditRepository(engine)
         self.leases = LeaseRepository(engine)
         self.dead_letters = DeadLetterRepository(engine)
+        self.cursors = CursorRepository(engine)
 
     @classmethod
     def open(cls, url: str) -> Store:

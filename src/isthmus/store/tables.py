@@ -140,7 +140,7 @@ dead_letters = Table(
     "dead_letters",
     metadata,
     Column("id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True),
-    Column("subscription", String(63), nullable=False),
+    Column("subscription", String(250), nullable=False),  # or a trigger's name
     Column("environment", String(63), nullable=False),
     Column("event_id", String(200), nullable=False),
     Column("event", LargeBinary, nullable=False),
@@ -149,4 +149,13 @@ dead_letters = Table(
     Column("failed_at", DateTime(timezone=True), nullable=False),
     Column("replayed_at", DateTime(timezone=True), nullable=True),
     Index("ix_dead_letters_subscription", "subscription", "environment"),
+)
+
+# Where each polling trigger has read up to: the cursor value of the last record published.
+trigger_cursors = Table(
+    "trigger_cursors",
+    metadata,
+    Column("name", String(250), primary_key=True),
+    Column("cursor", JSON, nullable=True),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
 )

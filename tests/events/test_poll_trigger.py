@@ -1,0 +1,101 @@
+"""Polling triggers: a Connection's stream is read from a cursor kept in the store, and
+each new record becomes an event — once: the next round starts past the last record
+published, a record that does not fit goes to the dead letters, and a poller started
+again (a new hub) takes up from the stored cursor."""
+
+from __future__ import annotations
+
+import orjson
+
+from isthmus.events.compose import CompiledEvent
+from isthmus.events.poller import Poller
+from isthmus.events.triggers import trigger_name
+from isthmus.model import EventType, ResourceKey
+from isthmus.model.trigger import PollSource
+from isthmus.store import Change
+from isthmus.testing.buses import Inbox
+from tests.gateway.conftest import Running, resource
+
+NAME = trigger_name("sandbox", "crm-feed", "customers")
+
+
+def record(n: int, name: str | None = "someone") -> dict[str, object]:
+    fields: dict[str, object] = {"key": f"c-{n}", "changedAt": f"2026-12-01T10:00:{n:02d}Z"}
+    if name is not None:
+        fields["fullName"] = name
+    return fields
+
+
+async def test_new_records_become_events_once_from_the_stored_cursor(
+    running: Running, events: Inbox
+) -> None:
+    connection = resource(
+        {
+            "kind": "Connection",
+            "metadata": {"name": "crm-feed", "environment": "sandbox"},
+            "spec": {
+                "system": "crm",
+                "connector": "memory",
+                "config": {
+                    "collections": {
+                        "customers": {
+                            "primaryKey": "key",
+                            "cursorField": "changedAt",
+                            "records": [record(2, "Grace"), record(1, "Ada")],
+                        }
+                    }
+                },
+                "triggers": [
+                    {
+                        "name": "customers",
+                        "eventType": "customer-created",
+                        "poll": {
+                            "stream": "customers",
+                            "intervalSeconds": 0.05,
+                            "mapping": '{"id": key, "name": fullName}',
+                        },
+                    }
+                ],
+            },
+        }
+    )
+    hub = running.hub
+    await hub.store.resources.apply([Change("create", connection.key, connection)])
+    await hub.snapshots.refresh()
+    first = await events.take(2)
+    bodies = [orjson.loads(d.message.body) for d in first]
+    assert [b["data"] for b in bodies] == [
+        {"id": "c-1", "name": "Ada"},
+        {"id": "c-2", "name": "Grace"},
+    ]
+    assert bodies[0]["source"] == "/connections/crm-feed"
+    memory = hub.pool.get(connection.key)
+    await memory.call("customers.create", {"body": record(3, "Edsger")})
+    await memory.call("customers.create", {"body": record(4, name=None)})  # does not fit
+    (third,) = await events.take(1)
+    assert orjson.loads(third.message.body)["data"] == {"id": "c-3", "name": "Edsger"}
+    await events.nothing_more()
+    for delivery in [*first, third]:
+        await delivery.ack()
+    assert await hub.store.cursors.get(NAME) == "2026-12-01T10:00:04Z"
+    (letter,) = await hub.store.dead_letters.list(NAME)
+    assert "/data: is missing the required properties ['name']" in letter.error
+    # the hub stops; a poller started afresh (another hub) reads from the stored cursor
+    await hub.triggers.aclose()
+    event_type = await hub.store.resources.get(ResourceKey("EventType", "customer-created"))
+    assert isinstance(event_type, EventType)
+    again = Poller(
+        NAME,
+        "sandbox",
+        "crm-feed",
+        PollSource(stream="customers", mapping='{"id": key, "name": fullName}'),
+        CompiledEvent.of(event_type),
+        hub.bus,
+        hub.store.cursors,
+        hub.store.dead_letters,
+    )
+    assert await again.round(memory) == 0
+    await memory.call("customers.create", {"body": record(5, "Barbara")})
+    assert await again.round(memory) == 1
+    (fifth,) = await events.take(1)
+    assert orjson.loads(fifth.message.body)["subject"] == "c-5"
