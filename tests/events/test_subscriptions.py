@@ -248,6 +248,28 @@ async def test_a_subscription_whose_bus_fails_consumes_again_and_loses_nothing(
     assert sorted({e["subject"] for e in receiver.events}) == [f"c-{n}" for n in range(5)]
 
 
+async def test_a_paused_subscription_keeps_its_events_until_resumed(
+    running: Running, events: object, receiver: Receiver
+) -> None:
+    await subscribe(running, "billing", receiver.url)
+    where = "environment=sandbox"
+    paused = await running.admin_call("POST", "/admin/v1/subscriptions/billing/pause", query=where)
+    assert paused.json()["spec"]["paused"] is True
+    await publish(running, "c-1")
+    await publish(running, "c-2")
+    await asyncio.sleep(0.5)
+    assert receiver.events == []  # kept, not delivered
+    stored = await running.admin_call("GET", "/admin/v1/subscriptions/billing", query=where)
+    assert stored.json()["spec"]["paused"] is True  # what 'isthmus export' writes out
+    resumed = await running.admin_call(
+        "POST", "/admin/v1/subscriptions/billing/resume", query=where
+    )
+    assert "paused" not in resumed.json()["spec"]  # the default again
+    await until(lambda: [e["subject"] for e in receiver.events] == ["c-1", "c-2"])
+    missing = await running.admin_call("POST", "/admin/v1/subscriptions/nobody/pause", query=where)
+    assert_problem(missing, 404, "not-found")
+
+
 def test_a_subscription_delivers_to_exactly_one_target() -> None:
     from pydantic import ValidationError
 

@@ -10,7 +10,15 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from isthmus import __version__
 from isthmus.connectors import registry as connector_registry
-from isthmus.control import audit, dead_letters, keys, problems, secrets, signing
+from isthmus.control import (
+    audit,
+    dead_letters,
+    keys,
+    problems,
+    secrets,
+    signing,
+    subscriptions,
+)
 from isthmus.control.resources import kind_router
 from isthmus.control.security import require_admin
 from isthmus.errors import StoreUnavailable
@@ -43,6 +51,7 @@ def create_control_app(hub: Hub) -> FastAPI:
     admin.include_router(signing.router)
     admin.include_router(audit.router)
     admin.include_router(dead_letters.router)
+    admin.include_router(subscriptions.router)
 
     @admin.get("/connectors", tags=["Connector"], summary="Installed connector types")
     async def connectors() -> list[dict[str, Any]]:

@@ -43,7 +43,7 @@ def _refuse(findings: list[Finding]) -> None:
         raise ValidationFailed("The resource is not valid.", extensions={"errors": errors})
 
 
-async def _write(hub: Hub, resource: Resource, action: str) -> None:
+async def write_checked(hub: Hub, resource: Resource, action: str) -> None:
     revision, everything = await hub.store.resources.snapshot()
     others = [r for r in everything if r.key != resource.key]
     stored = next((r for r in everything if r.key == resource.key), None)
@@ -85,7 +85,7 @@ def kind_router(cls: type[Resource]) -> APIRouter:
     @router.post("", status_code=201, summary=f"Create a {kind}")
     async def create(body: cls, hub: Hub = Depends(_hub)) -> dict[str, Any]:  # type: ignore[valid-type]
         resource: Resource = body
-        await _write(hub, resource, "create")
+        await write_checked(hub, resource, "create")
         return resource.canonical()
 
     @router.put(
@@ -103,7 +103,7 @@ def kind_router(cls: type[Resource]) -> APIRouter:
         if resource.metadata.name != name:
             raise BadRequest("metadata.name must equal the name in the address.")
         exists = await hub.store.resources.get(resource.key) is not None
-        await _write(hub, resource, "update" if exists else "create")
+        await write_checked(hub, resource, "update" if exists else "create")
         response.status_code = 200 if exists else 201
         return resource.canonical()
 
