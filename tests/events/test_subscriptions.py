@@ -6,6 +6,7 @@ dead letter replays once. A Subscription applied later receives the next event."
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -33,6 +34,7 @@ class Receiver:
     attempts: dict[str, int] = field(default_factory=dict)
     failing: set[str] = field(default_factory=set)  # subjects answered with a 500
     fail_first: int = 0  # this many first attempts of every event fail
+    slow: dict[str, int] = field(default_factory=dict)  # data.name -> first attempts that fail
 
     async def handle(self, request: web.Request) -> web.Response:
         body = await request.read()
@@ -44,6 +46,8 @@ class Receiver:
         seen = self.attempts[event["id"]] = self.attempts.get(event["id"], 0) + 1
         if event.get("subject") in self.failing or seen <= self.fail_first:
             return web.Response(status=500, text="busy")
+        if seen <= self.slow.get(event["data"].get("name"), 0):
+            return web.Response(status=503, text="not yet")
         if request.headers["webhook-id"] != event["id"]:
             return web.Response(status=400)
         self.events.append(event)
@@ -215,11 +219,12 @@ class BreakingBus(Bus):
         await self.bus.declare(topic, group)
 
     async def consume(self, topic: str, group: str, prefetch: int = 64) -> AsyncIterator[Delivery]:
-        async for delivery in self.bus.consume(topic, group, prefetch):
-            yield delivery
-            if not self.broke:
-                self.broke = True
-                raise ConnectionResetError("the connection to the bus dropped")
+        async with contextlib.aclosing(self.bus.consume(topic, group, prefetch)) as inner:
+            async for delivery in inner:
+                yield delivery
+                if not self.broke:
+                    self.broke = True
+                    raise ConnectionResetError("the connection to the bus dropped")
 
     async def forget(self, topic: str, group: str) -> None:
         await self.bus.forget(topic, group)
@@ -268,6 +273,25 @@ async def test_a_paused_subscription_keeps_its_events_until_resumed(
     await until(lambda: [e["subject"] for e in receiver.events] == ["c-1", "c-2"])
     missing = await running.admin_call("POST", "/admin/v1/subscriptions/nobody/pause", query=where)
     assert_problem(missing, 404, "not-found")
+
+
+@pytest.mark.parametrize("ordered", [False, True])
+async def test_ordered_subscriptions_keep_each_keys_order_through_retries(
+    running: Running, events: object, receiver: Receiver, ordered: bool
+) -> None:
+    receiver.slow = {"first": 2}  # c-a's first event fails twice before it goes through
+    await subscribe(running, "billing", receiver.url, ordered=ordered)
+    await publish(running, "c-a", name="first")
+    await publish(running, "c-a", name="second")
+    await publish(running, "c-b", name="other")
+    await until(lambda: len(receiver.events) == 3)
+    got = [(e["subject"], e["data"]["name"]) for e in receiver.events]
+    # another key never waits behind a failing one
+    assert got.index(("c-b", "other")) < got.index(("c-a", "first"))
+    if ordered:  # the key's second event waited for its first
+        assert got.index(("c-a", "first")) < got.index(("c-a", "second"))
+    else:  # without order, the second overtakes the first while that one is retried
+        assert got.index(("c-a", "second")) < got.index(("c-a", "first"))
 
 
 def test_a_subscription_delivers_to_exactly_one_target() -> None:

@@ -145,28 +145,96 @@ class Deliverer:
         if not isinstance(event, dict) or not self.wanted(event):
             await delivery.ack()
             return
-        event_id = str(event.get("id", ""))
         attempt = delivery.redelivered + 1
         retry = self.subscription.spec.retry
-        try:
-            await self.post(body, event)
-        except DeliveryFailed as failure:
-            if attempt < retry.max_attempts:
-                await delivery.nack(delay=retry.delay(attempt))
-                return
-            meta = self.subscription.metadata
-            await self._dead.add(meta.name, meta.environment, event_id, body, str(failure), attempt)
-            log.warning(
-                "subscription.dead_letter",
-                subscription=meta.name,
-                environment=meta.environment,
-                event_id=event_id,
-                attempts=attempt,
-            )
+        if attempt > retry.max_attempts:  # its last attempt failed, then the ack was lost
+            used_up = DeliveryFailed("its attempts were used up before the hub stopped")
+            await self._dead_letter(delivery, event, used_up, attempt - 1)
+            return
+        while True:
+            try:
+                await self.post(body, event)
+            except DeliveryFailed as failure:
+                if attempt >= retry.max_attempts:
+                    await self._dead_letter(delivery, event, failure, attempt)
+                    return
+                if not self.subscription.spec.ordered:
+                    await delivery.nack(delay=retry.delay(attempt))  # the others flow meanwhile
+                    return
+                # in order: the next events of its key wait behind it, so it waits here
+                await asyncio.sleep(retry.delay(attempt))
+                attempt += 1
+                continue
+            self.delivered += 1
             await delivery.ack()
             return
-        self.delivered += 1
+
+    async def _dead_letter(
+        self, delivery: Delivery, event: dict[str, Any], failure: DeliveryFailed, attempt: int
+    ) -> None:
+        meta = self.subscription.metadata
+        event_id = str(event.get("id", ""))
+        body = delivery.message.body
+        if not await self._dead.waiting(meta.name, meta.environment, event_id):
+            await self._dead.add(meta.name, meta.environment, event_id, body, str(failure), attempt)
+        log.warning(
+            "subscription.dead_letter",
+            subscription=meta.name,
+            environment=meta.environment,
+            event_id=event_id,
+            attempts=attempt,
+        )
         await delivery.ack()
+
+
+class Lanes:
+    """Runs up to ``concurrency`` deliveries at once; with ``ordered``, those of one key
+    one after another in the order they came (a lane per key), the others beside them."""
+
+    def __init__(self, deliverer: Deliverer, concurrency: int, ordered: bool) -> None:
+        self._deliverer = deliverer
+        self._slots = asyncio.Semaphore(concurrency)
+        self._ordered = ordered
+        self._tails: dict[str | None, asyncio.Task[None]] = {}  # the last delivery of each key
+        self._running: set[asyncio.Task[None]] = set()
+
+    async def add(self, delivery: Delivery) -> None:
+        """Start ``delivery`` once a slot is free (this is the consumer's back-pressure)."""
+        await self._slots.acquire()
+        key = delivery.message.key if self._ordered else None
+        before = self._tails.get(key) if self._ordered else None
+        task = asyncio.create_task(self._run(delivery, before))
+        self._running.add(task)
+        task.add_done_callback(self._running.discard)
+        if self._ordered:
+            self._tails[key] = task
+            task.add_done_callback(lambda done: self._forget_tail(key, done))
+
+    def _forget_tail(self, key: str | None, done: asyncio.Task[None]) -> None:
+        if self._tails.get(key) is done:
+            del self._tails[key]
+
+    async def _run(self, delivery: Delivery, before: asyncio.Task[None] | None) -> None:
+        try:
+            if before is not None:
+                await asyncio.wait([before])  # its key's previous event is settled first
+            await self._deliverer.handle(delivery)
+        except Exception:
+            # the store or the bus failed mid-delivery: the event comes again (at least once)
+            log.exception("subscription.delivery_crashed")
+            with contextlib.suppress(Exception):
+                await delivery.nack(delay=RESTART_FIRST)
+        finally:
+            self._slots.release()
+
+    async def drain(self) -> None:
+        """Wait for the deliveries in progress to settle."""
+        await asyncio.gather(*self._running, return_exceptions=True)
+
+    async def aclose(self) -> None:
+        for task in list(self._running):
+            task.cancel()
+        await self.drain()
 
 
 class SubscriptionWorker:
@@ -211,28 +279,38 @@ class SubscriptionWorker:
 
         async def run() -> None:
             failures = 0
+            spec = subscription.spec
+            prefetch = max(64, 2 * spec.concurrency)
+            lanes = Lanes(deliverer, spec.concurrency, spec.ordered)
             try:
                 while True:
-                    try:
-                        async for delivery in self._bus.consume(topic, group_of(subscription)):
-                            await deliverer.handle(delivery)
-                            failures = 0
-                    except Exception as error:
-                        # a broker or store hiccup must not stop a Subscription for good:
-                        # what it held goes back to the group, and it consumes again
-                        failures += 1
-                        pause = min(RESTART_CAP, RESTART_FIRST * 2 ** (failures - 1))
-                        log.warning(
-                            "subscription.consumer_failed",
-                            subscription=subscription.metadata.name,
-                            environment=subscription.metadata.environment,
-                            error=type(error).__name__,
-                            retry_in=pause,
-                            exc_info=True,
-                        )
-                        self.restarts += 1
-                        await asyncio.sleep(pause)
+                    consumed = self._bus.consume(topic, group_of(subscription), prefetch)
+                    failure: Exception | None = None
+                    async with contextlib.aclosing(consumed):  # type: ignore[type-var]
+                        try:
+                            async for delivery in consumed:
+                                await lanes.add(delivery)
+                                failures = 0
+                        except Exception as error:
+                            failure = error
+                        # what is in progress settles while its consumer can take the acks
+                        await lanes.drain()
+                    # a broker or store hiccup must not stop a Subscription for good: what
+                    # it held went back to the group, and it consumes again
+                    failures += 1
+                    pause = min(RESTART_CAP, RESTART_FIRST * 2 ** (failures - 1))
+                    log.warning(
+                        "subscription.consumer_failed",
+                        subscription=subscription.metadata.name,
+                        environment=subscription.metadata.environment,
+                        error=type(failure).__name__ if failure else "the consumer ended",
+                        retry_in=pause,
+                        exc_info=failure,
+                    )
+                    self.restarts += 1
+                    await asyncio.sleep(pause)
             finally:
+                await lanes.aclose()
                 await deliverer.close()
 
         task = asyncio.create_task(run(), name=f"deliver:{key}")

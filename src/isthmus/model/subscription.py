@@ -63,6 +63,15 @@ class SubscriptionSpec(Spec):
     )
     retry: Retry = Field(default_factory=Retry)
     paused: bool = Field(default=False, description="Keep events, deliver none, until false.")
+    concurrency: int = Field(
+        default=8, ge=1, le=256, description="Deliveries in progress at once (per hub)."
+    )
+    ordered: bool = Field(
+        default=False,
+        description="Deliver events of one key (the EventType's orderingKey, else its "
+        "subject) in the order they were published: a failing event holds back the later "
+        "ones of its key, retried in place, while other keys flow.",
+    )
 
     @model_validator(mode="after")
     def _one_target_and_expressions_compile(self) -> SubscriptionSpec:

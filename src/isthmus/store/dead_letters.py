@@ -86,3 +86,16 @@ class DeadLetterRepository:
                 .values(replayed_at=datetime.now(UTC))
             )
         return claimed.rowcount == 1
+
+    async def waiting(self, subscription: str, environment: str, event_id: str) -> bool:
+        """Whether ``event_id`` is a dead letter of ``subscription`` not yet replayed (an
+        event redelivered after it was dead-lettered — its ack lost to a crash — is not
+        added twice)."""
+        query = select(D.id).where(
+            D.subscription == subscription,
+            D.environment == environment,
+            D.event_id == event_id[:200],
+            D.replayed_at.is_(None),
+        )
+        async with self.engine.connect() as conn:
+            return (await conn.execute(query.limit(1))).first() is not None
