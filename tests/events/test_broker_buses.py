@@ -1,10 +1,17 @@
-"""The broker buses pass the bus contract against the real RabbitMQ, NATS JetStream and
-Redis on loopback (a stopped broker fails with the command that starts it)."""
+"""The broker buses pass the bus contract against the real RabbitMQ, NATS JetStream,
+Redis and Mosquitto on loopback (a stopped broker fails with the command that starts
+it). The MQTT bus runs against a Mosquitto of its own, started from the installed
+binary with the settings docs/events.md asks of an MQTT broker (persistence, no cap on
+a session's queue) — the machine's Mosquitto keeps the default cap of 1,000."""
 
 from __future__ import annotations
 
+import shutil
 import socket
-from collections.abc import Mapping
+import subprocess
+import time
+from collections.abc import Iterator, Mapping
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -12,6 +19,7 @@ import pytest
 from isthmus.events.base import BusType
 from isthmus.events.registry import bus_type
 from isthmus.testing.buses import BusContract
+from tests.helpers import free_port
 from tests.services import unavailable
 
 BROKERS = {
@@ -58,3 +66,50 @@ class TestRedisBus(BusContract):
     @pytest.fixture
     def bus_config(self) -> Mapping[str, Any]:  # type: ignore[override]
         return reachable("redis")
+
+
+MOSQUITTO_CONF = """\
+listener {port} 127.0.0.1
+allow_anonymous true
+persistence true
+persistence_location {data}/
+max_queued_messages 0
+"""
+
+
+@pytest.fixture(scope="session")
+def mosquitto(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A Mosquitto configured as the MQTT bus needs; its URL."""
+    binary = shutil.which("mosquitto") or "/usr/sbin/mosquitto"
+    if not Path(binary).exists():
+        unavailable("Mosquitto", "the mosquitto binary is not installed")
+    data = tmp_path_factory.mktemp("mosquitto")
+    port = free_port()
+    conf = data / "mosquitto.conf"
+    conf.write_text(MOSQUITTO_CONF.format(port=port, data=data))
+    broker = subprocess.Popen(
+        [binary, "-c", str(conf)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
+    deadline = time.monotonic() + 10
+    while True:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=1).close()
+            break
+        except OSError as exc:
+            if time.monotonic() > deadline or broker.poll() is not None:
+                broker.kill()
+                unavailable("Mosquitto", exc)
+            time.sleep(0.05)
+    yield f"mqtt://127.0.0.1:{port}"
+    broker.terminate()
+    broker.wait(10)
+
+
+class TestMqttBus(BusContract):
+    @pytest.fixture
+    def bus_type(self) -> BusType:  # type: ignore[override]
+        return bus_type("mqtt")
+
+    @pytest.fixture
+    def bus_config(self, mosquitto: str) -> Mapping[str, Any]:  # type: ignore[override]
+        return {"url": mosquitto}

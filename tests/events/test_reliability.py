@@ -1,6 +1,6 @@
 """On every bus, ten thousand sequence-numbered events reach an idempotent sink through
 a real hub process while that process is killed with SIGKILL and started again, and
-(RabbitMQ, NATS, Redis) while its broker connection is cut. The sink's ledger shows
+(the brokers) while its broker connection is cut. The sink's ledger shows
 every event's side effect exactly once — no event missing, none applied twice — and the
 one poison event lands in the dead letters after its retries while the rest keep
 flowing.
@@ -20,6 +20,7 @@ from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import orjson
 import pytest
@@ -32,14 +33,13 @@ from isthmus.store import Store
 from tests.connectors.fakes.common import running as serving
 from tests.e2e.proc import Process, isthmus, serve_args
 from tests.events.proxy import Proxy
-from tests.events.test_broker_buses import reachable
+from tests.events.test_broker_buses import mosquitto, reachable
 from tests.helpers import free_port
 
 EVENTS = 10_000
 POISON = 4_242
 WINDOW = 1_000  # events published ahead of the sink: publishing goes on through the faults
 SECRET = new_secret()
-BROKER_PORTS = {"rabbitmq": 5672, "nats": 4222, "redis": 6379}
 
 
 @dataclass
@@ -157,9 +157,9 @@ async def until(condition: Callable[[], bool], hub: Hub, seconds: float = 180.0)
             await asyncio.sleep(0.05)
 
 
-@pytest.mark.parametrize("bus_name", ["embedded", "rabbitmq", "nats", "redis"])
+@pytest.mark.parametrize("bus_name", ["embedded", "rabbitmq", "nats", "redis", "mqtt"])
 async def test_ten_thousand_events_through_kills_and_cut_connections(
-    bus_name: str, tmp_path: Path, ledger: tuple[Ledger, str]
+    bus_name: str, tmp_path: Path, ledger: tuple[Ledger, str], request: pytest.FixtureRequest
 ) -> None:
     sink, sink_url = ledger
     run = secrets.token_hex(3)
@@ -171,19 +171,22 @@ async def test_ten_thousand_events_through_kills_and_cut_connections(
     isthmus("apply", str(tmp_path / "project"), home=home)
     isthmus("secret", "set", "sink", "--value", SECRET, home=home)
     store_url = f"sqlite+aiosqlite:///{(home / 'isthmus.db').resolve()}"
-    broker: dict[str, Any] = {"url": store_url} if bus_name == "embedded" else reachable(bus_name)
+    broker: dict[str, Any] = {"url": store_url}
+    if bus_name == "mqtt":
+        broker = {"url": request.getfixturevalue("mosquitto")}
+    elif bus_name != "embedded":
+        broker = dict(reachable(bus_name))
+    broker_port = urlsplit(str(broker["url"])).port or 0
     env = {
         **os.environ,
         "ISTHMUS_BUS": bus_name,
         "ISTHMUS_BUS_REDELIVER_AFTER_SECONDS": "2",
         "ISTHMUS_ACCESS_LOG": "false",
     }
-    proxy = Proxy("127.0.0.1", BROKER_PORTS.get(bus_name, 0))
+    proxy = Proxy("127.0.0.1", broker_port)
     if bus_name != "embedded":
         await proxy.__aenter__()
-        env["ISTHMUS_BUS_URL"] = str(broker["url"]).replace(
-            f":{BROKER_PORTS[bus_name]}", f":{proxy.port}"
-        )
+        env["ISTHMUS_BUS_URL"] = str(broker["url"]).replace(f":{broker_port}", f":{proxy.port}")
     hub = Hub(home, env)
     topic = f"sandbox.{event_type}"
     async with bus_type(bus_name).open(broker) as publisher:
@@ -234,3 +237,6 @@ async def until_dead_lettered(store_url: str, hub: Hub) -> list[dict[str, Any]]:
                 found = await store.dead_letters.list("sink")
                 return [{"event_id": d.event_id, "attempts": d.attempts} for d in found]
             await asyncio.sleep(0.1)
+
+
+__all__ = ["mosquitto"]  # the MQTT broker fixture, used here too
