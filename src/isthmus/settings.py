@@ -76,11 +76,11 @@ class Settings(BaseSettings):
     bus: str = Field(
         default="embedded",
         description="Where events travel: 'embedded' (the store itself), 'rabbitmq', "
-        "'nats' or 'redis' (each installed with the extra of its name).",
+        "'nats', 'redis' or 'mqtt' (each installed with the extra of its name).",
     )
     bus_url: str | None = Field(
         default=None,
-        description="The broker's URL (amqp://…, nats://…, redis://…); the embedded bus "
+        description="The broker's URL (amqp://…, nats://…, redis://…, mqtt://…); the embedded bus "
         "uses the store's database.",
     )
     bus_redeliver_after_seconds: float = Field(
