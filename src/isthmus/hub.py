@@ -49,7 +49,12 @@ class Hub:
             self.bus, self.vault, self.store.dead_letters, self.pool
         )
         self.triggers = TriggerWorker(
-            self.bus, self.pool, self.store.leases, self.store.dead_letters, self.store.cursors
+            self.bus,
+            self.pool,
+            self.store.leases,
+            self.store.dead_letters,
+            self.store.cursors,
+            settings.trigger_lease_seconds,
         )
         self._stack = AsyncExitStack()
         self._follower: asyncio.Task[None] | None = None

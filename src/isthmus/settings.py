@@ -90,6 +90,12 @@ class Settings(BaseSettings):
         "killed process, a lost connection) waits before it goes to another member "
         "(embedded, NATS, Redis; RabbitMQ redelivers when the connection closes).",
     )
+    trigger_lease_seconds: float = Field(
+        default=10.0,
+        gt=0,
+        description="How long a hub holds a trigger (an outbox relay, a poller) without "
+        "renewing it: when that hub dies, another takes the trigger over after this.",
+    )
     snapshot_poll_seconds: float = Field(
         default=1.0,
         gt=0,

@@ -6,8 +6,11 @@ rows again with the same event ids, so nothing is lost and nothing is new."""
 
 from __future__ import annotations
 
+import asyncio
+import os
 import secrets
 from collections.abc import AsyncIterator, Sequence
+from pathlib import Path
 from typing import Any
 
 import orjson
@@ -27,6 +30,8 @@ from isthmus.model.trigger import OutboxSource
 from isthmus.store import Change
 from isthmus.testing.buses import Inbox
 from tests.conftest import _drop_database, _postgres_database
+from tests.e2e.proc import isthmus
+from tests.events.test_reliability import SECRET, Hub, Ledger, ledger, project, until
 from tests.gateway.conftest import Running, resource
 from tests.helpers import assert_problem
 from tests.services import unavailable
@@ -220,3 +225,88 @@ async def test_a_relay_that_dies_after_publishing_loses_nothing_and_repeats_its_
     assert ids[:3] == ids[3:6]  # the same rows again, with the same event ids
     assert len(set(ids)) == 5
     assert subjects == ["c-0", "c-1", "c-2", "c-0", "c-1", "c-2", "c-3", "c-4"]
+
+
+@pytest.mark.parametrize(
+    "shop", [pytest.param("postgres", marks=pytest.mark.postgres)], indirect=True
+)
+async def test_rows_written_while_the_relaying_hub_is_killed_arrive_once(
+    shop: str, tmp_path: Path, ledger: tuple[Ledger, str]
+) -> None:
+    """1,500 transactions each write an outbox row — every tenth rolled back — while
+    the hub relaying the outbox is SIGKILLed twice and started again (on PostgreSQL;
+    the tests above run MariaDB too): the receiver's ledger holds each committed row's
+    event exactly once, and none of a rolled-back transaction."""
+    sink, sink_url = ledger
+    run = secrets.token_hex(3)
+    event_type = f"ledger-{run}"
+    home = tmp_path / "hub"
+    home.mkdir()
+    shop_db = {
+        "kind": "Connection",
+        "metadata": {"name": "shop", "environment": "sandbox"},
+        "spec": {
+            "system": "shop",
+            "connector": "sql",
+            "config": {"url": shop, "allowPrivateNetwork": True},
+            "triggers": [
+                {"name": "ledger", "eventType": event_type, "outbox": {"pollSeconds": 0.05}}
+            ],
+        },
+    }
+    system = {"kind": "System", "metadata": {"name": "shop", "owner": "finance"}}
+    (tmp_path / "project").mkdir()
+    (tmp_path / "project" / "ledger.yaml").write_text(
+        "\n---\n".join([project(event_type, sink_url), *map(_json, (system, shop_db))])
+    )
+    isthmus("apply", str(tmp_path / "project"), home=home)
+    isthmus("secret", "set", "sink", "--value", SECRET, home=home)
+    env = {**os.environ, "ISTHMUS_TRIGGER_LEASE_SECONDS": "1", "ISTHMUS_ACCESS_LOG": "false"}
+    hub = Hub(home, env)
+    engine = create_async_engine(shop)
+    committed = [seq for seq in range(ROWS) if seq % 10 != 9]
+    try:
+        await hub.start()
+        writing = asyncio.create_task(write_ledger(engine, event_type))
+        await until(lambda: len(sink.applied) >= 400, hub)
+        await hub.kill_and_restart()
+        await until(lambda: len(sink.applied) >= 900, hub)
+        await hub.kill_and_restart()
+        await writing
+        await until(lambda: len(sink.applied) >= len(committed), hub)
+        await asyncio.sleep(0.5)  # anything more would show now
+        left = await outbox_rows(engine)
+    finally:
+        hub.stop()
+        await engine.dispose()
+    assert sorted(sink.applied) == committed  # none missing, none rolled back
+    assert [seq for seq, times in sink.applied.items() if times > 1] == []
+    assert left == 0
+    assert hub.kills == 2
+
+
+ROWS = 1_500
+
+
+def _json(resource: dict[str, Any]) -> str:
+    return orjson.dumps(resource).decode()
+
+
+async def write_ledger(engine: AsyncEngine, event_type: str) -> None:
+    """The application: each entry in its own transaction, every tenth rolled back."""
+    for seq in range(ROWS):
+        async with engine.connect() as connection:
+            transaction = await connection.begin()
+            await connection.execute(
+                sa.text(
+                    "INSERT INTO isthmus_outbox (event_type, subject, payload) "
+                    "VALUES (:type, :subject, :payload)"
+                ),
+                {"type": event_type, "subject": str(seq), "payload": f'{{"seq": {seq}}}'},
+            )
+            await (transaction.rollback() if seq % 10 == 9 else transaction.commit())
+        if seq % 50 == 0:
+            await asyncio.sleep(0.01)  # writing goes on while the hub is killed
+
+
+__all__ = ["ledger"]  # the idempotent receiver fixture, used here too
