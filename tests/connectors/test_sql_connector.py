@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import secrets
 from collections.abc import AsyncIterator
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +24,7 @@ from tests.services import unavailable
 
 CUSTOMERS = 5000
 # Each planner counts in its own units: PostgreSQL's cost, rows examined elsewhere.
+PLACED = datetime(2026, 11, 30, 9, 0)
 MAX_COST = {"postgres": 60.0, "mysql": 1000.0, "sqlite": 1000.0}
 
 
@@ -42,6 +44,7 @@ def _seed(sync: sa.Connection) -> None:
         sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
         sa.Column("customer_id", sa.Integer, index=True),
         sa.Column("total", sa.Numeric(10, 2)),
+        sa.Column("placed_at", sa.DateTime),
     )
     metadata.create_all(sync)
     sync.execute(
@@ -57,7 +60,15 @@ def _seed(sync: sa.Connection) -> None:
         ],
     )
     sync.execute(
-        orders.insert(), [{"customer_id": i % 50 + 1, "total": i * 1.5} for i in range(1, 201)]
+        orders.insert(),
+        [
+            {
+                "customer_id": i % 50 + 1,
+                "total": i * 1.5,
+                "placed_at": PLACED + timedelta(minutes=i),
+            }
+            for i in range(1, 201)
+        ],
     )
 
 
@@ -286,6 +297,17 @@ async def test_a_cursor_column_makes_reads_incremental(database: tuple[str, str]
     async with case(database, cursorFields={"orders": "id"}).open() as connector:
         assert connector.streams()["orders"].pushdown.cursor_field == "id"
         rows = [r async for r in connector.read("orders", StreamQuery(cursor=195))]
+    assert [r["id"] for r in rows] == [196, 197, 198, 199, 200]
+
+
+async def test_a_timestamp_cursor_kept_as_json_text_reads_on(database: tuple[str, str]) -> None:
+    """A poller keeps the cursor as the JSON of the last record read: an ISO string."""
+    async with case(database, cursorFields={"orders": "placed_at"}).open() as connector:
+        oldest = StreamQuery(limit=195, sort=(("placed_at", False),))
+        first = [r async for r in connector.read("orders", oldest)]
+        cursor = first[-1]["placed_at"]
+        assert isinstance(cursor, str)
+        rows = [r async for r in connector.read("orders", StreamQuery(cursor=cursor))]
     assert [r["id"] for r in rows] == [196, 197, 198, 199, 200]
 
 

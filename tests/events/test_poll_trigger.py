@@ -99,3 +99,64 @@ async def test_new_records_become_events_once_from_the_stored_cursor(
     assert await again.round(memory) == 1
     (fifth,) = await events.take(1)
     assert orjson.loads(fifth.message.body)["subject"] == "c-5"
+
+
+async def test_a_full_round_leaves_a_cut_run_of_equal_cursors_to_the_next(
+    running: Running, events: Inbox
+) -> None:
+    """1,010 records, the last 20 sharing one cursor value: the first round (1,000 at
+    most) stops before that run instead of cutting it; the next one takes all of it."""
+    stamps = [f"2026-12-01T10:{n // 60:02d}:{n % 60:02d}Z" for n in range(990)]
+    rows = [{"key": f"c-{n}", "changedAt": stamps[n], "fullName": "x"} for n in range(990)]
+    rows += [
+        {"key": f"c-{n}", "changedAt": "2026-12-01T23:00:00Z", "fullName": "x"}
+        for n in range(990, 1010)
+    ]
+    connection = resource(
+        {
+            "kind": "Connection",
+            "metadata": {"name": "bulk", "environment": "sandbox"},
+            "spec": {
+                "system": "crm",
+                "connector": "memory",
+                "config": {
+                    "collections": {
+                        "customers": {
+                            "primaryKey": "key",
+                            "cursorField": "changedAt",
+                            "records": rows,
+                        }
+                    }
+                },
+            },
+        }
+    )
+    hub = running.hub
+    await hub.store.resources.apply([Change("create", connection.key, connection)])
+    await hub.snapshots.refresh()
+    event_type = await hub.store.resources.get(ResourceKey("EventType", "customer-created"))
+    assert isinstance(event_type, EventType)
+    name = trigger_name("sandbox", "bulk", "customers")
+    poller = Poller(
+        name,
+        "sandbox",
+        "bulk",
+        PollSource(stream="customers", mapping='{"id": key, "name": fullName}'),
+        CompiledEvent.of(event_type),
+        hub.bus,
+        hub.store.cursors,
+        hub.store.dead_letters,
+    )
+    memory = hub.pool.get(connection.key)
+    assert await poller.round(memory) == 1000
+    assert poller.published == 990  # the run of 20 was cut after 10: none of it yet
+    assert await hub.store.cursors.get(name) == stamps[-1]
+    assert await poller.round(memory) == 20
+    assert poller.published == 1010
+    assert await poller.round(memory) == 0
+    subjects: list[str] = []
+    while len(subjects) < 1010:  # acked as they come: the consumer holds 64 at most
+        for delivery in await events.take(min(50, 1010 - len(subjects))):
+            subjects.append(orjson.loads(delivery.message.body)["subject"])
+            await delivery.ack()
+    assert sorted(subjects) == sorted(r["key"] for r in rows)

@@ -13,7 +13,6 @@ _MODULES = {
     "nats": "nats",
     "redis": "redis.asyncio",
     "mqtt": "aiomqtt",
-    "kafka": "aiokafka",
 }
 
 

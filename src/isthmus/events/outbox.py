@@ -90,6 +90,8 @@ class OutboxRelay:
         return message
 
     async def _reject(self, row: OutboxRow, event_id: str, data: object, why: str) -> None:
+        if await self.dead.waiting(self.name, self.environment, event_id):
+            return  # rejected in a round whose publish failed: kept once
         kept = {"id": event_id, "type": self.event.type, "outboxRow": row.id, "data": data}
         await self.dead.add(
             self.name,

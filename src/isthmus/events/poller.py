@@ -56,17 +56,25 @@ class Poller:
         field = stream.pushdown.cursor_field
         cursor = await self.cursors.get(self.name)
         query = StreamQuery(sort=((field, False),), limit=ROUND_LIMIT, cursor=cursor)
-        records = [r async for r in connector.read(self.source.stream, query)]
-        # oldest first even where the System could not sort
-        records.sort(key=lambda r: (r.get(field) is None, r.get(field)))
+        read = [r async for r in connector.read(self.source.stream, query)]
+        # oldest first even where the System could not sort; a record without a cursor
+        # value is published once, on the first round, and never moves the cursor
+        records = sorted(read, key=lambda r: (r.get(field) is not None, r.get(field)))
         records = records[:ROUND_LIMIT]
+        if len(records) == ROUND_LIMIT:
+            # a full round may have cut a run of records sharing the last cursor value:
+            # leave that run to the next round, which reads past the value before it
+            last = records[-1].get(field)
+            records = [r for r in records if r.get(field) != last] or records
         if not records:
             return 0
         messages = [m for r in records if (m := await self._message(r, stream.primary_key, field))]
         await self.bus.publish(messages)  # the bus has them …
-        await self.cursors.set(self.name, records[-1].get(field))  # … then the cursor moves
+        moved = [r.get(field) for r in records if r.get(field) is not None]
+        if moved:
+            await self.cursors.set(self.name, moved[-1])  # … then the cursor moves
         self.published += len(messages)
-        return len(records)
+        return len(read)
 
     async def _message(
         self, record: dict[str, Any], key: tuple[str, ...], field: str
@@ -90,5 +98,7 @@ class Poller:
         return message
 
     async def _reject(self, event_id: str, record: object, why: str) -> None:
+        if await self.dead.waiting(self.name, self.environment, event_id):
+            return  # rejected in a round whose publish failed: kept once
         kept = orjson.dumps({"id": event_id, "type": self.event.type, "data": record})
         await self.dead.add(self.name, self.environment, event_id, kept, why, 1)

@@ -4,6 +4,7 @@ identifier and every value is a bound parameter."""
 
 from __future__ import annotations
 
+from datetime import date, datetime
 from typing import Any
 
 import sqlalchemy as sa
@@ -27,15 +28,34 @@ def select_for(
     chosen = [column(f) for f in query.fields] if query.fields else list(table.columns)
     statement = sa.select(*chosen)
     for item in query.filters:
-        statement = statement.where(_condition(column(item.field), item.op, item.value))
+        target = column(item.field)
+        statement = statement.where(_condition(target, item.op, typed(target, item.value)))
     if query.cursor is not None and cursor_field is not None:  # incremental: after it
-        statement = statement.where(column(cursor_field) > query.cursor)
+        cursor_column = column(cursor_field)
+        statement = statement.where(cursor_column > typed(cursor_column, query.cursor))
         if not query.sort:
             statement = statement.order_by(column(cursor_field))
     for name, descending in query.sort:
         statement = statement.order_by(column(name).desc() if descending else column(name))
     limit = cap if query.limit is None else min(query.limit, cap)
     return statement.limit(limit)
+
+
+def typed(target: sa.ColumnElement[Any], value: Any) -> Any:
+    """``value`` as the column's type where it came as text: records and cursors travel
+    as JSON, so a timestamp is an ISO string, which PostgreSQL will not compare with a
+    timestamp column and SQLite would compare as text."""
+    kind = target.type
+    try:
+        if isinstance(value, str) and isinstance(kind, sa.DateTime):
+            return datetime.fromisoformat(value)
+        if isinstance(value, str) and isinstance(kind, sa.Date):
+            return date.fromisoformat(value)
+    except ValueError:
+        raise BadRequest(f"'{value}' is not a date or time that '{target}' can compare.") from None
+    if isinstance(value, list):
+        return [typed(target, v) for v in value]
+    return value
 
 
 def _condition(target: sa.ColumnElement[Any], op: str, value: Any) -> sa.ColumnElement[bool]:
