@@ -294,6 +294,26 @@ async def test_ordered_subscriptions_keep_each_keys_order_through_retries(
         assert got.index(("c-a", "second")) < got.index(("c-a", "first"))
 
 
+async def test_a_deleted_subscription_takes_its_group_with_it_even_when_paused(
+    running: Running, events: object, receiver: Receiver
+) -> None:
+    import sqlalchemy as sa
+
+    from isthmus.store.tables import bus_groups
+
+    async def groups() -> list[str]:
+        async with running.hub.store.engine.connect() as conn:
+            found = await conn.execute(sa.select(bus_groups.c.name))
+            return sorted(found.scalars())
+
+    await subscribe(running, "billing", receiver.url, paused=True)
+    assert "subscription.billing" in await groups()  # kept for it while paused
+    key = subscription_of("billing", receiver.url).key
+    await running.hub.store.resources.apply([Change("delete", key, None)])
+    await running.hub.snapshots.refresh()
+    assert "subscription.billing" not in await groups()  # nothing kept for no one
+
+
 def test_a_subscription_delivers_to_exactly_one_target() -> None:
     from pydantic import ValidationError
 

@@ -147,10 +147,15 @@ class Deliverer:
             return
         attempt = delivery.redelivered + 1
         retry = self.subscription.spec.retry
-        if attempt > retry.max_attempts:  # its last attempt failed, then the ack was lost
-            used_up = DeliveryFailed("its attempts were used up before the hub stopped")
-            await self._dead_letter(delivery, event, used_up, attempt - 1)
-            return
+        meta = self.subscription.metadata
+        if attempt > retry.max_attempts:
+            # a bus counts deliveries, and not every one was an attempt (a stopping member
+            # hands back what it had not started): past the count, a dead letter already
+            # there means its ack was lost; otherwise it gets one last attempt
+            if await self._dead.waiting(meta.name, meta.environment, str(event.get("id", ""))):
+                await delivery.ack()
+                return
+            attempt = retry.max_attempts
         while True:
             try:
                 await self.post(body, event)
@@ -199,8 +204,9 @@ class Lanes:
         self._running: set[asyncio.Task[None]] = set()
 
     async def add(self, delivery: Delivery) -> None:
-        """Start ``delivery`` once a slot is free (this is the consumer's back-pressure)."""
-        await self._slots.acquire()
+        """Start ``delivery``: it takes a slot once its key's previous event has settled,
+        so a key held up by retries keeps no slot from other keys (the bus's prefetch
+        bounds how many wait)."""
         key = delivery.message.key if self._ordered else None
         before = self._tails.get(key) if self._ordered else None
         task = asyncio.create_task(self._run(delivery, before))
@@ -215,17 +221,18 @@ class Lanes:
             del self._tails[key]
 
     async def _run(self, delivery: Delivery, before: asyncio.Task[None] | None) -> None:
-        try:
-            if before is not None:
-                await asyncio.wait([before])  # its key's previous event is settled first
-            await self._deliverer.handle(delivery)
-        except Exception:
-            # the store or the bus failed mid-delivery: the event comes again (at least once)
-            log.exception("subscription.delivery_crashed")
-            with contextlib.suppress(Exception):
-                await delivery.nack(delay=RESTART_FIRST)
-        finally:
-            self._slots.release()
+        if before is not None:
+            await asyncio.wait([before])  # its key's previous event is settled first
+        async with self._slots:
+            try:
+                await self._deliverer.handle(delivery)
+            except Exception:
+                # the store, the bus or a connector failed mid-delivery: the event comes
+                # again after the Subscription's backoff (at least once)
+                log.exception("subscription.delivery_crashed")
+                retry = self._deliverer.subscription.spec.retry
+                with contextlib.suppress(Exception):
+                    await delivery.nack(delay=retry.delay(delivery.redelivered + 1))
 
     async def drain(self) -> None:
         """Wait for the deliveries in progress to settle."""
@@ -252,23 +259,24 @@ class SubscriptionWorker:
         self._dead = dead
         self._connections = connections
         self._running: dict[ResourceKey, _Running] = {}
+        self._declared: dict[ResourceKey, Subscription] = {}  # groups kept, paused or not
         self.deliverers: dict[ResourceKey, Deliverer] = {}
         self.restarts = 0  # consumers started again after a failure: a counter tests read
 
     async def sync(self, subscriptions: Mapping[ResourceKey, Subscription]) -> None:
         for key, subscription in subscriptions.items():
-            current = self._running.get(key)
-            if current is not None and current.subscription == subscription:
+            if self._declared.get(key) == subscription:
                 continue
-            if current is not None:
+            if key in self._running:
                 await self._stop(key)
             topic = topic_of(subscription.metadata.environment, subscription.spec.event_type)
             # declared now, so what is published from now on is kept for it, paused or not
             await self._bus.declare(topic, group_of(subscription))
+            self._declared[key] = subscription
             if not subscription.spec.paused:
                 self._start(key, subscription, topic)
-        for key in [k for k in self._running if k not in subscriptions]:
-            gone = self._running[key].subscription
+        for key in [k for k in self._declared if k not in subscriptions]:
+            gone = self._declared.pop(key)  # running or paused: its group goes with it
             await self._stop(key)
             topic = topic_of(gone.metadata.environment, gone.spec.event_type)
             await self._bus.forget(topic, group_of(gone))

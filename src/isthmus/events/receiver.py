@@ -6,7 +6,9 @@ credential (there is no API key): Standard Webhooks headers, or an HMAC-SHA256 o
 body in one header as GitHub, Shopify and many others send it. Nothing is published for
 a request that does not verify, is not JSON, or whose data (after the trigger's JSONata
 mapping) does not fit the EventType. The System's delivery id becomes the event's id, so
-a delivery the System retries is the same event to every consumer.
+a delivery the System retries is the same event to every consumer. The hmac-sha256
+scheme signs the body alone — no timestamp — so a captured request can be sent again;
+prefer Standard Webhooks (five minutes' tolerance) where the System offers it.
 """
 
 from __future__ import annotations
@@ -14,13 +16,22 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+import uuid
 from dataclasses import dataclass
 
+import structlog
+
 from isthmus.connectors.base import SecretResolver
-from isthmus.errors import MethodNotAllowed, NotFound, ValidationFailed
+from isthmus.errors import (
+    ConfigurationError,
+    IsthmusError,
+    MethodNotAllowed,
+    NotFound,
+    ValidationFailed,
+)
 from isthmus.events.base import Bus
 from isthmus.events.compose import CompiledEvent
-from isthmus.events.webhooks import SignatureRefused, verify
+from isthmus.events.webhooks import BadWebhookSecret, SignatureRefused, verify
 from isthmus.gateway.http import GatewayRequest, GatewayResponse, json_response
 from isthmus.gateway.validation import parse_json_body
 from isthmus.mapping import Mapping, MappingError
@@ -28,6 +39,7 @@ from isthmus.model import Connection, EventType
 from isthmus.model.trigger import WebhookSource
 
 PREFIX = "/triggers/"
+log = structlog.get_logger(__name__)
 
 
 class HmacSignatureRefused(SignatureRefused):
@@ -80,8 +92,15 @@ async def receive(
     request.api, request.route = f"trigger:{hook.connection}", hook.name  # for the access log
     if request.method != "POST":
         raise MethodNotAllowed("Webhook triggers take POST.", headers={"Allow": "POST"})
-    secret = await secrets.resolve(hook.source.secret)
-    delivery_id = _verified(hook.source, secret, request)
+    try:
+        secret = await secrets.resolve(hook.source.secret)
+        delivery_id = _verified(hook.source, secret, request)
+    except BadWebhookSecret:
+        raise _cannot_verify(hook) from None
+    except SignatureRefused:
+        raise
+    except IsthmusError:  # the vault: which secret, and why, is for operators, not callers
+        raise _cannot_verify(hook) from None
     received = parse_json_body(request)
     try:
         data = hook.mapping(received) if hook.mapping else received
@@ -94,12 +113,30 @@ async def receive(
             "nothing was published.",
             extensions={"errors": problems},
         )
-    attributes = {"id": delivery_id} if delivery_id else None
+    # the System's delivery id, in the trigger's own namespace: a retried delivery is the
+    # same event, and two Systems' ids never collide
+    attributes = {"id": _event_id(request.path, delivery_id)} if delivery_id else None
     event, message = hook.event.compose(
         hook.environment, data, f"/connections/{hook.connection}", attributes
     )
     await bus.publish([message])
     return json_response(202, {"id": event["id"], "type": hook.event.type})
+
+
+def _event_id(path: str, delivery_id: str) -> str:
+    return uuid.uuid5(uuid.NAMESPACE_URL, f"isthmus:{path}#{delivery_id}").hex
+
+
+def _cannot_verify(hook: CompiledHook) -> ConfigurationError:
+    log.warning(
+        "trigger.secret_unusable",
+        trigger=f"{hook.environment}/{hook.connection}/{hook.name}",
+        secret=hook.source.secret,
+    )
+    return ConfigurationError(
+        "This webhook trigger cannot verify requests right now; nothing was published.",
+        remediation="Try again later; the hub's operators have been told why.",
+    )
 
 
 def _verified(source: WebhookSource, secret: str, request: GatewayRequest) -> str | None:
