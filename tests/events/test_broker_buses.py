@@ -112,4 +112,14 @@ class TestMqttBus(BusContract):
 
     @pytest.fixture
     def bus_config(self, mosquitto: str) -> Mapping[str, Any]:  # type: ignore[override]
-        return {"url": mosquitto}
+        # with a login, as a broker that checks one is given it (this one lets anyone in)
+        return {"url": mosquitto.replace("mqtt://", "mqtt://hub:s%40cret@")}
+
+
+def test_the_mqtt_bus_names_the_urls_it_takes() -> None:
+    from isthmus.errors import ConfigurationError
+
+    with pytest.raises(ConfigurationError, match=r"takes mqtt:// or mqtts:// URLs, not tcp://"):
+        bus_type("mqtt").open({"url": "tcp://127.0.0.1:1883"})
+    secure = bus_type("mqtt").open({"url": "mqtts://hub:p%40ss@broker.example.com"})
+    assert (secure.port, secure.login.password, secure.login.tls) == (8883, "p@ss", True)  # type: ignore[attr-defined]

@@ -21,11 +21,12 @@ import hashlib
 import uuid
 from collections.abc import AsyncIterator, Mapping, Sequence
 from typing import Any, ClassVar
-from urllib.parse import urlsplit
+from urllib.parse import unquote, urlsplit
 
+from isthmus.errors import ConfigurationError
 from isthmus.events.base import Bus, Delivery, Message, checked_name
 from isthmus.events.clients import client_of
-from isthmus.events.mqtt_session import Turns, session_client
+from isthmus.events.mqtt_session import Login, Turns, session_client
 
 REDELIVERED, KEY = "isthmus-redelivered", "isthmus-key"
 
@@ -118,8 +119,9 @@ class _Group:
         if self._token is None:
             return False
         session = session_client(
-            self.bus.host, self.bus.port, self.client_id, keep=True, will=(self.turn, b"")
-        )
+            self.bus.host, self.bus.port, self.client_id, self.bus.login, keep=True,
+            will=(self.turn, b""),
+        )  # fmt: skip
         await session.__aenter__()
         await session.subscribe(_topic(self.topic), qos=1)
         await session.subscribe(self.retry_topic, qos=1)
@@ -166,11 +168,14 @@ class _Group:
             async for incoming in session.messages:
                 dup = session.dup.pop(incoming.mid, False)
                 self.queue.put_nowait(MqttDelivery(self, session, incoming, dup))
-        except client_of("mqtt").MqttError as error:  # the connection is gone
+        except Exception as error:  # the connection is gone: every member learns of it
             self.queue.put_nowait(error)
+        else:
+            self.queue.put_nowait(ConnectionError("the MQTT session's messages ended"))
 
-    async def next(self, held: int, prefetch: int) -> MqttDelivery:
-        while held >= prefetch:
+    async def next(self, held: list[MqttDelivery], prefetch: int) -> MqttDelivery:
+        """The next message for a member holding ``held``, once it has room for one."""
+        while sum(not d.settled_here for d in held) >= prefetch:
             self._settle.clear()
             await self._settle.wait()
         got = await self.queue.get()
@@ -183,7 +188,15 @@ class _Group:
 class MqttBus(Bus):
     def __init__(self, url: str) -> None:
         parts = urlsplit(url)
-        self.host, self.port = parts.hostname or "127.0.0.1", parts.port or 1883
+        if parts.scheme not in ("mqtt", "mqtts"):
+            raise ConfigurationError(
+                f"The MQTT bus takes mqtt:// or mqtts:// URLs, not {parts.scheme or 'none'}://.",
+                remediation="Set ISTHMUS_BUS_URL to mqtt://[user:password@]host[:port] "
+                "(mqtts:// for TLS).",
+            )
+        tls = parts.scheme == "mqtts"
+        self.host, self.port = parts.hostname or "127.0.0.1", parts.port or (8883 if tls else 1883)
+        self.login = Login(unquote(parts.username or ""), unquote(parts.password or ""), tls)
         self.control: Any = None
         self._turns: Turns | None = None
         self._groups: dict[tuple[str, str], _Group] = {}
@@ -196,7 +209,7 @@ class MqttBus(Bus):
 
     async def _connect_control(self) -> None:
         name = f"isthmus-{uuid.uuid4().hex[:12]}"
-        control = session_client(self.host, self.port, name, keep=False)
+        control = session_client(self.host, self.port, name, self.login, keep=False)
         await control.__aenter__()
         self.control = control
         self._turns = Turns(control)
@@ -272,7 +285,7 @@ class MqttBus(Bus):
         try:
             while True:
                 held[:] = [d for d in held if not d.settled_here]
-                delivery = await state.next(len(held), prefetch)
+                delivery = await state.next(held, prefetch)
                 held.append(delivery)
                 yield delivery
         finally:
@@ -285,7 +298,7 @@ class MqttBus(Bus):
             token = await self.turns.take(state.turn, wait=True)
             assert token is not None
             try:  # a clean start with no expiry: the broker drops the session
-                gone = session_client(self.host, self.port, state.client_id, keep=False)
+                gone = session_client(self.host, self.port, state.client_id, self.login, keep=False)
                 await gone.__aenter__()
                 await gone.__aexit__(None, None, None)
             finally:

@@ -14,7 +14,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import ssl
 import uuid
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from isthmus.events.clients import client_of
@@ -22,12 +24,30 @@ from isthmus.events.clients import client_of
 if TYPE_CHECKING:
     import aiomqtt
 
-SETTLE = 0.15  # seconds for the broker to echo a turn taken (and a rival's, if any)
+# seconds for the broker to echo a turn taken (and a rival's, if any): ample on a LAN; a
+# broker farther away than this from two hubs starting at once could seat both — then
+# they take the session from each other until one gives up, and nothing is lost
+SETTLE = 0.15
 NEVER_EXPIRES = 0xFFFFFFFF  # a group's session lives until the group is forgotten
 
 
+@dataclass(frozen=True)
+class Login:
+    """Who the hub is to the broker, from the bus URL."""
+
+    username: str = ""
+    password: str = ""
+    tls: bool = False
+
+
 def session_client(
-    host: str, port: int, identifier: str, *, keep: bool, will: tuple[str, bytes] | None = None
+    host: str,
+    port: int,
+    identifier: str,
+    login: Login,
+    *,
+    keep: bool,
+    will: tuple[str, bytes] | None = None,
 ) -> Any:
     """An aiomqtt client (MQTT 5) that acknowledges messages when told to, with each
     message's DUP flag kept (aiomqtt 2.5 exposes neither; paho underneath has both).
@@ -62,6 +82,9 @@ def session_client(
         properties=properties,
         will=last_will,
         keepalive=10,
+        username=login.username or None,
+        password=login.password or None,
+        tls_context=ssl.create_default_context() if login.tls else None,
     )
 
 
