@@ -61,17 +61,19 @@ class Hub:
 
     async def __aenter__(self) -> Self:
         try:
+            # closed in the reverse order: the workers first (they use the bus and the
+            # Connections), then the bus, then the Connections, then the audit they wrote
             await self._stack.enter_async_context(self.store)
             await self._stack.enter_async_context(self.limiter)
+            self._stack.push_async_callback(self.audit.drain)
+            self._stack.push_async_callback(self.pool.aclose)
             self.snapshots.bus = await self._stack.enter_async_context(self.bus)
-            self._stack.push_async_callback(self.deliveries.aclose)  # before the bus closes
+            self._stack.push_async_callback(self.deliveries.aclose)
             self.snapshots.subscriptions = self.deliveries
             self._stack.push_async_callback(self.triggers.aclose)
             self.snapshots.triggers = self.triggers
             self.snapshots.secrets = self.vault
             await self.tokens.ensure_key()
-            self._stack.push_async_callback(self.audit.drain)  # after the pool has closed
-            self._stack.push_async_callback(self.pool.aclose)
             await self.snapshots.refresh(force=True)
         except BaseException:
             await self._stack.aclose()

@@ -134,10 +134,17 @@ class TriggerWorker:
                 if not await self._leases.take(name, self._holder, self._lease_seconds):
                     await asyncio.sleep(self._lease_seconds / 3)  # another hub runs it
                     continue
-                taken = await step()
-                failures = 0
-                if taken < full:
-                    await asyncio.sleep(idle)
+                # held through the round and the wait after it: a long round, or an
+                # interval longer than the lease, does not let another hub in
+                renewing = asyncio.create_task(self._renew(name))
+                try:
+                    taken = await step()
+                    failures = 0
+                    if taken < full:
+                        await asyncio.sleep(idle)
+                finally:
+                    renewing.cancel()
+                    await asyncio.gather(renewing, return_exceptions=True)
             except Exception as error:
                 # the System, the database or the bus is away: try again later; nothing
                 # is lost (outbox rows stay, a cursor moves only after publishing)
@@ -151,6 +158,12 @@ class TriggerWorker:
                     retry_in=pause,
                 )
                 await asyncio.sleep(pause)
+
+    async def _renew(self, name: str) -> None:
+        while True:
+            await asyncio.sleep(self._lease_seconds / 3)
+            with contextlib.suppress(Exception):  # a missed renewal: the next one may do
+                await self._leases.take(name, self._holder, self._lease_seconds)
 
     async def _stop(self, name: str) -> None:
         running = self._running.pop(name, None)
