@@ -301,7 +301,9 @@ class SubscriptionWorker:
                                 failures = 0
                         except Exception as error:
                             failure = error
-                        # what is in progress settles while its consumer can take the acks
+                        # what is in progress finishes before consuming again; its acks
+                        # may no longer reach a bus whose consumer failed, and then those
+                        # events come again (at least once)
                         await lanes.drain()
                     # a broker or store hiccup must not stop a Subscription for good: what
                     # it held went back to the group, and it consumes again
