@@ -52,6 +52,38 @@ async def _drop_database(name: str) -> None:
         await conn.close()
 
 
+MARIADB_ADMIN_URL = "mysql+aiomysql://root@127.0.0.1:3306/test"
+
+
+async def _mariadb_database() -> tuple[str, str]:
+    """A new, empty MariaDB database: its name and async URL."""
+    import sqlalchemy as sa
+    from sqlalchemy.ext.asyncio import create_async_engine
+
+    name = f"isthmus_test_{secrets.token_hex(6)}"
+    admin = create_async_engine(MARIADB_ADMIN_URL)
+    try:
+        async with admin.begin() as connection:
+            await connection.execute(sa.text(f"CREATE DATABASE {name}"))
+    except (OSError, sa.exc.DBAPIError) as exc:
+        unavailable("MariaDB", exc)
+    finally:
+        await admin.dispose()
+    return name, MARIADB_ADMIN_URL.rsplit("/", 1)[0] + f"/{name}"
+
+
+async def _drop_mariadb_database(name: str) -> None:
+    import sqlalchemy as sa
+    from sqlalchemy.ext.asyncio import create_async_engine
+
+    admin = create_async_engine(MARIADB_ADMIN_URL)
+    try:
+        async with admin.begin() as connection:
+            await connection.execute(sa.text(f"DROP DATABASE IF EXISTS {name}"))
+    finally:
+        await admin.dispose()
+
+
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
 async def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[str]:
     """A fresh, empty store database: a SQLite file, or a new PostgreSQL database."""

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import secrets
 from collections.abc import AsyncIterator
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -19,8 +18,12 @@ from isthmus.connectors.sql.connector import SqlConnector, TooCostly
 from isthmus.connectors.sql.guard import StatementRefused
 from isthmus.errors import UpstreamTimeout, UpstreamUnreachable, ValidationFailed
 from isthmus.testing import ConnectorCase, ConnectorContract
-from tests.conftest import _drop_database, _postgres_database
-from tests.services import unavailable
+from tests.conftest import (
+    _drop_database,
+    _drop_mariadb_database,
+    _mariadb_database,
+    _postgres_database,
+)
 
 CUSTOMERS = 5000
 # Each planner counts in its own units: PostgreSQL's cost, rows examined elsewhere.
@@ -102,18 +105,9 @@ async def _create(param: str, tmp_path: Path) -> tuple[str, str]:
     if dialect == "sqlite":
         url = f"sqlite+aiosqlite:///{tmp_path / 'shop.db'}"
     elif dialect == "postgres":
-        name, url = await _postgres_database()
+        _, url = await _postgres_database()
     else:
-        name = f"isthmus_sql_{secrets.token_hex(4)}"
-        admin = create_async_engine("mysql+aiomysql://root@127.0.0.1:3306/test")
-        try:
-            async with admin.begin() as connection:
-                await connection.execute(sa.text(f"CREATE DATABASE {name}"))
-        except (OSError, sa.exc.DBAPIError) as exc:
-            unavailable("MariaDB", exc)
-        finally:
-            await admin.dispose()
-        url = f"mysql+aiomysql://root@127.0.0.1:3306/{name}"
+        _, url = await _mariadb_database()
     engine = create_async_engine(url)
     async with engine.begin() as connection:
         await connection.run_sync(_seed)
@@ -128,10 +122,7 @@ async def _drop(dialect: str, url: str) -> None:
     if dialect == "postgres":
         await _drop_database(name)
     elif dialect == "mysql":
-        admin = create_async_engine("mysql+aiomysql://root@127.0.0.1:3306/test")
-        async with admin.begin() as connection:
-            await connection.execute(sa.text(f"DROP DATABASE {name}"))
-        await admin.dispose()
+        await _drop_mariadb_database(name)
 
 
 def case(database: tuple[str, str], **config: Any) -> ConnectorCase:

@@ -29,12 +29,16 @@ from isthmus.model import EventType, ResourceKey
 from isthmus.model.trigger import OutboxSource
 from isthmus.store import Change
 from isthmus.testing.buses import Inbox
-from tests.conftest import _drop_database, _postgres_database
+from tests.conftest import (
+    _drop_database,
+    _drop_mariadb_database,
+    _mariadb_database,
+    _postgres_database,
+)
 from tests.e2e.proc import isthmus
 from tests.events.test_reliability import SECRET, Hub, Ledger, ledger, project, until
 from tests.gateway.conftest import Running, resource
 from tests.helpers import assert_problem
-from tests.services import unavailable
 
 DATABASES = [pytest.param("postgres", marks=pytest.mark.postgres), "mysql"]
 
@@ -43,19 +47,8 @@ DATABASES = [pytest.param("postgres", marks=pytest.mark.postgres), "mysql"]
 async def shop(request: pytest.FixtureRequest) -> AsyncIterator[str]:
     """A fresh database with a customers table and the outbox, made from the statement
     ``isthmus connection outbox`` prints."""
-    if request.param == "postgres":
-        name, url = await _postgres_database()
-    else:
-        name = f"isthmus_outbox_{secrets.token_hex(4)}"
-        url = f"mysql+aiomysql://root@127.0.0.1:3306/{name}"
-        admin = create_async_engine("mysql+aiomysql://root@127.0.0.1:3306/test")
-        try:
-            async with admin.begin() as connection:
-                await connection.execute(sa.text(f"CREATE DATABASE {name}"))
-        except (OSError, sa.exc.DBAPIError) as exc:
-            unavailable("MariaDB", exc)
-        finally:
-            await admin.dispose()
+    postgres = request.param == "postgres"
+    name, url = await (_postgres_database() if postgres else _mariadb_database())
     engine = create_async_engine(url)
     try:
         async with engine.begin() as connection:
@@ -68,13 +61,7 @@ async def shop(request: pytest.FixtureRequest) -> AsyncIterator[str]:
     finally:
         await engine.dispose()
     yield url
-    if request.param == "postgres":
-        await _drop_database(name)
-    else:
-        admin = create_async_engine("mysql+aiomysql://root@127.0.0.1:3306/test")
-        async with admin.begin() as connection:
-            await connection.execute(sa.text(f"DROP DATABASE {name}"))
-        await admin.dispose()
+    await (_drop_database(name) if postgres else _drop_mariadb_database(name))
 
 
 async def create_customer(engine: AsyncEngine, data: dict[str, Any], commit: bool = True) -> None:
