@@ -123,3 +123,22 @@ def test_the_mqtt_bus_names_the_urls_it_takes() -> None:
         bus_type("mqtt").open({"url": "tcp://127.0.0.1:1883"})
     secure = bus_type("mqtt").open({"url": "mqtts://hub:p%40ss@broker.example.com"})
     assert (secure.port, secure.login.password, secure.login.tls) == (8883, "p@ss", True)  # type: ignore[attr-defined]
+
+
+async def test_a_rabbitmq_consumer_the_broker_cancels_ends_instead_of_waiting() -> None:
+    """Deleting a group's queue from under its consumer (an operator, a policy): the
+    broker cancels the consumer, and consuming ends with an error — a Subscription's
+    worker then consumes again — rather than waiting for messages that cannot come."""
+    import asyncio
+    import secrets
+
+    topic = f"contract.{secrets.token_hex(4)}"
+    async with bus_type("rabbitmq").open(reachable("rabbitmq")) as bus:
+        await bus.declare(topic, "billing")
+        consumer = bus.consume(topic, "billing")
+        waiting = asyncio.ensure_future(consumer.__anext__())
+        await asyncio.sleep(0.5)
+        await bus.forget(topic, "billing")  # the queue goes
+        with pytest.raises(ConnectionError, match="cancelled the consumer"):
+            await asyncio.wait_for(waiting, 10)
+        await consumer.aclose()  # type: ignore[attr-defined]

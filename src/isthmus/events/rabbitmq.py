@@ -127,13 +127,20 @@ class RabbitBus(Bus):
         channel = await self._connection.channel()
         # a plain consumer feeding a local queue, not aio-pika's QueueIterator: closing
         # that one waits on a basic.cancel reply that may never come (seen on shutdown)
-        inbox: asyncio.Queue[AbstractIncomingMessage] = asyncio.Queue()
+        inbox: asyncio.Queue[AbstractIncomingMessage | None] = asyncio.Queue()
         try:
             await channel.set_qos(prefetch_count=prefetch)
             queue = await self._queue(channel, topic, group)
-            await queue.consume(inbox.put)
-            while True:
-                yield RabbitDelivery(await inbox.get())
+            tag = await queue.consume(inbox.put)
+
+            def cancelled(frame: Any) -> None:  # the broker ended it (its queue was deleted…)
+                if frame.consumer_tag == tag:
+                    inbox.put_nowait(None)
+
+            (await channel.get_underlay_channel()).on_consumer_cancel_callbacks.add(cancelled)
+            while (incoming := await inbox.get()) is not None:
+                yield RabbitDelivery(incoming)
+            raise ConnectionError("the broker cancelled the consumer")  # consumed again
         finally:
             # closing the channel ends the consumer; what it held unacked goes back to
             # the queue (and if the close is not answered, it goes back when the
