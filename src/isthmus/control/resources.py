@@ -43,8 +43,14 @@ def _refuse(findings: list[Finding]) -> None:
         raise ValidationFailed("The resource is not valid.", extensions={"errors": errors})
 
 
-async def write_checked(hub: Hub, resource: Resource, action: str) -> None:
+async def write_checked(
+    hub: Hub, resource: Resource, action: str, read_at: int | None = None
+) -> None:
+    """Check ``resource`` against everything else and write it; refused (409) if the store
+    moved on since now — or since ``read_at``, the revision the caller read it at."""
     revision, everything = await hub.store.resources.snapshot()
+    if read_at is not None:
+        revision = read_at
     others = [r for r in everything if r.key != resource.key]
     stored = next((r for r in everything if r.key == resource.key), None)
     findings = list(resource_checks(resource, resource.canonical()))

@@ -20,13 +20,16 @@ Environment = Annotated[str, Query(pattern=NAME_PATTERN, description="Its Enviro
 
 async def _set_paused(request: Request, name: str, environment: str, paused: bool) -> Any:
     hub: Hub = request.app.state.hub
-    stored = await hub.store.resources.get(ResourceKey("Subscription", name, environment))
+    key = ResourceKey("Subscription", name, environment)
+    revision, everything = await hub.store.resources.snapshot()
+    stored = next((r for r in everything if r.key == key), None)
     if not isinstance(stored, Subscription):
         raise NotFound(f"No Subscription '{name}' in Environment '{environment}'.")
     if stored.spec.paused == paused:
         return stored.canonical()  # already so: nothing to write
     changed = stored.model_copy(update={"spec": stored.spec.model_copy(update={"paused": paused})})
-    await write_checked(hub, changed, "update")
+    # written only if nothing changed since it was read: no other edit is lost
+    await write_checked(hub, changed, "update", read_at=revision)
     return changed.canonical()
 
 
