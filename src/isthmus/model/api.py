@@ -337,11 +337,3 @@ GATEWAY_OWNED = frozenset({"oauth", "triggers"})
 class Api(Resource):
     kind: Literal["Api"] = "Api"
     spec: ApiSpec
-
-    @model_validator(mode="after")
-    def _name_is_free(self) -> Api:
-        if self.metadata.name in GATEWAY_OWNED:
-            raise ValueError(
-                f"'{self.metadata.name}' is a path of the gateway itself; name the Api otherwise"
-            )
-        return self

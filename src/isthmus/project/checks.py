@@ -13,7 +13,8 @@ from isthmus.connectors import registry as connector_registry
 from isthmus.connectors.declarative.spec import PATH_INPUT, PLACEHOLDER
 from isthmus.errors import IsthmusError
 from isthmus.events.compatibility import breaking_changes
-from isthmus.model import Connection, EventType, Resource
+from isthmus.model import Api, Connection, EventType, Resource
+from isthmus.model.api import GATEWAY_OWNED
 from isthmus.project.hints import LITERAL_SECRET, SECRET_HINT, hint_for, message_for
 from isthmus.project.source import real_path
 
@@ -72,6 +73,13 @@ def _all_checks(resource: Resource, raw: dict[str, Any]) -> Iterator[Finding]:
         ]
         spec = {**spec, "versions": versions}
     yield from literal_secrets(spec, ("spec",))
+    if isinstance(resource, Api) and resource.metadata.name in GATEWAY_OWNED:
+        # a check, not a model rule: a store that already holds such an Api still loads
+        yield (
+            ("metadata", "name"),
+            f"'{resource.metadata.name}' is a path of the gateway itself",
+            "Name the Api otherwise.",
+        )
     if isinstance(resource, Connection):
         yield from connection_config(resource)
     if isinstance(resource, EventType):
