@@ -31,7 +31,7 @@ from isthmus.errors import (
 )
 from isthmus.events.base import Bus
 from isthmus.events.compose import CompiledEvent
-from isthmus.events.webhooks import BadWebhookSecret, SignatureRefused, verify
+from isthmus.events.webhooks import SignatureRefused, verify
 from isthmus.gateway.http import GatewayRequest, GatewayResponse, json_response
 from isthmus.gateway.validation import parse_json_body
 from isthmus.mapping import Mapping, MappingError
@@ -95,11 +95,9 @@ async def receive(
     try:
         secret = await secrets.resolve(hook.source.secret)
         delivery_id = _verified(hook.source, secret, request)
-    except BadWebhookSecret:
-        raise _cannot_verify(hook) from None
     except SignatureRefused:
         raise
-    except IsthmusError:  # the vault: which secret, and why, is for operators, not callers
+    except IsthmusError:  # the vault, a malformed secret: which, and why, is for operators
         raise _cannot_verify(hook) from None
     received = parse_json_body(request)
     try:
