@@ -34,11 +34,13 @@ from isthmus.gateway.pool import ConnectionPool
 from isthmus.mapping import Mapping as Jsonata
 from isthmus.mapping import MappingError
 from isthmus.model import ResourceKey, Subscription
+from isthmus.model.subscription import Retry
 from isthmus.store.dead_letters import DeadLetterRepository
 
 log = structlog.get_logger(__name__)
 
-RESTART_FIRST, RESTART_CAP = 0.2, 30.0  # seconds before a failed consumer consumes again
+# the wait before a failed consumer (or trigger) works again: 0.2 s, doubling up to 30 s
+RESTART = Retry(initial_delay_seconds=0.2, max_delay_seconds=30.0)
 
 
 class DeliveryFailed(Exception):
@@ -81,7 +83,6 @@ class Deliverer:
         private = webhook.allow_private_network if webhook else False
         self._pools = OriginPools(allow_private=private, limits=limits)
         self._url = URL(webhook.url) if webhook else URL()
-        self.delivered = 0  # successful deliveries: a counter tests and health read
 
     async def close(self) -> None:
         await self._pools.close()
@@ -170,7 +171,6 @@ class Deliverer:
                 await asyncio.sleep(retry.delay(attempt))
                 attempt += 1
                 continue
-            self.delivered += 1
             await delivery.ack()
             return
 
@@ -180,8 +180,9 @@ class Deliverer:
         meta = self.subscription.metadata
         event_id = str(event.get("id", ""))
         body = delivery.message.body
-        if not await self._dead.waiting(meta.name, meta.environment, event_id):
-            await self._dead.add(meta.name, meta.environment, event_id, body, str(failure), attempt)
+        await self._dead.add_once(
+            meta.name, meta.environment, event_id, body, str(failure), attempt
+        )
         log.warning(
             "subscription.dead_letter",
             subscription=meta.name,
@@ -308,7 +309,7 @@ class SubscriptionWorker:
                     # a broker or store hiccup must not stop a Subscription for good: what
                     # it held went back to the group, and it consumes again
                     failures += 1
-                    pause = min(RESTART_CAP, RESTART_FIRST * 2 ** (failures - 1))
+                    pause = RESTART.delay(failures)
                     log.warning(
                         "subscription.consumer_failed",
                         subscription=subscription.metadata.name,

@@ -40,8 +40,6 @@ class OutboxRelay:
     event: CompiledEvent
     bus: Bus
     dead: DeadLetterRepository
-    relayed: int = 0  # events published: a counter tests and health read
-    rejected: int = 0  # rows sent to the dead letters
 
     async def round(self, runner: Runner) -> int:
         """Relay one batch; returns how many rows it took (0: the outbox is empty)."""
@@ -55,7 +53,6 @@ class OutboxRelay:
                 messages.append(message)
         await self.bus.publish(messages)  # durable on the bus from here on …
         await remove(runner, self.source.table, [row.id for row in rows])  # … then gone
-        self.relayed += len(messages)
         return len(rows)
 
     def event_id(self, row: OutboxRow) -> str:
@@ -90,15 +87,9 @@ class OutboxRelay:
         return message
 
     async def _reject(self, row: OutboxRow, event_id: str, data: object, why: str) -> None:
-        if await self.dead.waiting(self.name, self.environment, event_id):
-            return  # rejected in a round whose publish failed: kept once
         kept = {"id": event_id, "type": self.event.type, "outboxRow": row.id, "data": data}
-        await self.dead.add(
-            self.name,
-            self.environment,
-            event_id,
-            orjson.dumps(kept),
-            f"outbox row {row.id}: {why}",
-            1,
-        )
-        self.rejected += 1
+        # once: a round whose publish failed rejects the same row again
+        await self.dead.add_once(
+            self.name, self.environment, event_id, orjson.dumps(kept),
+            f"outbox row {row.id}: {why}", 1,
+        )  # fmt: skip

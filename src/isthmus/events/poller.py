@@ -98,7 +98,6 @@ class Poller:
         return message
 
     async def _reject(self, event_id: str, record: object, why: str) -> None:
-        if await self.dead.waiting(self.name, self.environment, event_id):
-            return  # rejected in a round whose publish failed: kept once
         kept = orjson.dumps({"id": event_id, "type": self.event.type, "data": record})
-        await self.dead.add(self.name, self.environment, event_id, kept, why, 1)
+        # once: a round whose publish failed rejects the same record again
+        await self.dead.add_once(self.name, self.environment, event_id, kept, why, 1)

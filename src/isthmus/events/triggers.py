@@ -22,6 +22,7 @@ from isthmus.connectors.sql.connector import SqlConnector
 from isthmus.errors import ConfigurationError, IsthmusError
 from isthmus.events.base import Bus
 from isthmus.events.compose import CompiledEvent
+from isthmus.events.delivery import RESTART
 from isthmus.events.outbox import OutboxRelay
 from isthmus.events.poller import ROUND_LIMIT, Poller
 from isthmus.gateway.pool import ConnectionPool
@@ -35,7 +36,6 @@ log = structlog.get_logger(__name__)
 
 LEASE_SECONDS = 10.0
 TRIGGER_PREFIX = "trigger:"  # Subscription names cannot hold ':', so no name is taken
-RESTART_FIRST, RESTART_CAP = 0.2, 30.0
 
 
 def trigger_name(environment: str, connection: str, trigger: str) -> str:
@@ -149,7 +149,7 @@ class TriggerWorker:
                 # the System, the database or the bus is away: try again later; nothing
                 # is lost (outbox rows stay, a cursor moves only after publishing)
                 failures += 1
-                pause = min(RESTART_CAP, RESTART_FIRST * 2 ** (failures - 1))
+                pause = RESTART.delay(failures)
                 log.warning(
                     "trigger.failed",
                     trigger=name,

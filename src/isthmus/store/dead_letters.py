@@ -99,3 +99,18 @@ class DeadLetterRepository:
         )
         async with self.engine.connect() as conn:
             return (await conn.execute(query.limit(1))).first() is not None
+
+    async def add_once(
+        self,
+        subscription: str,
+        environment: str,
+        event_id: str,
+        event: bytes,
+        error: str,
+        attempts: int,
+    ) -> int | None:
+        """Add the letter unless ``event_id`` is already waiting for ``subscription`` (an
+        event seen again after a crash lost its ack); its id, or None when it was there."""
+        if await self.waiting(subscription, environment, event_id):
+            return None
+        return await self.add(subscription, environment, event_id, event, error, attempts)
