@@ -5,6 +5,8 @@ again (a new hub) takes up from the stored cursor."""
 
 from __future__ import annotations
 
+from typing import Any
+
 import orjson
 
 from isthmus.events.compose import CompiledEvent
@@ -26,13 +28,16 @@ def record(n: int, name: str | None = "someone") -> dict[str, object]:
     return fields
 
 
-async def test_new_records_become_events_once_from_the_stored_cursor(
-    running: Running, events: Inbox
-) -> None:
+MAPPING = '{"id": key, "name": fullName}'
+
+
+async def feed(running: Running, name: str, records: list[dict[str, object]], **spec: Any) -> Any:
+    """A memory Connection ``name`` whose ``customers`` stream has a cursor, applied; its
+    connector."""
     connection = resource(
         {
             "kind": "Connection",
-            "metadata": {"name": "crm-feed", "environment": "sandbox"},
+            "metadata": {"name": name, "environment": "sandbox"},
             "spec": {
                 "system": "crm",
                 "connector": "memory",
@@ -41,27 +46,44 @@ async def test_new_records_become_events_once_from_the_stored_cursor(
                         "customers": {
                             "primaryKey": "key",
                             "cursorField": "changedAt",
-                            "records": [record(2, "Grace"), record(1, "Ada")],
+                            "records": records,
                         }
                     }
                 },
-                "triggers": [
-                    {
-                        "name": "customers",
-                        "eventType": "customer-created",
-                        "poll": {
-                            "stream": "customers",
-                            "intervalSeconds": 0.05,
-                            "mapping": '{"id": key, "name": fullName}',
-                        },
-                    }
-                ],
+                **spec,
             },
         }
     )
+    await running.hub.store.resources.apply([Change("create", connection.key, connection)])
+    await running.hub.snapshots.refresh()
+    return running.hub.pool.get(connection.key)
+
+
+async def poller_of(running: Running, connection: str) -> Poller:
+    """A poller of ``connection``'s customers, as a hub starts one."""
     hub = running.hub
-    await hub.store.resources.apply([Change("create", connection.key, connection)])
-    await hub.snapshots.refresh()
+    event_type = await hub.store.resources.get(ResourceKey("EventType", "customer-created"))
+    assert isinstance(event_type, EventType)
+    return Poller(
+        trigger_name("sandbox", connection, "customers"),
+        "sandbox",
+        connection,
+        PollSource(stream="customers", mapping=MAPPING),
+        CompiledEvent.of(event_type),
+        hub.bus,
+        hub.store.cursors,
+        hub.store.dead_letters,
+    )
+
+
+async def test_new_records_become_events_once_from_the_stored_cursor(
+    running: Running, events: Inbox
+) -> None:
+    trigger = {"name": "customers", "eventType": "customer-created"}
+    poll = {"stream": "customers", "intervalSeconds": 0.05, "mapping": MAPPING}
+    records = [record(2, "Grace"), record(1, "Ada")]
+    memory = await feed(running, "crm-feed", records, triggers=[{**trigger, "poll": poll}])
+    hub = running.hub
     first = await events.take(2)
     bodies = [orjson.loads(d.message.body) for d in first]
     assert [b["data"] for b in bodies] == [
@@ -69,7 +91,6 @@ async def test_new_records_become_events_once_from_the_stored_cursor(
         {"id": "c-2", "name": "Grace"},
     ]
     assert bodies[0]["source"] == "/connections/crm-feed"
-    memory = hub.pool.get(connection.key)
     await memory.call("customers.create", {"body": record(3, "Edsger")})
     await memory.call("customers.create", {"body": record(4, name=None)})  # does not fit
     (third,) = await events.take(1)
@@ -82,18 +103,7 @@ async def test_new_records_become_events_once_from_the_stored_cursor(
     assert "/data: is missing the required properties ['name']" in letter.error
     # the hub stops; a poller started afresh (another hub) reads from the stored cursor
     await hub.triggers.aclose()
-    event_type = await hub.store.resources.get(ResourceKey("EventType", "customer-created"))
-    assert isinstance(event_type, EventType)
-    again = Poller(
-        NAME,
-        "sandbox",
-        "crm-feed",
-        PollSource(stream="customers", mapping='{"id": key, "name": fullName}'),
-        CompiledEvent.of(event_type),
-        hub.bus,
-        hub.store.cursors,
-        hub.store.dead_letters,
-    )
+    again = await poller_of(running, "crm-feed")
     assert await again.round(memory) == 0
     await memory.call("customers.create", {"body": record(5, "Barbara")})
     assert await again.round(memory) == 1
@@ -112,42 +122,10 @@ async def test_a_full_round_leaves_a_cut_run_of_equal_cursors_to_the_next(
         {"key": f"c-{n}", "changedAt": "2026-12-01T23:00:00Z", "fullName": "x"}
         for n in range(990, 1010)
     ]
-    connection = resource(
-        {
-            "kind": "Connection",
-            "metadata": {"name": "bulk", "environment": "sandbox"},
-            "spec": {
-                "system": "crm",
-                "connector": "memory",
-                "config": {
-                    "collections": {
-                        "customers": {
-                            "primaryKey": "key",
-                            "cursorField": "changedAt",
-                            "records": rows,
-                        }
-                    }
-                },
-            },
-        }
-    )
+    memory = await feed(running, "bulk", rows)
+    poller = await poller_of(running, "bulk")
+    name = poller.name
     hub = running.hub
-    await hub.store.resources.apply([Change("create", connection.key, connection)])
-    await hub.snapshots.refresh()
-    event_type = await hub.store.resources.get(ResourceKey("EventType", "customer-created"))
-    assert isinstance(event_type, EventType)
-    name = trigger_name("sandbox", "bulk", "customers")
-    poller = Poller(
-        name,
-        "sandbox",
-        "bulk",
-        PollSource(stream="customers", mapping='{"id": key, "name": fullName}'),
-        CompiledEvent.of(event_type),
-        hub.bus,
-        hub.store.cursors,
-        hub.store.dead_letters,
-    )
-    memory = hub.pool.get(connection.key)
     assert await poller.round(memory) == 1000
     assert poller.published == 990  # the run of 20 was cut after 10: none of it yet
     assert await hub.store.cursors.get(name) == stamps[-1]
