@@ -23,8 +23,8 @@ from isthmus.connectors.registry import connector_type
 from isthmus.connectors.sql.outbox import create_statement
 from isthmus.events.base import Bus, Message
 from isthmus.events.compose import CompiledEvent
+from isthmus.events.naming import trigger_name
 from isthmus.events.outbox import OutboxRelay
-from isthmus.events.triggers import trigger_name
 from isthmus.model import EventType, ResourceKey
 from isthmus.model.trigger import OutboxSource
 from isthmus.store import Change

@@ -10,8 +10,8 @@ from typing import Any
 import orjson
 
 from isthmus.events.compose import CompiledEvent
+from isthmus.events.naming import trigger_name
 from isthmus.events.poller import Poller
-from isthmus.events.triggers import trigger_name
 from isthmus.model import EventType, ResourceKey
 from isthmus.model.trigger import PollSource
 from isthmus.store import Change

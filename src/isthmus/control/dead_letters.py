@@ -11,7 +11,7 @@ from pydantic import BaseModel
 
 from isthmus.errors import Conflict, NotFound
 from isthmus.events.delivery import DeliveryFailed
-from isthmus.events.triggers import TRIGGER_PREFIX
+from isthmus.events.naming import TRIGGER_PREFIX
 from isthmus.hub import Hub
 from isthmus.model import ResourceKey
 from isthmus.store.dead_letters import DeadLetter

@@ -60,6 +60,13 @@ class CompiledEvent:
         """Where ``data`` breaks this version's schema, each with its JSON pointer."""
         return self.check.problems(data, "data")
 
+    def misfit(self, data: Any) -> str | None:
+        """Why ``data`` does not fit, in one line for a dead letter (None: it fits)."""
+        problems = self.problems(data)
+        if not problems:
+            return None
+        return "; ".join(f"{p['pointer']}: {p['message']}" for p in problems[:5])
+
     def compose(
         self,
         environment: str,

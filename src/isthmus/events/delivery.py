@@ -53,7 +53,7 @@ def group_of(subscription: Subscription) -> str:
 
 @dataclass
 class _Running:
-    subscription: Subscription
+    deliverer: Deliverer
     task: asyncio.Task[None]
 
 
@@ -261,8 +261,12 @@ class SubscriptionWorker:
         self._connections = connections
         self._running: dict[ResourceKey, _Running] = {}
         self._declared: dict[ResourceKey, Subscription] = {}  # groups kept, paused or not
-        self.deliverers: dict[ResourceKey, Deliverer] = {}
         self.restarts = 0  # consumers started again after a failure: a counter tests read
+
+    @property
+    def deliverers(self) -> dict[ResourceKey, Deliverer]:
+        """The Subscriptions delivering now (not paused)."""
+        return {key: running.deliverer for key, running in self._running.items()}
 
     async def sync(self, subscriptions: Mapping[ResourceKey, Subscription]) -> None:
         for key, subscription in subscriptions.items():
@@ -284,7 +288,6 @@ class SubscriptionWorker:
 
     def _start(self, key: ResourceKey, subscription: Subscription, topic: str) -> None:
         deliverer = Deliverer(subscription, self._secrets, self._dead, self._connections)
-        self.deliverers[key] = deliverer
 
         async def run() -> None:
             failures = 0
@@ -325,11 +328,10 @@ class SubscriptionWorker:
                 await deliverer.close()
 
         task = asyncio.create_task(run(), name=f"deliver:{key}")
-        self._running[key] = _Running(subscription, task)
+        self._running[key] = _Running(deliverer, task)
 
     async def _stop(self, key: ResourceKey) -> None:
         running = self._running.pop(key, None)
-        self.deliverers.pop(key, None)
         if running is not None:
             running.task.cancel()
             with contextlib.suppress(asyncio.CancelledError, Exception):

@@ -14,3 +14,11 @@ def topic_of(environment: str, event_type: str) -> str:
 def schema_uri(name: str, version: int) -> str:
     """The ``dataschema`` of events of ``name`` at ``version``: a stable URN."""
     return f"urn:isthmus:eventtype:{name}:v{version}"
+
+
+TRIGGER_PREFIX = "trigger:"  # Subscription names cannot hold ':', so no name is taken
+
+
+def trigger_name(environment: str, connection: str, trigger: str) -> str:
+    """How a trigger is named in leases, dead letters and logs."""
+    return f"{TRIGGER_PREFIX}{environment}/{connection}/{trigger}"

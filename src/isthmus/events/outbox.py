@@ -69,9 +69,7 @@ class OutboxRelay:
         except orjson.JSONDecodeError:
             await self._reject(row, event_id, row.payload, "the payload is not JSON")
             return None
-        problems = self.event.problems(data)
-        if problems:
-            said = "; ".join(f"{p['pointer']}: {p['message']}" for p in problems[:5])
+        if said := self.event.misfit(data):
             await self._reject(row, event_id, data, f"the payload does not fit: {said}")
             return None
         attributes = {"id": event_id}

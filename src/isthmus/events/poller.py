@@ -87,9 +87,7 @@ class Poller:
         except MappingError as error:
             await self._reject(event_id, record, f"the mapping failed: {error}")
             return None
-        problems = self.event.problems(data)
-        if problems:
-            said = "; ".join(f"{p['pointer']}: {p['message']}" for p in problems[:5])
+        if said := self.event.misfit(data):
             await self._reject(event_id, record, f"the record does not fit: {said}")
             return None
         _, message = self.event.compose(

@@ -31,6 +31,7 @@ from isthmus.errors import (
 )
 from isthmus.events.base import Bus
 from isthmus.events.compose import CompiledEvent
+from isthmus.events.naming import trigger_name
 from isthmus.events.webhooks import SignatureRefused, verify
 from isthmus.gateway.http import GatewayRequest, GatewayResponse, json_response
 from isthmus.gateway.validation import parse_json_body
@@ -128,7 +129,7 @@ def _event_id(path: str, delivery_id: str) -> str:
 def _cannot_verify(hook: CompiledHook) -> ConfigurationError:
     log.warning(
         "trigger.secret_unusable",
-        trigger=f"{hook.environment}/{hook.connection}/{hook.name}",
+        trigger=trigger_name(hook.environment, hook.connection, hook.name),
         secret=hook.source.secret,
     )
     return ConfigurationError(

@@ -23,6 +23,7 @@ from isthmus.errors import ConfigurationError, IsthmusError
 from isthmus.events.base import Bus
 from isthmus.events.compose import CompiledEvent
 from isthmus.events.delivery import RESTART
+from isthmus.events.naming import trigger_name
 from isthmus.events.outbox import OutboxRelay
 from isthmus.events.poller import ROUND_LIMIT, Poller
 from isthmus.gateway.pool import ConnectionPool
@@ -35,19 +36,12 @@ from isthmus.store.leases import LeaseRepository
 log = structlog.get_logger(__name__)
 
 LEASE_SECONDS = 10.0
-TRIGGER_PREFIX = "trigger:"  # Subscription names cannot hold ':', so no name is taken
-
-
-def trigger_name(environment: str, connection: str, trigger: str) -> str:
-    """How a trigger is named in leases, dead letters and logs."""
-    return f"{TRIGGER_PREFIX}{environment}/{connection}/{trigger}"
 
 
 @dataclass
 class _Running:
     fingerprint: tuple[Any, ...]
     task: asyncio.Task[None]
-    worker: Any  # the OutboxRelay or Poller it runs
 
 
 class TriggerWorker:
@@ -68,10 +62,6 @@ class TriggerWorker:
         self._lease_seconds = lease_seconds
         self._holder = uuid.uuid4().hex  # this hub process
         self._running: dict[str, _Running] = {}
-
-    @property
-    def workers(self) -> dict[str, Any]:
-        return {name: running.worker for name, running in self._running.items()}
 
     async def sync(
         self, connections: Mapping[ResourceKey, Connection], event_types: Mapping[str, EventType]
@@ -105,23 +95,22 @@ class TriggerWorker:
         fingerprint: tuple[Any, ...],
     ) -> None:
         environment, event = key.environment or "", CompiledEvent.of(event_type)
-        worker: OutboxRelay | Poller
         if trigger.outbox is not None:
-            relay = worker = OutboxRelay(
+            relay = OutboxRelay(
                 name, environment, key.name, trigger.outbox, event, self._bus, self._dead
             )
             step = lambda: relay.round(_runner(self._connections, key))  # noqa: E731
             full, idle = trigger.outbox.batch, trigger.outbox.poll_seconds
         else:
             assert trigger.poll is not None
-            poller = worker = Poller(
+            poller = Poller(
                 name, environment, key.name, trigger.poll, event, self._bus, self._cursors,
                 self._dead,
             )  # fmt: skip
             step = lambda: poller.round(self._connections.get(key))  # noqa: E731
             full, idle = ROUND_LIMIT, trigger.poll.interval_seconds
         task = asyncio.create_task(self._run_forever(name, step, full, idle), name=name)
-        self._running[name] = _Running(fingerprint, task, worker)
+        self._running[name] = _Running(fingerprint, task)
 
     async def _run_forever(
         self, name: str, step: Callable[[], Awaitable[int]], full: int, idle: float
