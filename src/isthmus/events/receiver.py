@@ -17,7 +17,7 @@ import base64
 import hashlib
 import hmac
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import structlog
 
@@ -58,6 +58,7 @@ class CompiledHook:
     source: WebhookSource
     event: CompiledEvent
     mapping: Mapping | None
+    secret: str | None = None  # resolved when the snapshot is built; None: unusable
 
 
 def compile_hooks(
@@ -84,8 +85,28 @@ def compile_hooks(
     return hooks
 
 
+async def with_secrets(
+    hooks: dict[str, CompiledHook], secrets: SecretResolver
+) -> dict[str, CompiledHook]:
+    """The hooks with their secrets from the vault, read once per snapshot (a changed
+    secret changes the store's revision, so the next snapshot reads it again) rather
+    than on every request anyone can send."""
+    resolved = {}
+    for path, hook in hooks.items():
+        try:
+            resolved[path] = replace(hook, secret=await secrets.resolve(hook.source.secret))
+        except IsthmusError:
+            log.warning(
+                "trigger.secret_unusable",
+                trigger=trigger_name(hook.environment, hook.connection, hook.name),
+                secret=hook.source.secret,
+            )
+            resolved[path] = hook
+    return resolved
+
+
 async def receive(
-    request: GatewayRequest, hooks: dict[str, CompiledHook], bus: Bus, secrets: SecretResolver
+    request: GatewayRequest, hooks: dict[str, CompiledHook], bus: Bus
 ) -> GatewayResponse:
     hook = hooks.get(request.path)
     if hook is None:
@@ -93,12 +114,15 @@ async def receive(
     request.api, request.route = f"trigger:{hook.connection}", hook.name  # for the access log
     if request.method != "POST":
         raise MethodNotAllowed("Webhook triggers take POST.", headers={"Allow": "POST"})
+    if hook.secret is None:
+        raise _cannot_verify(hook)
     try:
-        secret = await secrets.resolve(hook.source.secret)
-        delivery_id = _verified(hook.source, secret, request)
+        delivery_id = _verified(hook.source, hook.secret, request)
     except SignatureRefused:
         raise
-    except IsthmusError:  # the vault, a malformed secret: which, and why, is for operators
+    except IsthmusError:  # a malformed secret: which, and why, is for operators
+        name = trigger_name(hook.environment, hook.connection, hook.name)
+        log.warning("trigger.secret_malformed", trigger=name)
         raise _cannot_verify(hook) from None
     received = parse_json_body(request)
     try:
@@ -127,11 +151,6 @@ def _event_id(path: str, delivery_id: str) -> str:
 
 
 def _cannot_verify(hook: CompiledHook) -> ConfigurationError:
-    log.warning(
-        "trigger.secret_unusable",
-        trigger=trigger_name(hook.environment, hook.connection, hook.name),
-        secret=hook.source.secret,
-    )
     return ConfigurationError(
         "This webhook trigger cannot verify requests right now; nothing was published.",
         remediation="Try again later; the hub's operators have been told why.",

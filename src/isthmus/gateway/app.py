@@ -236,13 +236,13 @@ class Gateway:
         return await events.publish(request, event, bus, environment)
 
     async def _trigger(self, request: GatewayRequest, snapshot: Snapshot) -> GatewayResponse:
-        bus, secrets = self.holder.bus, self.holder.secrets
-        if bus is None or secrets is None:
+        bus = self.holder.bus
+        if bus is None:
             raise ConfigurationError(
                 "This gateway receives no webhook triggers: it runs without an event bus.",
                 remediation="Run the hub (isthmus serve), which opens the bus.",
             )
-        return await receiver.receive(request, snapshot.hooks, bus, secrets)
+        return await receiver.receive(request, snapshot.hooks, bus)
 
     def _page(
         self, request: GatewayRequest, collection: CompiledCollection, response: GatewayResponse

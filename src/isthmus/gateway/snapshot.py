@@ -15,7 +15,7 @@ import structlog
 from isthmus.connectors.base import SecretResolver
 from isthmus.events.base import Bus
 from isthmus.events.delivery import SubscriptionWorker
-from isthmus.events.receiver import CompiledHook, compile_hooks
+from isthmus.events.receiver import CompiledHook, compile_hooks, with_secrets
 from isthmus.events.triggers import TriggerWorker
 from isthmus.gateway.pool import ConnectionPool
 from isthmus.gateway.ratelimit import NO_POLICIES, Policies
@@ -92,6 +92,9 @@ class SnapshotHolder:
             )
         if self.triggers is not None:
             await self.triggers.sync(connections, event_types)
+        hooks = compile_hooks(list(connections.values()), event_types)
+        if self.secrets is not None:
+            hooks = await with_secrets(hooks, self.secrets)
         keys = {
             digest: Caller(key_id, app, environment)
             for digest, (key_id, app, environment) in digests.items()
@@ -111,7 +114,7 @@ class SnapshotHolder:
             policies,
             await self.tokens.load(),
             frozenset(caller.key_id for caller in keys.values()),
-            compile_hooks(list(connections.values()), event_types),
+            hooks,
         )
 
     async def follow(self, interval: float) -> None:
