@@ -35,8 +35,6 @@ from isthmus.store.leases import LeaseRepository
 
 log = structlog.get_logger(__name__)
 
-LEASE_SECONDS = 10.0
-
 
 @dataclass
 class _Running:
@@ -52,7 +50,7 @@ class TriggerWorker:
         leases: LeaseRepository,
         dead: DeadLetterRepository,
         cursors: CursorRepository,
-        lease_seconds: float = LEASE_SECONDS,
+        lease_seconds: float,
     ) -> None:
         self._bus = bus
         self._connections = connections
