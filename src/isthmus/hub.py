@@ -22,6 +22,8 @@ from isthmus.home import admin_token
 from isthmus.logs import configure_once
 from isthmus.settings import Settings
 from isthmus.store import Store
+from isthmus.virtual.limits import Limits
+from isthmus.virtual.service import VirtualData
 
 
 class Hub:
@@ -41,6 +43,8 @@ class Hub:
         )
         self.metrics = GatewayMetrics()
         self.snapshots = SnapshotHolder(self.store, self.pool, self.tokens)
+        self.virtual = VirtualData(self.audit, Limits.of(settings))
+        self.snapshots.virtual = self.virtual
         url = settings.bus_url or settings.resolved_database_url()
         self.bus = bus_type(settings.bus).open(
             {"url": url, "redeliverAfterSeconds": settings.bus_redeliver_after_seconds}
@@ -67,6 +71,7 @@ class Hub:
             await self._stack.enter_async_context(self.limiter)
             self._stack.push_async_callback(self.audit.drain)
             self._stack.push_async_callback(self.pool.aclose)
+            self._stack.callback(self.virtual.close)
             self.snapshots.bus = await self._stack.enter_async_context(self.bus)
             self._stack.push_async_callback(self.deliveries.aclose)
             self.snapshots.subscriptions = self.deliveries

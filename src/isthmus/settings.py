@@ -96,6 +96,26 @@ class Settings(BaseSettings):
         description="How long a hub holds a trigger (an outbox relay, a poller) without "
         "renewing it: when that hub dies, another takes the trigger over after this.",
     )
+    virtual_timeout_seconds: float = Field(
+        default=30.0, gt=0, le=3600, description="Longest time one virtual query may run."
+    )
+    virtual_max_rows: int = Field(
+        default=100_000, ge=1, description="Most rows one virtual query may answer."
+    )
+    virtual_max_scan_rows: int = Field(
+        default=1_000_000,
+        ge=1,
+        description="Most rows one source may send for one virtual query (bounds memory).",
+    )
+    virtual_memory_mb: int = Field(
+        default=512, ge=64, description="Memory DuckDB may use for virtual queries."
+    )
+    virtual_max_api_calls: int = Field(
+        default=200,
+        ge=1,
+        description="Most API requests one virtual query may make to a source, as estimated "
+        "before it runs: a query estimated above it is refused.",
+    )
     snapshot_poll_seconds: float = Field(
         default=1.0,
         gt=0,

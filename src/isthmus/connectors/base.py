@@ -68,6 +68,7 @@ class Pushdown:
     sort: bool = False
     limit: bool = False
     cursor_field: str | None = None
+    filter_fields: frozenset[str] | None = None  # the fields it filters on; None: any
 
 
 @dataclass(frozen=True)
@@ -76,6 +77,14 @@ class StreamSpec:
     primary_key: tuple[str, ...] = ()
     json_schema: Mapping[str, Any] = field(default_factory=dict)
     pushdown: Pushdown = Pushdown()
+    # Fields the System will not list without: each read needs an eq/in filter on them.
+    required_filters: tuple[str, ...] = ()
+    # For streams read over an API, page by page: the most requests one read makes and
+    # the records per request where known. max_pages None: reading costs no API calls
+    # (a database, files, memory).
+    max_pages: int | None = None
+    page_size: int | None = None
+    request_budget: int | None = None  # the Connection's requests per budget window
 
 
 @dataclass(frozen=True)
@@ -92,6 +101,50 @@ class StreamQuery:
     sort: tuple[tuple[str, bool], ...] = ()  # (field, descending)
     limit: int | None = None
     cursor: Any = None  # read records whose cursor field is greater than this
+
+
+@dataclass
+class ReadTally:
+    """What reading cost at the System: records received (before any filtering in the
+    hub) and requests made. A reader sets one in :data:`TALLY`; connectors add to it."""
+
+    records: int = 0
+    requests: int = 0
+
+
+TALLY: ContextVar[ReadTally | None] = ContextVar("isthmus_read_tally", default=None)
+
+
+def tally(records: int = 0, requests: int = 0) -> None:
+    """Count what the System sent to whoever is reading, if anyone counts."""
+    current = TALLY.get()
+    if current is not None:
+        current.records += records
+        current.requests += requests
+
+
+@dataclass(frozen=True)
+class Estimate:
+    rows: float | None  # None: the System cannot say
+    cost: float | None = None
+    full_scans: tuple[str, ...] = ()  # tables it would read whole
+
+
+@runtime_checkable
+class SqlSource(Protocol):
+    """A connector that runs whole SELECTs over its streams (a database): the virtual
+    layer sends joins and aggregates within one such source to it."""
+
+    sql_dialect: str  # sqlglot's name for the database's SQL
+
+    def select(self, sql: str, params: Mapping[str, Any]) -> AsyncIterator[Record]:
+        """The rows of one guarded SELECT (``:name`` parameters), values as the driver
+        gives them (dates, decimals); refused above the Connection's row cap."""
+        ...
+
+    async def estimate(self, sql: str, params: Mapping[str, Any]) -> Estimate:
+        """The database planner's estimate for the SELECT, without running it."""
+        ...
 
 
 @dataclass(frozen=True)

@@ -27,8 +27,9 @@ from isthmus.connectors.base import (
     StreamSpec,
     TriggerSpec,
     UnknownOperation,
+    tally,
 )
-from isthmus.connectors.query import apply_query
+from isthmus.connectors.query import apply_query, infer_schema
 from isthmus.errors import BadRequest, Conflict, NotFound
 
 ALL_OPS: frozenset[FilterOp] = frozenset(get_args(FilterOp))
@@ -108,6 +109,7 @@ class MemoryConnector(Connector):
             name: StreamSpec(
                 name=name,
                 primary_key=(c.primary_key,),
+                json_schema=infer_schema(c.records),
                 pushdown=Pushdown(ALL_OPS, True, True, True, c.cursor_field),
             )
             for name, c in self.config.collections.items()
@@ -118,6 +120,7 @@ class MemoryConnector(Connector):
             raise NotFound(f"The memory connector has no stream '{stream}'.")
         cursor_field = self.config.collections[stream].cursor_field
         for record in apply_query(list(self.data[stream].values()), query, cursor_field):
+            tally(records=1)
             yield record
 
     def triggers(self) -> Mapping[str, TriggerSpec]:

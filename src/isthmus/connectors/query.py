@@ -63,3 +63,29 @@ def apply_query(
         if query.limit is not None and count >= query.limit:
             return
         yield {k: record.get(k) for k in query.fields} if query.fields else dict(record)
+
+
+_JSON_TYPES: tuple[tuple[type, str], ...] = (
+    (bool, "boolean"),  # before int: a bool is an int to Python
+    (int, "integer"),
+    (float, "number"),
+    (str, "string"),
+    (list, "array"),
+    (dict, "object"),
+)
+
+
+def infer_schema(records: Iterable[Record]) -> dict[str, Any]:
+    """A JSON Schema naming every field seen in ``records``, typed by its first value
+    (numbers of both kinds: number)."""
+    found: dict[str, str | None] = {}
+    for record in records:
+        for name, value in record.items():
+            kind = next((k for t, k in _JSON_TYPES if isinstance(value, t)), None)
+            known = found.get(name)
+            if known is None:
+                found[name] = kind
+            elif {known, kind} == {"integer", "number"}:
+                found[name] = "number"
+    properties = {name: ({"type": kind} if kind else {}) for name, kind in found.items()}
+    return {"type": "object", "properties": properties}

@@ -48,6 +48,7 @@ from isthmus.gateway.validation import validate_request, validate_response
 from isthmus.model import ResourceKey
 from isthmus.model.api import EventTarget
 from isthmus.tracing import GatewayTracing
+from isthmus.virtual.faces import sql as sql_face
 
 Scope = MutableMapping[str, Any]
 Receive = Callable[[], Awaitable[MutableMapping[str, Any]]]
@@ -177,6 +178,13 @@ class Gateway:
         # Authenticate first: without a key, not even the map of Apis and versions shows.
         caller = auth.authenticate(snapshot, request, self.issuer)
         request.app = caller.app
+        if request.path == sql_face.PATH and request.method == "POST":
+            request.api = request.route = sql_face.PATH
+            request.response_headers += await self.limiter.admit(
+                snapshot.policies.get(caller.app, NO_POLICIES), caller.app, "query",
+                caller.environment,
+            )  # fmt: skip
+            return await sql_face.answer(request, snapshot, caller, self.holder.virtual)
         contract = snapshot.routes.document(request.path, self.issuer)
         if contract is not None and request.method == "GET":
             api, body = contract

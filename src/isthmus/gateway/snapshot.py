@@ -21,9 +21,10 @@ from isthmus.gateway.pool import ConnectionPool
 from isthmus.gateway.ratelimit import NO_POLICIES, Policies
 from isthmus.gateway.routing import RouteTable
 from isthmus.governance.tokens import TokenAuthority, TokenKeys
-from isthmus.model import Api, App, Connection, EventType, Plan, Subscription
+from isthmus.model import Api, App, Connection, EventType, Plan, ResourceKey, Subscription, View
 from isthmus.store import Store
 from isthmus.store.keys import digest
+from isthmus.virtual.service import Catalog, VirtualData
 
 log = structlog.get_logger(__name__)
 
@@ -46,10 +47,20 @@ class Snapshot:
     token_keys: TokenKeys
     key_ids: frozenset[str]  # ids of the active API keys (tokens name the key they came from)
     hooks: dict[str, CompiledHook] = field(default_factory=dict)  # webhook triggers by path
+    catalog: Catalog | None = None  # Views, for the virtual data layer
+    published_views: dict[str, frozenset[str]] = field(default_factory=dict)  # api -> Views
 
     def caller_for(self, key: str) -> Caller | None:
         """Who an API key belongs to, if it is active (looked up by its digest)."""
         return self.keys.get(digest(key))
+
+
+def published_views(api: Api) -> frozenset[str]:
+    """The Views an Api's served versions publish."""
+    served = ("published", "deprecated")
+    return frozenset(
+        v for version in api.spec.versions if version.status in served for v in version.views
+    )
 
 
 class SnapshotHolder:
@@ -63,6 +74,7 @@ class SnapshotHolder:
         self.subscriptions: SubscriptionWorker | None = None  # the hub's, when it delivers
         self.triggers: TriggerWorker | None = None  # the hub's, when it relays
         self.secrets: SecretResolver | None = None  # for webhook triggers' secrets
+        self.virtual: VirtualData | None = None  # the hub's, for queries over Views
         self.current: Snapshot | None = None
         self._lock = asyncio.Lock()
 
@@ -106,6 +118,13 @@ class SnapshotHolder:
             name: plans.get(app.spec.plan, NO_POLICIES) if app.spec.plan else NO_POLICIES
             for name, app in apps.items()
         }
+        views = {r.metadata.name: r for r in resources if isinstance(r, View)}
+        pool = self.pool
+        catalog = Catalog(
+            revision,
+            views,
+            lambda name, environment: pool.get(ResourceKey("Connection", name, environment)),
+        )
         return Snapshot(
             revision,
             RouteTable(apis, event_types),
@@ -115,6 +134,8 @@ class SnapshotHolder:
             await self.tokens.load(),
             frozenset(caller.key_id for caller in keys.values()),
             hooks,
+            catalog,
+            {api.metadata.name: published_views(api) for api in apis},
         )
 
     async def follow(self, interval: float) -> None:

@@ -27,6 +27,7 @@ from isthmus.model.registry import (
 )
 from isthmus.model.subscription import Subscription
 from isthmus.model.system import System
+from isthmus.model.view import View
 
 __all__ = [
     "Api",
@@ -48,6 +49,7 @@ __all__ = [
     "SecretRef",
     "Subscription",
     "System",
+    "View",
     "json_schema_document",
     "json_schemas",
     "kind_by_plural",

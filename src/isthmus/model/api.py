@@ -249,6 +249,11 @@ class ApiVersion(Spec):
         "them from the document's operation of the same method and path.",
     )
     routes: list[Route] = Field(default_factory=list)
+    views: list[Annotated[Name, Ref("View")]] = Field(
+        default_factory=list,
+        description="Views this version publishes: each a collection at '/{view}', an OData "
+        "entity set and a GraphQL type; Apps granted the Api may query them at POST /query.",
+    )
 
     def checks_responses(self, environment: str) -> bool:
         if self.validate_responses is None:
@@ -330,7 +335,7 @@ class ApiSpec(Spec):
 
 
 # the gateway's own first path segments (/oauth/token, /triggers/…): no Api may take them
-GATEWAY_OWNED = frozenset({"oauth", "triggers"})
+GATEWAY_OWNED = frozenset({"oauth", "triggers", "query"})
 
 
 @register_kind

@@ -93,6 +93,11 @@ class Resource(Spec):
     def key(self) -> ResourceKey:
         return ResourceKey(self.kind, self.metadata.name, self.environment)
 
+    def named(self) -> Iterator[Reference]:
+        """Every other resource this one names (kinds with names outside fields, such as
+        a View's SQL, add theirs)."""
+        return references(self)
+
     def canonical(self) -> dict[str, Any]:
         """The resource as plain JSON data, defaults omitted: what is stored and exported."""
         body = self.model_dump(mode="json", by_alias=True, exclude_defaults=True)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
 
-from isthmus.model import Resource, ResourceKey, references
+from isthmus.model import Resource, ResourceKey
 from isthmus.project.checks import Finding
 
 
@@ -15,7 +15,7 @@ def _names(resources: Iterable[Resource]) -> set[tuple[str, str]]:
 
 def missing_references(resource: Resource, others: Iterable[Resource]) -> Iterator[Finding]:
     known = _names(others) | {(resource.kind, resource.metadata.name)}
-    for ref in references(resource):
+    for ref in resource.named():
         if (ref.kind, ref.name) not in known:
             yield (
                 ref.path,
@@ -37,6 +37,5 @@ def dependents(key: ResourceKey, resources: Iterable[Resource]) -> list[Resource
     return sorted(
         r.key
         for r in everything
-        if r.key != key
-        and any(ref.kind == key.kind and ref.name == key.name for ref in references(r))
+        if r.key != key and any(ref.kind == key.kind and ref.name == key.name for ref in r.named())
     )

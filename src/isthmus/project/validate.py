@@ -9,7 +9,7 @@ from pathlib import Path
 
 from pydantic import ValidationError
 
-from isthmus.model import Resource, ResourceKey, kinds, references
+from isthmus.model import Resource, ResourceKey, kinds
 from isthmus.project.checks import literal_secrets, resource_checks
 from isthmus.project.evolution import evolution_findings
 from isthmus.project.hints import hint_for, message_for
@@ -155,7 +155,7 @@ def _reference_issues(project: LoadedProject) -> Iterable[Issue]:
         names.setdefault(kind, set()).add(name)
     for key, resource in project.resources.items():
         document = project.documents[key]
-        for ref in references(resource):
+        for ref in resource.named():
             known = names.get(ref.kind, set())
             if ref.name in known:
                 continue

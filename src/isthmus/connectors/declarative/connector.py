@@ -31,6 +31,7 @@ from isthmus.connectors.base import (
     StreamSpec,
     UnknownOperation,
     UpstreamResponse,
+    tally,
 )
 from isthmus.connectors.declarative.auth import credentials_for
 from isthmus.connectors.declarative.calls import Caller, RequestBudget
@@ -129,9 +130,14 @@ class DeclarativeConnector(Connector):
                 stream.json_schema,
                 Pushdown(
                     filter_ops=frozenset(op for f in stream.filters.values() for op in f.ops),
+                    filter_fields=frozenset(stream.filters),
                     projection=stream.select_param is not None and not stream.mapping,
                     cursor_field=_incremental(stream),
                 ),
+                required_filters=tuple(n for n, f in stream.filters.items() if f.required),
+                max_pages=self.spec.max_pages,
+                page_size=getattr(stream.pagination or self.spec.pagination, "page_size", None),
+                request_budget=self.spec.budget.requests if self.spec.budget else None,
             )
             for name, stream in self.spec.streams.items()
         }
@@ -220,6 +226,7 @@ class DeclarativeConnector(Connector):
                 return
             body = _body(answer.response)
             records = _as_list(_evaluate(select, body, "records"))
+            tally(records=len(records), requests=1)
             if records and records == previous:  # an API that ignores its paging parameter
                 raise PaginationFailed(
                     "The API answered the same page again for the next one; stopped rather "

@@ -168,6 +168,10 @@ class FilterParam(ConnectorConfig):
     """A record field the API can filter on, and the query parameter that does it."""
 
     param: str
+    required: bool = Field(
+        default=False,
+        description="The API lists nothing without this filter (an eq or in on the field).",
+    )
     ops: list[FilterOp] = Field(default_factory=lambda: list[FilterOp](["eq"]))
     template: str = Field(
         default="{value}",

@@ -31,6 +31,7 @@ from isthmus.connectors.base import (
     Connector,
     ConnectorConfig,
     ConnectorContext,
+    Estimate,
     FilterOp,
     Health,
     OperationSpec,
@@ -39,6 +40,7 @@ from isthmus.connectors.base import (
     StreamQuery,
     StreamSpec,
     UnknownOperation,
+    tally,
 )
 from isthmus.connectors.sql.config import SqlConfig
 from isthmus.connectors.sql.database import (
@@ -52,6 +54,7 @@ from isthmus.connectors.sql.database import (
 from isthmus.connectors.sql.guard import Checked, Grants, StatementRefused, check, kind_of
 from isthmus.connectors.sql.runner import Runner
 from isthmus.connectors.sql.streams import select_for
+from isthmus.connectors.sql.types import json_schema_of
 from isthmus.errors import (
     BadRequest,
     ConfigurationError,
@@ -77,6 +80,13 @@ class TooCostly(FatalError):
     remediation = "Filter on an indexed column, or ask for fewer rows."
 
 
+class TooManyRows(FatalError):
+    status = 422
+    code = "sql-too-many-rows"
+    title = "The statement returns more rows than the Connection allows"
+    remediation = "Filter on more columns, or ask the Connection's owner to raise its maxRows."
+
+
 class StatementFailed(FatalError):
     status = 400
     code = "sql-failed"
@@ -93,6 +103,10 @@ class SqlConnector(Connector):
         self.catalog: Catalog | None = None
         self.grants = Grants({t.lower(): frozenset(w) for t, w in config.writes.items()})
         self.target = f"connection/{context.connection}@{context.environment}"
+
+    @property
+    def sql_dialect(self) -> str:
+        return self.driver.parser
 
     async def __aenter__(self) -> SqlConnector:
         url = make_url(self.config.url)
@@ -262,7 +276,7 @@ class SqlConnector(Connector):
             name: StreamSpec(
                 name,
                 tuple(c.name for c in table.primary_key.columns),
-                {"type": "object", "properties": {c.name: {} for c in table.columns}},
+                json_schema_of(table),
                 Pushdown(
                     ALL_OPS,
                     projection=True,
@@ -291,6 +305,7 @@ class SqlConnector(Connector):
                 lambda c: bound_time(c, family, limit), statement, STREAM_BATCH
             )
             async for part in rows:
+                tally(records=len(part), requests=0 if count else 1)
                 for row in part:
                     count += 1
                     yield {k: _plain(v) for k, v in row.items()}
@@ -301,6 +316,65 @@ class SqlConnector(Connector):
             ms = round((time.perf_counter() - started) * 1000, 2)
             detail = {"stream": stream, "tables": [stream], "rows": count, "ms": ms}
             await self._audit("sql.read", outcome, detail)
+
+    # -- whole SELECTs (the virtual layer's pushdown) -------------------------------------
+
+    async def select(self, sql: str, params: Mapping[str, Any]) -> AsyncIterator[Record]:
+        """One guarded SELECT, streamed in batches; values as the driver gives them.
+        Refused, not cut short, past ``maxRows``: a cut result would be a wrong answer."""
+        assert self.runner is not None
+        assert self.catalog is not None
+        started = time.perf_counter()
+        detail: dict[str, Any] = {"id": uuid.uuid4().hex[:12], "operation": "select"}
+        count, outcome = 0, "failed"
+        try:
+            checked = check(sql, self.driver.parser, self.catalog.schema, Grants({}))
+            if checked.kind != "select":
+                raise StatementRefused("Only a SELECT is sent here.")
+            detail |= {"tables": sorted(checked.tables), "sql": checked.sql}
+            values = _bound(checked, params)
+            if self.config.cost_limit is not None:
+                found = await self.estimate(sql, params)
+                if found.cost is not None and found.cost > self.config.cost_limit:
+                    raise self._too_costly(found.cost, found.full_scans)
+            family, limit = self.driver.family, self.config.statement_timeout_seconds
+            statement = sa.text(checked.sql).bindparams(**values)
+            prepare = lambda c: bound_time(c, family, limit)  # noqa: E731
+            rows = self.runner.stream(prepare, statement, STREAM_BATCH)
+            async for part in rows:
+                tally(records=len(part), requests=0 if count else 1)
+                count += len(part)
+                if count > self.config.max_rows:
+                    raise TooManyRows(
+                        "The statement returns more than the Connection's "
+                        f"{self.config.max_rows:,} rows (maxRows)."
+                    )
+                for row in part:
+                    yield {k: _native(v) for k, v in row.items()}
+            outcome = "ok"
+        except IsthmusError as error:
+            outcome = "refused" if error.status < 500 else "failed"
+            detail["code"] = error.code
+            raise
+        except sa.exc.DBAPIError as exc:
+            if _is_timeout(exc):
+                raise _timed_out(self.config.statement_timeout_seconds) from None
+            raise UpstreamUnreachable("The database failed running the statement.") from None
+        finally:
+            detail |= {"rows": count, "ms": round((time.perf_counter() - started) * 1000, 2)}
+            await self._audit("sql.select", outcome, detail)
+
+    async def estimate(self, sql: str, params: Mapping[str, Any]) -> Estimate:
+        """The planner's rows and cost for a SELECT, which is checked first like any."""
+        assert self.runner is not None
+        assert self.catalog is not None
+        checked = check(sql, self.driver.parser, self.catalog.schema, Grants({}))
+        if checked.kind != "select":
+            raise StatementRefused("Only a SELECT is estimated.")
+        values = _bound(checked, params)
+        family, known = self.driver.family, set(self.catalog.tables)
+        found = await self.runner.run(lambda c: plan(c, family, checked.sql, values, known))
+        return Estimate(found.rows, found.cost, found.full_scans)
 
     def _cursor_field(self, name: str, table: sa.Table) -> str | None:
         wanted = {t.lower(): c.lower() for t, c in self.config.cursor_fields.items()}.get(name)
@@ -322,6 +396,10 @@ class SqlConnector(Connector):
         return Health(True, f"answers; {len(self.catalog.tables)} table(s) reachable")
 
 
+# what JSON brings, and the dates and decimals the virtual layer binds from SQL constants
+_BINDABLE = (str, int, float, bool, type(None), datetime.date, datetime.time, decimal.Decimal)
+
+
 def _bound(checked: Checked, params: Mapping[str, Any]) -> dict[str, Any]:
     missing = [name for name in checked.parameters if name not in params]
     if missing:
@@ -330,9 +408,18 @@ def _bound(checked: Checked, params: Mapping[str, Any]) -> dict[str, Any]:
     if extra:
         raise StatementRefused(f"Values were sent for parameters the statement lacks: {extra}.")
     for name in checked.parameters:
-        if not isinstance(params[name], str | int | float | bool | None):
+        if not isinstance(params[name], _BINDABLE):
             raise StatementRefused(f"The value of '{name}' must be text, a number or a boolean.")
     return {name: params[name] for name in checked.parameters}
+
+
+def _native(value: Any) -> Any:
+    """A value Arrow takes as it is: drivers' own kinds (UUIDs, buffers) as text/bytes."""
+    if isinstance(value, uuid.UUID):
+        return str(value)
+    if isinstance(value, memoryview):
+        return bytes(value)
+    return value
 
 
 def _inputs(parameters: Mapping[str, Mapping[str, Any]]) -> dict[str, Any]:

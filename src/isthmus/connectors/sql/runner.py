@@ -13,7 +13,7 @@ import asyncio
 from abc import ABC, abstractmethod
 from collections.abc import AsyncIterator, Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any, TypeVar
+from typing import TypeVar
 
 import sqlalchemy as sa
 from sqlalchemy.engine import RowMapping
@@ -30,7 +30,7 @@ class Runner(ABC):
 
     @abstractmethod
     def stream(
-        self, prepare: Work[None], statement: sa.Select[Any], batch: int
+        self, prepare: Work[None], statement: sa.Executable, batch: int
     ) -> AsyncIterator[Sequence[RowMapping]]:
         """The rows of ``statement`` in batches, read as they are consumed; ``prepare``
         runs first on the same connection (session limits)."""
@@ -48,7 +48,7 @@ class AsyncRunner(Runner):
             return await connection.run_sync(work)
 
     async def stream(
-        self, prepare: Work[None], statement: sa.Select[Any], batch: int
+        self, prepare: Work[None], statement: sa.Executable, batch: int
     ) -> AsyncIterator[Sequence[RowMapping]]:
         async with self.engine.connect() as connection, connection.begin():
             await connection.run_sync(prepare)
@@ -73,7 +73,7 @@ class ThreadRunner(Runner):
         return await asyncio.get_running_loop().run_in_executor(self._threads, in_transaction)
 
     async def stream(
-        self, prepare: Work[None], statement: sa.Select[Any], batch: int
+        self, prepare: Work[None], statement: sa.Executable, batch: int
     ) -> AsyncIterator[Sequence[RowMapping]]:
         # One thread of its own: a DB-API connection is used from the thread it began on,
         # and its steps (open, each batch, close) run in the order they were sent.

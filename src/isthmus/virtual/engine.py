@@ -1,0 +1,234 @@
+"""Running a plan: the scans read concurrently, their rows handed to DuckDB as Arrow
+tables, the rest of the query run there.
+
+DuckDB runs in-process with external access off and its configuration locked, so a
+query can read only the scans registered for it (each query has its own cursor: the
+scans of one are invisible to another). Its work runs in a thread, interrupted when
+the query's time is up.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from collections.abc import AsyncIterator, Sequence
+from contextlib import suppress
+from dataclasses import dataclass, replace
+from typing import Any
+
+import duckdb
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from isthmus.connectors.base import TALLY, ReadTally, Record
+from isthmus.errors import FatalError, UpstreamTimeout
+from isthmus.virtual.limits import Limits
+from isthmus.virtual.planner import Column, Plan, Scan
+from isthmus.virtual.types import typed_table
+
+
+class TooManyRows(FatalError):
+    status = 422
+    code = "virtual-too-many-rows"
+    title = "The query's answer is larger than allowed"
+    remediation = "Add a LIMIT, filter more, or page through a View's collection."
+
+
+class ScanTooLarge(FatalError):
+    status = 422
+    code = "virtual-scan-too-large"
+    title = "A source sent more rows than one query may hold"
+    remediation = (
+        "Filter the source on columns it can filter on, so fewer rows leave it; EXPLAIN "
+        "shows what each source is asked for."
+    )
+
+
+class OutOfMemory(FatalError):
+    status = 422
+    code = "virtual-out-of-memory"
+    title = "The query needs more memory than one query may use"
+    remediation = "Filter the sources more, or aggregate in a View so fewer rows are joined."
+
+
+class QueryFailed(FatalError):
+    status = 422
+    code = "virtual-query-failed"
+    title = "The query could not be run over its sources' rows"
+    remediation = "Check types in comparisons and functions (CAST where a source gives text)."
+
+
+@dataclass(frozen=True)
+class SourceCount:
+    """What one scan cost: rows received from the source and requests made."""
+
+    scan: str
+    source: str
+    rows: int
+    requests: int
+
+
+@dataclass(frozen=True)
+class Result:
+    columns: tuple[Column, ...]
+    rows: list[dict[str, Any]]
+    counts: tuple[SourceCount, ...]
+
+    @property
+    def rows_transferred(self) -> int:
+        return sum(c.rows for c in self.counts)
+
+
+class Engine:
+    def __init__(self, limits: Limits) -> None:
+        self.limits = limits
+        self._database = duckdb.connect(
+            config={
+                "enable_external_access": False,
+                "autoinstall_known_extensions": False,
+                "autoload_known_extensions": False,
+                "memory_limit": f"{limits.memory_mb}MB",
+                "threads": limits.threads,
+            }
+        )
+        self._database.execute("SET lock_configuration = true")
+        self._lock = threading.Lock()  # cursors are made one at a time
+
+    def close(self) -> None:
+        self._database.close()
+
+    async def run(self, plan: Plan) -> Result:
+        async with asyncio.timeout(self.limits.timeout_seconds) as deadline:
+            try:
+                first = [scan for scan in plan.scans if scan.keys is None]
+                then = [scan for scan in plan.scans if scan.keys is not None]
+                done = await asyncio.gather(*map(self._read, first))
+                read = {scan.name: result for scan, result in zip(first, done, strict=True)}
+                tables = {name: table for name, (table, _) in read.items()}
+                done = await asyncio.gather(*(self._read_keyed(scan, tables) for scan in then))
+                read |= {scan.name: result for scan, result in zip(then, done, strict=True)}
+                tables = {name: table for name, (table, _) in read.items()}
+                rows = await self._finish(plan, tables)
+            except TimeoutError:
+                if deadline.expired():
+                    raise _timed_out(self.limits.timeout_seconds) from None
+                raise
+        counts = tuple(read[scan.name][1] for scan in plan.scans)
+        return Result(plan.columns, rows, counts)
+
+    # -- scans --------------------------------------------------------------------------
+
+    async def _read_keyed(
+        self, scan: Scan, tables: dict[str, pa.Table]
+    ) -> tuple[pa.Table, SourceCount]:
+        """The scan narrowed to the keys its driver read: nothing read when there are
+        none (the join keeps no row), the scan as planned when there are too many."""
+        assert scan.keys is not None
+        driver = tables[scan.keys.scan]
+        values = pc.unique(driver.column(scan.keys.column).drop_null()).to_pylist()
+        if not values:
+            return typed_table([], scan.columns, scan.types), SourceCount(
+                scan.name, _source(scan), 0, 0
+            )
+        if len(values) > scan.max_keys:
+            return await self._read(replace(scan, keys=None))
+        return await self._read(scan.with_keys(sorted(values, key=_ordering)))
+
+    async def _read(self, scan: Scan) -> tuple[pa.Table, SourceCount]:
+        counted = ReadTally()
+        token = TALLY.set(counted)  # this task's own context: its reads count here
+        rows: list[Record] = []
+        try:
+            async for record in self._records(scan):
+                rows.append(record)
+                if len(rows) > self.limits.max_scan_rows:
+                    raise ScanTooLarge(
+                        f"'{scan.table.name}' sent more than {self.limits.max_scan_rows:,} rows "
+                        "for one query.",
+                    )
+        finally:
+            TALLY.reset(token)
+        types = dict(scan.types)
+        if scan.sql is not None and rows:
+            types = {}  # a database's own value kinds (decimals, dates) are kept as they are
+        table = typed_table(rows, scan.columns, types)
+        count = SourceCount(
+            scan.name, _source(scan), max(counted.records, len(rows)), counted.requests
+        )
+        return table, count
+
+    def _records(self, scan: Scan) -> AsyncIterator[Record]:
+        if scan.sql is not None:
+            database = scan.table.database
+            assert database is not None
+            return database.select(scan.sql, scan.params)
+        assert scan.query is not None
+        return scan.table.connector.read(scan.table.spec.name, scan.query)
+
+    # -- the rest, in DuckDB ------------------------------------------------------------
+
+    async def _finish(self, plan: Plan, tables: dict[str, pa.Table]) -> list[dict[str, Any]]:
+        with self._lock:
+            cursor = self._database.cursor()
+        work = asyncio.ensure_future(asyncio.to_thread(self._execute, cursor, plan.sql, tables))
+        try:
+            return await asyncio.shield(work)
+        except asyncio.CancelledError:
+            cursor.interrupt()  # DuckDB stops at its next check; the thread then ends
+            with suppress(BaseException):
+                await work
+            raise
+        finally:
+            if work.done():
+                cursor.close()
+            else:  # only when cancelled twice: close once the thread lets go
+                work.add_done_callback(lambda _: cursor.close())
+
+    def _execute(
+        self, cursor: duckdb.DuckDBPyConnection, sql: str, tables: dict[str, pa.Table]
+    ) -> list[dict[str, Any]]:
+        for name, table in tables.items():
+            cursor.register(name, table)
+        cap = self.limits.max_rows
+        try:
+            reader = cursor.sql(sql).to_arrow_reader(min(cap + 1, 10_000))
+            batches: list[pa.RecordBatch] = []
+            total = 0
+            for batch in reader:
+                batches.append(batch)
+                total += batch.num_rows
+                if total > cap:
+                    raise TooManyRows(f"The query returns more than {cap:,} rows.")
+            table = pa.Table.from_batches(batches, schema=reader.schema)
+        except duckdb.OutOfMemoryException:
+            raise OutOfMemory("DuckDB ran out of the memory one query may use.") from None
+        except duckdb.InterruptException:
+            raise _timed_out(self.limits.timeout_seconds) from None
+        except duckdb.Error as exc:
+            reason = str(exc).split("\n", 1)[0][:300]
+            raise QueryFailed(f"DuckDB could not run the query: {reason}") from None
+        return _rows(table)
+
+
+def _source(scan: Scan) -> str:
+    return scan.table.name if scan.sql is None else ", ".join(scan.tables)
+
+
+def _ordering(value: Any) -> tuple[str, Any]:
+    """Keys in a stable order (so the same keys make the same request): by kind, then value."""
+    return (type(value).__name__, value)
+
+
+def _rows(table: pa.Table) -> list[dict[str, Any]]:
+    names: Sequence[str] = table.column_names
+    if len(set(names)) == len(names):
+        return table.to_pylist()
+    columns = [table.column(i).to_pylist() for i in range(table.num_columns)]
+    return [dict(zip(names, values, strict=True)) for values in zip(*columns, strict=True)]
+
+
+def _timed_out(seconds: float) -> UpstreamTimeout:
+    return UpstreamTimeout(
+        f"The query ran longer than allowed ({seconds:g} s).",
+        remediation="Filter the sources more, or ask for fewer rows.",
+    )

@@ -1,0 +1,567 @@
+"""The planner: one virtual query as scans of sources plus the rest, run in DuckDB.
+
+1. Views are inlined as subqueries (each View's own SQL, recursively; cycles refused).
+2. sqlglot qualifies every column against the sources' schemas (``SELECT *`` expands,
+   unknown columns are refused) and annotates types.
+3. Every part of the query (scope) that reads only tables of one SQL database, with
+   functions every database spells alike, is sent to that database whole: joins,
+   aggregates, sorts and limits included, constants bound as parameters. The largest
+   such part wins.
+4. Every other table becomes a scan of its stream: the columns the query uses, the
+   simple predicates on it the stream can filter on and — where the table is all its
+   part of the query reads — sort and limit.
+5. What is left runs in DuckDB over the scans' rows.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
+from functools import cached_property
+from typing import Any
+
+from sqlglot import exp
+from sqlglot.errors import OptimizeError, SqlglotError
+from sqlglot.optimizer.annotate_types import annotate_types
+from sqlglot.optimizer.qualify import qualify
+from sqlglot.optimizer.scope import Scope, traverse_scope
+
+from isthmus.connectors.base import Filter, StreamQuery
+from isthmus.errors import FatalError
+from isthmus.virtual.names import DIALECT, SqlInvalid, cte_names, parse
+from isthmus.virtual.pushdown import (
+    Predicate,
+    conjuncts,
+    parametrize,
+    predicate,
+    pushable,
+    split_between,
+    temporal_values,
+)
+from isthmus.virtual.sources import Sources, SourceTable, UnknownTable
+from isthmus.virtual.types import column_type
+
+
+class ViewCycle(FatalError):
+    status = 422
+    code = "virtual-view-cycle"
+    title = "Views refer to each other in a circle"
+    remediation = "Change one of the Views so that it no longer reads the others in the circle."
+
+
+class KeyFilterMissing(FatalError):
+    status = 422
+    code = "virtual-key-filter-missing"
+    title = "A source cannot be listed without a filter"
+    remediation = "Add the filter the problem names to the query (an equality or IN list)."
+
+
+# Keys handed from one scan to another: at most this many, or the read goes unfiltered.
+MAX_KEYS_SQL = 1000
+MAX_KEYS_API = 100
+
+
+@dataclass(frozen=True)
+class KeysFrom:
+    """Filter this scan on the values another scan read first: the rows a join keeps."""
+
+    scan: str  # the scan read first
+    column: str  # its column holding the keys
+    into: str  # this scan's column they must match
+
+
+@dataclass(frozen=True)
+class Scan:
+    """One read of one source: a stream query, or a SELECT the database runs."""
+
+    name: str  # the table DuckDB reads the rows as
+    table: SourceTable  # for a SELECT: a table of its database
+    columns: tuple[str, ...]
+    types: dict[str, str]
+    query: StreamQuery | None = None
+    statement: exp.Query | None = None  # for the database, with :pN placeholders
+    params: dict[str, Any] = field(default_factory=dict)
+    tables: tuple[str, ...] = ()  # the streams a SELECT reads
+    keys: KeysFrom | None = None
+    whole_part: bool = False  # a part of the query sent whole (joins, aggregates)
+
+    @property
+    def connection(self) -> str:
+        return self.table.connection
+
+    @cached_property
+    def sql(self) -> str | None:
+        """The SELECT in the database's dialect, parameters as ``:name``."""
+        if self.statement is None:
+            return None
+        assert self.table.database is not None
+        return self.statement.transform(
+            lambda n: exp.var(f":{n.name}") if isinstance(n, exp.Placeholder) else n
+        ).sql(dialect=self.table.database.sql_dialect or None)
+
+    @property
+    def bounded(self) -> bool:
+        """Whether the read asks for less than the whole stream."""
+        if self.statement is not None:
+            return True  # a database's reads are bounded by its own row cap
+        assert self.query is not None
+        keyed = self.keys is not None and self.keys.into in self.table.spec.primary_key
+        return keyed or bool(self.query.filters) or self.query.limit is not None
+
+    @property
+    def selective(self) -> bool:
+        """Whether the source is asked for some of its rows rather than all."""
+        if self.whole_part:
+            return True  # aggregates and joins: assume the part is small
+        if self.statement is not None:
+            return bool(self.statement.args.get("where") or self.statement.args.get("limit"))
+        assert self.query is not None
+        return bool(self.query.filters) or self.query.limit is not None
+
+    @property
+    def max_keys(self) -> int:
+        return MAX_KEYS_SQL if self.statement is not None else MAX_KEYS_API
+
+    def keys_accepted(self, column: str) -> bool:
+        """Whether this scan can be filtered on ``column`` by a list of values."""
+        if self.statement is not None:
+            return not self.whole_part
+        pushdown = self.table.spec.pushdown
+        return "in" in pushdown.filter_ops and (
+            pushdown.filter_fields is None or column in pushdown.filter_fields
+        )
+
+    def with_keys(self, values: list[Any]) -> Scan:
+        """The scan reading only rows whose ``keys.into`` is one of ``values``."""
+        assert self.keys is not None
+        if self.statement is not None:
+            assert isinstance(self.statement, exp.Select)
+            names = [f"k{i}" for i in range(len(values))]
+            condition = exp.In(
+                this=exp.column(self.keys.into),
+                expressions=[exp.Placeholder(this=n) for n in names],
+            )
+            statement = self.statement.copy().where(condition, copy=False)
+            params = {**self.params, **dict(zip(names, values, strict=True))}
+            return replace(self, statement=statement, params=params, keys=None)
+        assert self.query is not None
+        extra = Filter(self.keys.into, "in", values)
+        return replace(self, query=replace(self.query, filters=(*self.query.filters, extra)))
+
+
+@dataclass(frozen=True)
+class Column:
+    name: str
+    type: str  # a View column type: string, integer, number, boolean, date, date-time
+
+
+@dataclass(frozen=True)
+class Plan:
+    sql: str  # what DuckDB runs over the scans
+    scans: tuple[Scan, ...]
+    columns: tuple[Column, ...]
+    views: tuple[str, ...]  # the Views the query read, directly or through others
+
+
+def plan(sql: str, sources: Sources, may_read: Callable[[str | None, str], bool]) -> Plan:
+    """The plan for ``sql``. ``may_read(connection, name)`` says whether the caller may
+    name a stream (connection set) or a View (connection None) at the query's top."""
+    tree = parse(sql)
+    views: list[str] = []
+    tree = _inline(tree, sources, may_read, (), views)
+    tables: dict[tuple[str, str], SourceTable] = {}
+    for node in tree.find_all(exp.Table):
+        if node.db:
+            tables.setdefault((node.db, node.name), sources.table(node.db, node.name))
+    schema: dict[str, object] = {}
+    for (connection, stream), table in tables.items():
+        streams = schema.setdefault(connection, {})
+        assert isinstance(streams, dict)
+        streams[stream] = table.types
+    try:
+        tree = qualify(
+            tree, schema=schema, dialect=DIALECT, validate_qualify_columns=True,
+            quote_identifiers=False,
+        )  # fmt: skip
+        tree = annotate_types(tree, schema=schema, dialect=DIALECT)
+    except OptimizeError as exc:
+        raise SqlInvalid(str(exc).split("\n", 1)[0][:300]) from None
+    except SqlglotError:
+        raise SqlInvalid("The query could not be resolved against its tables.") from None
+    assert isinstance(tree, exp.Query)
+    columns = tuple(
+        Column(name, column_type(node.type))
+        for name, node in zip(tree.named_selects, _selects(tree), strict=False)
+    )
+    splitter = _Splitter(tree, tables)
+    return Plan(splitter.run(), tuple(splitter.scans), columns, tuple(dict.fromkeys(views)))
+
+
+def _selects(tree: exp.Query) -> list[exp.Expr]:
+    while isinstance(tree, exp.SetOperation):
+        tree = tree.left
+    return list(tree.selects)
+
+
+def _inline(
+    tree: exp.Query,
+    sources: Sources,
+    may_read: Callable[[str | None, str], bool] | None,
+    stack: tuple[str, ...],
+    used: list[str],
+) -> exp.Query:
+    ctes = cte_names(tree)
+    for node in list(tree.find_all(exp.Table)):
+        if node.db:
+            if may_read is not None and not may_read(node.db, node.name):
+                raise UnknownTable(
+                    f"'{node.db}.{node.name}' is not readable here: query the Views "
+                    "published to you.",
+                )
+            continue
+        if node.name in ctes:
+            continue
+        view = sources.view(node.name)
+        if view is None or (may_read is not None and not may_read(None, node.name)):
+            raise UnknownTable(f"There is no View '{node.name}' you may query.")
+        if node.name in stack:
+            circle = " → ".join((*stack[stack.index(node.name) :], node.name))
+            raise ViewCycle(f"The Views read each other in a circle: {circle}.")
+        used.append(node.name)
+        inner = _inline(parse(view.spec.sql), sources, None, (*stack, node.name), used)
+        alias = node.alias or node.name
+        node.replace(exp.Subquery(this=inner, alias=exp.TableAlias(this=exp.to_identifier(alias))))
+    return tree
+
+
+class _Splitter:
+    """Decides, for a qualified tree, what each source does, and rewrites the tree to
+    read the scans instead."""
+
+    def __init__(self, tree: exp.Query, tables: dict[tuple[str, str], SourceTable]) -> None:
+        self.tree = tree
+        self.tables = tables
+        self.scans: list[Scan] = []
+        self.scopes = traverse_scope(tree)
+        self.database_of: dict[int, str] = {}  # id(scope expression) → its one database
+
+    def run(self) -> str:
+        for scope in self.scopes:  # children before parents
+            database = self._one_database(scope)
+            if database is not None:
+                self.database_of[id(scope.expression)] = database
+        sent = [s for s in self.scopes if self._sent_whole(s)]
+        inside_sent = {id(n) for s in sent for n in s.expression.walk()}
+        replacements: list[tuple[exp.Expr, exp.Expr]] = []
+        for scope in self.scopes:
+            if id(scope.expression) in inside_sent:
+                continue
+            scans: dict[str, int] = {}  # alias → index of its scan
+            for alias, source in scope.selected_sources.items():
+                node = source[0]
+                if isinstance(node, exp.Table) and node.db:
+                    replacements.append((node, self._table_scan(scope, alias, node)))
+                    scans[alias] = len(self.scans) - 1
+            if len(scans) > 1:
+                self._link_keys(scope, scans)
+        for scope in sent:
+            replacements.append((scope.expression, self._database_scan(scope)))
+        for old, new in replacements:
+            if old is self.tree:
+                self.tree = new  # type: ignore[assignment]
+            else:
+                old.replace(new)
+        return self.tree.sql(dialect=DIALECT)
+
+    # -- whole parts sent to one database -----------------------------------------------
+
+    def _one_database(self, scope: Scope) -> str | None:
+        """The SQL source that can run this scope whole, if one can."""
+        if scope.external_columns or not pushable(scope.expression):
+            return None
+        found: set[str] = set()
+        for child in scope.set_operation_scopes + scope.subquery_scopes:
+            found.add(self.database_of.get(id(child.expression), ""))
+        for source in scope.sources.values():
+            if isinstance(source, Scope):
+                if not _within(source.expression, scope.expression):
+                    return None  # a CTE defined outside: the database would not know it
+                found.add(self.database_of.get(id(source.expression), ""))
+            elif isinstance(source, exp.Table):
+                table = self.tables.get((source.db, source.name))
+                found.add(table.connection if table and table.database else "")
+        if len(found) != 1 or "" in found:
+            return None
+        return found.pop()
+
+    def _sent_whole(self, scope: Scope) -> bool:
+        database = self.database_of.get(id(scope.expression))
+        if database is None:
+            return False
+        node = scope.expression.parent
+        while node is not None:  # a larger part for the same database takes it in
+            if self.database_of.get(id(node)) == database:
+                return False
+            node = node.parent
+        return True
+
+    def _database_scan(self, scope: Scope) -> exp.Expr:
+        expression = scope.expression
+        assert isinstance(expression, exp.Query)
+        statement = expression.copy()
+        some_table: SourceTable | None = None
+        read: list[str] = []
+        for node in statement.find_all(exp.Table):
+            if node.db:
+                some_table = self.tables[(node.db, node.name)]
+                read.append(some_table.name)
+                node.set("db", None)
+        assert some_table is not None
+        assert some_table.database is not None
+        params = parametrize(statement)
+        temporal_values(statement, params)
+        names = tuple(expression.named_selects)
+        types = {
+            n: _sql_kind(node.type) for n, node in zip(names, _selects(expression), strict=False)
+        }
+        scan = Scan(
+            self._name(), some_table, names, types, statement=statement, params=params,
+            tables=tuple(dict.fromkeys(read)), whole_part=True,
+        )  # fmt: skip
+        self.scans.append(scan)
+        return exp.select(*[exp.column(n, quoted=True) for n in names]).from_(
+            exp.to_table(scan.name)
+        )
+
+    # -- one table's stream ------------------------------------------------------------
+
+    def _table_scan(self, scope: Scope, alias: str, node: exp.Table) -> exp.Expr:
+        table = self.tables[(node.db, node.name)]
+        wanted = [c for c in _used_columns(scope, alias) if c in table.types]
+        if not wanted:  # COUNT(*): some column still carries the rows
+            wanted = [next(iter(table.spec.primary_key), next(iter(table.types)))]
+        predicates, whole = self._predicates(scope, alias)
+        sort, limit = self._order_and_limit(scope, alias, whole)
+        types = {c: table.types[c] for c in wanted}
+        if table.database is not None:
+            scan = self._single_table_select(table, wanted, types, predicates, scope, sort, limit)
+        else:
+            scan = self._stream_scan(table, wanted, types, predicates, sort, limit)
+        self.scans.append(scan)
+        return exp.Table(this=exp.to_identifier(scan.name), alias=exp.TableAlias(
+            this=exp.to_identifier(alias)))  # fmt: skip
+
+    def _stream_scan(
+        self,
+        table: SourceTable,
+        wanted: list[str],
+        types: dict[str, str],
+        predicates: list[Predicate],
+        sort: list[tuple[str, bool]] | None,
+        limit: int | None,
+    ) -> Scan:
+        pushdown = table.spec.pushdown
+        filters = tuple(
+            p.as_filter()
+            for p in predicates
+            if p.op in pushdown.filter_ops
+            and (pushdown.filter_fields is None or p.column in pushdown.filter_fields)
+        )
+        for required in table.spec.required_filters:
+            if not any(f.field == required and f.op in ("eq", "in") for f in filters):
+                raise KeyFilterMissing(
+                    f"'{table.name}' can only be read with a filter on '{required}' "
+                    f"(such as WHERE {required} = …).",
+                )
+        everything = len(filters) == len(predicates)
+        if sort and not pushdown.sort:
+            sort = None
+        if limit is not None and not (everything and pushdown.limit and sort is not None):
+            limit = None
+        query = StreamQuery(
+            filters=filters,
+            fields=tuple(wanted) if pushdown.projection else None,
+            sort=tuple(sort or ()),
+            limit=limit,
+        )
+        return Scan(self._name(), table, tuple(wanted), types, query=query)
+
+    def _single_table_select(
+        self,
+        table: SourceTable,
+        wanted: list[str],
+        types: dict[str, str],
+        predicates: list[Predicate],
+        scope: Scope,
+        sort: list[tuple[str, bool]] | None,
+        limit: int | None,
+    ) -> Scan:
+        statement = exp.select(*[exp.column(c) for c in wanted]).from_(
+            exp.Table(this=exp.to_identifier(table.spec.name))
+        )
+        for item in predicates:
+            condition = item.node.copy()
+            for column in condition.find_all(exp.Column):
+                column.set("table", None)
+            statement = statement.where(condition, copy=False)
+        if sort is not None and limit is not None:
+            for name, descending in sort:
+                statement = statement.order_by(
+                    exp.Ordered(this=exp.column(name), desc=descending, nulls_first=False),
+                    copy=False,
+                )
+            statement = statement.limit(limit, copy=False)
+        assert table.database is not None
+        params = parametrize(statement)
+        for condition in conjuncts(statement.args.get("where") and statement.args["where"].this):
+            _type_columns(condition, table)
+        temporal_values(statement, params)
+        return Scan(
+            self._name(), table, tuple(wanted), types, statement=statement, params=params,
+            tables=(table.name,),
+        )  # fmt: skip
+
+    def _link_keys(self, scope: Scope, scans: dict[str, int]) -> None:
+        """Where two scans are joined on equal columns and only one is filtered, the
+        other reads just the keys the first one found (a semi-join at the source)."""
+        select = scope.expression
+        assert isinstance(select, exp.Select)
+        where = select.args.get("where")
+        pairs: list[tuple[exp.Expr, set[str]]] = [
+            (c, set(scans)) for c in conjuncts(where.this if where else None)
+        ]
+        for join in select.args.get("joins") or []:
+            side, kind = join.side.upper(), join.kind.upper()
+            if kind not in ("", "INNER") or side in ("RIGHT", "FULL"):
+                continue
+            # the optional side of a LEFT JOIN may be narrowed to the keys; never the other
+            optional = set(scans) if side == "" else {join.this.alias_or_name}
+            pairs += [(c, optional) for c in conjuncts(join.args.get("on"))]
+        for condition, may_narrow in pairs:
+            if not (
+                isinstance(condition, exp.EQ)
+                and isinstance(condition.left, exp.Column)
+                and isinstance(condition.right, exp.Column)
+            ):
+                continue
+            ends = [(condition.left.table, condition.left.name),
+                    (condition.right.table, condition.right.name)]  # fmt: skip
+            for (first, key), (then, into) in (ends, ends[::-1]):
+                if first not in scans or then not in scans or then not in may_narrow:
+                    continue
+                driver, narrowed = self.scans[scans[first]], self.scans[scans[then]]
+                if (
+                    driver.selective
+                    and not narrowed.selective
+                    and narrowed.keys is None
+                    and driver.keys is None
+                    and key in driver.columns
+                    and narrowed.keys_accepted(into)
+                ):
+                    link = KeysFrom(driver.name, key, into)
+                    self.scans[scans[then]] = replace(narrowed, keys=link)
+
+    def _predicates(self, scope: Scope, alias: str) -> tuple[list[Predicate], bool]:
+        """The simple predicates on ``alias`` that may be applied at its source, and
+        whether they are all the filtering its scope does."""
+        select = scope.expression
+        if not isinstance(select, exp.Select):
+            return [], False
+        where = select.args.get("where")
+        candidates = [p for c in conjuncts(where.this if where else None) for p in split_between(c)]
+        others = False
+        for join in select.args.get("joins") or []:
+            side, kind = join.side.upper(), join.kind.upper()
+            on = conjuncts(join.args.get("on"))
+            inner = side in ("", "INNER") and kind in ("", "INNER", "CROSS")
+            # the optional side of a LEFT JOIN may be filtered by its ON; never the other
+            if inner or (side == "LEFT" and join.this.alias_or_name == alias):
+                candidates += [p for c in on for p in split_between(c)]
+        found: list[Predicate] = []
+        for candidate in candidates:
+            simple = predicate(candidate)
+            if simple is not None and simple.alias == alias:
+                found.append(simple)
+            elif alias in {c.table for c in candidate.find_all(exp.Column)}:
+                others = True
+        only_source = len(scope.selected_sources) == 1 and not select.args.get("joins")
+        return found, only_source and not others and not select.args.get("having")
+
+    def _order_and_limit(
+        self, scope: Scope, alias: str, whole: bool
+    ) -> tuple[list[tuple[str, bool]] | None, int | None]:
+        """Sort and limit for the source, where the table is all its scope reads and
+        every filter went down with it; (None, None) otherwise."""
+        select = scope.expression
+        if not whole or not isinstance(select, exp.Select):
+            return None, None
+        if select.args.get("group") or select.args.get("distinct") or not pushable_shape(select):
+            return None, None
+        limit = _count(select.args.get("limit"))
+        if limit is None:
+            return None, None
+        offset = _count(select.args.get("offset")) or 0
+        sort: list[tuple[str, bool]] = []
+        order = select.args.get("order")
+        for ordered in order.expressions if order else []:
+            column = ordered.this
+            if not (isinstance(column, exp.Column) and column.table == alias):
+                return None, None
+            if ordered.args.get("nulls_first"):
+                return None, None  # sources put missing values last, as DuckDB does
+            sort.append((column.name, bool(ordered.args.get("desc"))))
+        return sort, limit + offset
+
+    def _name(self) -> str:
+        return f"__scan{len(self.scans)}"
+
+
+def pushable_shape(select: exp.Select) -> bool:
+    """No aggregates or windows: the source's first rows are the query's first rows."""
+    return not any(isinstance(n, exp.AggFunc | exp.Window) for n in select.walk())
+
+
+def _count(node: exp.Expr | None) -> int | None:
+    if node is None:
+        return None
+    value = node.expression if isinstance(node, exp.Limit | exp.Offset) else node
+    if isinstance(value, exp.Literal) and value.is_int:
+        return int(value.name)
+    return None
+
+
+def _used_columns(scope: Scope, alias: str) -> list[str]:
+    return list(
+        dict.fromkeys(c.name for c in scope.expression.find_all(exp.Column) if c.table == alias)
+    )
+
+
+def _within(node: exp.Expr, ancestor: exp.Expr) -> bool:
+    current: exp.Expr | None = node
+    while current is not None:
+        if current is ancestor:
+            return True
+        current = current.parent
+    return False
+
+
+def _type_columns(condition: exp.Expr, table: SourceTable) -> None:
+    """Give the bare columns of a copied predicate their types again (for binding)."""
+    for column in condition.find_all(exp.Column):
+        kind = table.types.get(column.name)
+        if kind is not None:
+            column.type = exp.DataType.build(kind)
+
+
+def _sql_kind(kind: exp.DataType | None) -> str:
+    """The Arrow-facing type of a database result column (see :mod:`types`)."""
+    return {
+        "integer": "BIGINT",
+        "number": "DOUBLE",
+        "boolean": "BOOLEAN",
+        "date": "DATE",
+        "date-time": "TIMESTAMP",
+    }.get(column_type(kind), "VARCHAR")
+
+
+__all__ = ["Column", "Filter", "KeyFilterMissing", "Plan", "Scan", "ViewCycle", "plan"]

@@ -1,0 +1,119 @@
+"""The virtual data layer as the faces use it: plan (cached), check, run, audit.
+
+Every face (SQL, REST collections, OData, GraphQL) ends here with a query in SQL, the
+caller's Environment and what the caller may read, so guards and the audit are the
+same whichever way a low-code tool asks.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import OrderedDict
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from isthmus.connectors.base import Connector
+from isthmus.errors import IsthmusError
+from isthmus.governance.audit import AuditEntry, AuditSink
+from isthmus.model.view import View
+from isthmus.virtual.engine import Engine, Result
+from isthmus.virtual.explain import explain
+from isthmus.virtual.limits import Limits, check_costs
+from isthmus.virtual.planner import Plan, plan
+from isthmus.virtual.sources import Sources
+
+PLAN_CACHE_SIZE = 512
+
+
+@dataclass(frozen=True)
+class Access:
+    """What a caller may name at the top of a query: these Views (None: all of them),
+    and streams directly or not (Apps query Views; the hub's operators may read both)."""
+
+    views: frozenset[str] | None
+    streams: bool = False
+
+    def may_read(self, connection: str | None, name: str) -> bool:
+        if connection is not None:
+            return self.streams
+        return self.views is None or name in self.views
+
+
+@dataclass(frozen=True)
+class Catalog:
+    """The Views of one store revision and how to reach the Connections behind them."""
+
+    revision: int
+    views: Mapping[str, View]
+    connector_for: Callable[[str, str], Connector]  # (connection, environment)
+
+    def sources(self, environment: str) -> Sources:
+        return Sources(
+            environment,
+            self.views,
+            lambda name: self.connector_for(name, environment),
+            self.revision,
+        )
+
+
+class VirtualData:
+    def __init__(self, audit: AuditSink, limits: Limits) -> None:
+        self.audit = audit
+        self.limits = limits
+        self.engine = Engine(limits)
+        self._plans: OrderedDict[tuple[Any, ...], Plan] = OrderedDict()
+        self._revision = -1
+
+    def close(self) -> None:
+        self.engine.close()
+
+    def plan(self, sql: str, catalog: Catalog, environment: str, access: Access) -> Plan:
+        """The plan for ``sql``, reused while the store's revision stays the same (plans
+        hold the Connections of their revision)."""
+        if catalog.revision != self._revision:
+            self._plans.clear()
+            self._revision = catalog.revision
+        key = (environment, access, sql)
+        found = self._plans.get(key)
+        if found is None:
+            found = plan(sql, catalog.sources(environment), access.may_read)
+            self._plans[key] = found
+            if len(self._plans) > PLAN_CACHE_SIZE:
+                self._plans.popitem(last=False)
+        else:
+            self._plans.move_to_end(key)
+        return found
+
+    async def query(
+        self, sql: str, catalog: Catalog, environment: str, access: Access, actor: str
+    ) -> Result:
+        started = time.perf_counter()
+        detail: dict[str, Any] = {"environment": environment, "sql": sql[:2000]}
+        outcome = "failed"
+        try:
+            chosen = self.plan(sql, catalog, environment, access)
+            detail["views"] = list(chosen.views)
+            check_costs(chosen, self.limits)
+            result = await self.engine.run(chosen)
+        except IsthmusError as error:
+            outcome = "refused" if error.status < 500 else "failed"
+            detail["code"] = error.code
+            raise
+        else:
+            outcome = "ok"
+            detail["rows"] = len(result.rows)
+            detail["sources"] = [
+                {"source": c.source, "rows": c.rows, "requests": c.requests} for c in result.counts
+            ]
+            return result
+        finally:
+            detail["ms"] = round((time.perf_counter() - started) * 1000, 2)
+            target = "views/" + ",".join(detail.get("views") or ["-"])
+            await self.audit.record(AuditEntry(actor, "virtual.query", target, outcome, detail))
+
+    async def explain(
+        self, sql: str, catalog: Catalog, environment: str, access: Access
+    ) -> dict[str, Any]:
+        chosen = self.plan(sql, catalog, environment, access)
+        return await explain(chosen, self.limits)
