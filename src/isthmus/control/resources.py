@@ -73,7 +73,7 @@ def kind_router(cls: type[Resource]) -> APIRouter:
         pattern=NAME_PATTERN,
         include_in_schema=cls.environment_scoped,
     )
-    name_param = Path(pattern=NAME_PATTERN, description=f"The {kind}'s name.")
+    name_param = Path(pattern=cls.name_pattern, description=f"The {kind}'s name.")
 
     @router.get("", summary=f"List {kind} resources")
     async def list_(hub: Hub = Depends(_hub)) -> list[dict[str, Any]]:

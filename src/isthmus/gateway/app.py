@@ -46,9 +46,11 @@ from isthmus.gateway.routing import Match
 from isthmus.gateway.snapshot import Snapshot, SnapshotHolder
 from isthmus.gateway.validation import validate_request, validate_response
 from isthmus.model import ResourceKey
-from isthmus.model.api import EventTarget
+from isthmus.model.api import EventTarget, ViewTarget
 from isthmus.tracing import GatewayTracing
+from isthmus.virtual.faces import rest as rest_face
 from isthmus.virtual.faces import sql as sql_face
+from isthmus.virtual.service import VirtualData
 
 Scope = MutableMapping[str, Any]
 Receive = Callable[[], Awaitable[MutableMapping[str, Any]]]
@@ -184,7 +186,7 @@ class Gateway:
                 snapshot.policies.get(caller.app, NO_POLICIES), caller.app, "query",
                 caller.environment,
             )  # fmt: skip
-            return await sql_face.answer(request, snapshot, caller, self.holder.virtual)
+            return await sql_face.answer(request, snapshot, caller, self._virtual())
         contract = snapshot.routes.document(request.path, self.issuer)
         if contract is not None and request.method == "GET":
             api, body = contract
@@ -214,12 +216,17 @@ class Gateway:
         target = match.route.route.target
         if isinstance(target, EventTarget):
             return await self._publish(request, match, caller.environment)
-        connector = self.holder.pool.get(
-            ResourceKey("Connection", target.connection, caller.environment)
-        )
-        response = await DISPATCH[target.type](request, match, connector)
-        if collection is not None:
-            response = self._page(request, collection, response)
+        if isinstance(target, ViewTarget):  # the sources page: no list to cut here
+            response = await rest_face.answer(
+                request, match, snapshot, caller, self._virtual(), self.issuer + request.path
+            )
+        else:
+            connector = self.holder.pool.get(
+                ResourceKey("Connection", target.connection, caller.environment)
+            )
+            response = await DISPATCH[target.type](request, match, connector)
+            if collection is not None:
+                response = self._page(request, collection, response)
         compiled = match.route
         if (
             compiled.response is not None
@@ -230,6 +237,15 @@ class Gateway:
         if caching is not None:
             self.cache.store(request, caching, caller.environment, response)
         return response
+
+    def _virtual(self) -> VirtualData:
+        virtual = self.holder.virtual
+        if virtual is None:
+            raise ConfigurationError(
+                "This gateway runs without the virtual data layer.",
+                remediation="Run the hub (isthmus serve), which serves Views.",
+            )
+        return virtual
 
     async def _publish(
         self, request: GatewayRequest, match: Match, environment: str

@@ -165,7 +165,7 @@ def _read_cursor(text: str, fingerprint: str, keys: int, error: Any) -> tuple[An
     return tuple(data["after"])
 
 
-def _write_cursor(after: list[Any], fingerprint: str) -> str:
+def write_cursor(after: list[Any], fingerprint: str) -> str:
     raw = orjson.dumps({"q": fingerprint, "after": after}, default=_plain)
     return base64.urlsafe_b64encode(raw).decode().rstrip("=")
 
@@ -239,7 +239,7 @@ def page(
     body: dict[str, Any] = {"value": value}
     if len(selected) > query.limit:
         last = value[-1]
-        cursor = _write_cursor([last.get(n) for n, _ in query.sort], query.fingerprint)
+        cursor = write_cursor([last.get(n) for n, _ in query.sort], query.fingerprint)
         body["nextLink"] = f"{link_base}?{urlencode([*query.params, ('cursor', cursor)])}"
     return body
 

@@ -26,6 +26,8 @@ from isthmus.gateway.transform import CompiledMapping, compile_mapping
 from isthmus.gateway.validation import CompiledContract, compile_contract
 from isthmus.model import Api, ApiVersion, EventType, ProxyTarget, Route
 from isthmus.model.api import PATH_PARAM, EventTarget
+from isthmus.virtual.routes import with_view_routes
+from isthmus.virtual.shapes import ViewShape
 
 
 class RouteNotFound(NotFound):
@@ -126,7 +128,10 @@ def _lifecycle_headers(
 
 class RouteTable:
     def __init__(
-        self, apis: Iterable[Api], event_types: Mapping[str, EventType] | None = None
+        self,
+        apis: Iterable[Api],
+        event_types: Mapping[str, EventType] | None = None,
+        view_shapes: Mapping[str, ViewShape] | None = None,
     ) -> None:
         event_types = event_types or {}
         self._event_types = event_types
@@ -135,10 +140,11 @@ class RouteTable:
         self._documents: dict[tuple[str, str], bytes] = {}
         self._published: dict[str, list[str]] = {}
         for api in apis:
-            for version in api.spec.versions:
-                if version.status == "draft":
+            for declared in api.spec.versions:
+                if declared.status == "draft":
                     continue
-                successor = api.spec.successor_of(version)
+                version = with_view_routes(declared, view_shapes or {})
+                successor = api.spec.successor_of(declared)
                 table = VersionTable(
                     version.status,
                     _lifecycle_headers(api, version, successor),

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 import structlog
 
 from isthmus.connectors.base import SecretResolver
+from isthmus.errors import IsthmusError
 from isthmus.events.base import Bus
 from isthmus.events.delivery import SubscriptionWorker
 from isthmus.events.receiver import CompiledHook, compile_hooks, with_secrets
@@ -25,6 +26,7 @@ from isthmus.model import Api, App, Connection, EventType, Plan, ResourceKey, Su
 from isthmus.store import Store
 from isthmus.store.keys import digest
 from isthmus.virtual.service import Catalog, VirtualData
+from isthmus.virtual.shapes import ViewShape
 
 log = structlog.get_logger(__name__)
 
@@ -49,6 +51,8 @@ class Snapshot:
     hooks: dict[str, CompiledHook] = field(default_factory=dict)  # webhook triggers by path
     catalog: Catalog | None = None  # Views, for the virtual data layer
     published_views: dict[str, frozenset[str]] = field(default_factory=dict)  # api -> Views
+    view_shapes: dict[str, ViewShape] = field(default_factory=dict)  # published, servable
+    view_problems: dict[str, IsthmusError] = field(default_factory=dict)  # why not servable
 
     def caller_for(self, key: str) -> Caller | None:
         """Who an API key belongs to, if it is active (looked up by its digest)."""
@@ -125,9 +129,11 @@ class SnapshotHolder:
             views,
             lambda name, environment: pool.get(ResourceKey("Connection", name, environment)),
         )
+        published = {api.metadata.name: published_views(api) for api in apis}
+        shapes, problems = self._shapes(catalog, published, connections)
         return Snapshot(
             revision,
-            RouteTable(apis, event_types),
+            RouteTable(apis, event_types, shapes),
             keys,
             grants,
             policies,
@@ -135,8 +141,36 @@ class SnapshotHolder:
             frozenset(caller.key_id for caller in keys.values()),
             hooks,
             catalog,
-            {api.metadata.name: published_views(api) for api in apis},
+            published,
+            shapes,
+            problems,
         )
+
+    def _shapes(
+        self,
+        catalog: Catalog,
+        published: dict[str, frozenset[str]],
+        connections: dict[ResourceKey, Connection],
+    ) -> tuple[dict[str, ViewShape], dict[str, IsthmusError]]:
+        """The shape of every published View, planned in the first Environment that has
+        its Connections (sandbox first); why not, for those that cannot be planned."""
+        shapes: dict[str, ViewShape] = {}
+        problems: dict[str, IsthmusError] = {}
+        if self.virtual is None:
+            return shapes, problems
+        environments = sorted(
+            {key.environment for key in connections if key.environment},
+            key=lambda e: (e != "sandbox", e),
+        )
+        for view in sorted(frozenset().union(*published.values())):
+            if view not in catalog.views:
+                continue
+            try:
+                shapes[view] = self.virtual.shape(view, catalog, environments)
+            except IsthmusError as error:
+                problems[view] = error
+                log.warning("view.unavailable", view=view, reason=error.detail)
+        return shapes, problems
 
     async def follow(self, interval: float) -> None:
         """Poll the store's revision forever (changes can come from other processes)."""

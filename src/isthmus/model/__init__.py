@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from isthmus.model.api import Api, ApiVersion, OperationTarget, ProxyTarget, Route
+from isthmus.model.api import Api, ApiVersion, OperationTarget, ProxyTarget, Route, ViewTarget
 from isthmus.model.app import App
 from isthmus.model.base import (
     Metadata,
@@ -50,6 +50,7 @@ __all__ = [
     "Subscription",
     "System",
     "View",
+    "ViewTarget",
     "json_schema_document",
     "json_schemas",
     "kind_by_plural",

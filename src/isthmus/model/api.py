@@ -20,6 +20,7 @@ from isthmus.mapping import Expression
 from isthmus.model.base import Name, Ref, Resource, Spec
 from isthmus.model.collection import Collection
 from isthmus.model.registry import register_kind
+from isthmus.model.view import ViewName
 
 PATH_PARAM = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)\}")
 _SEGMENT = r"([A-Za-z0-9._~\-]+|\{[A-Za-z_][A-Za-z0-9_]*\})"
@@ -82,7 +83,20 @@ class EventTarget(Spec):
     version: int | None = Field(default=None, ge=1, description="Default: the latest.")
 
 
-Target = Annotated[ProxyTarget | OperationTarget | EventTarget, Field(discriminator="type")]
+class ViewTarget(Spec):
+    """Answer rows of a View: a collection (paged, sorted, filtered at the sources), or
+    with path parameters one row whose columns of those names equal them."""
+
+    type: Literal["view"]
+    view: Annotated[ViewName, Ref("View")]
+
+
+Target = Annotated[
+    ProxyTarget | OperationTarget | EventTarget | ViewTarget, Field(discriminator="type")
+]
+
+# Paths under a version that serve its Views in other protocols.
+VIEW_FACES = ("odata", "graphql")
 
 
 JsonSchema = dict[str, Any]
@@ -178,6 +192,8 @@ class Route(Spec):
     def _contract_fits(self) -> Route:
         if isinstance(self.target, EventTarget) and self.method != "POST":
             raise ValueError("an event route takes POST: events are published, not read")
+        if isinstance(self.target, ViewTarget) and self.method != "GET":
+            raise ValueError("a view route takes GET: Views are read-only")
         if self.request is not None:
             unknown = set(self.request.path) - set(path_params(self.path))
             if unknown:
@@ -249,7 +265,7 @@ class ApiVersion(Spec):
         "them from the document's operation of the same method and path.",
     )
     routes: list[Route] = Field(default_factory=list)
-    views: list[Annotated[Name, Ref("View")]] = Field(
+    views: list[Annotated[ViewName, Ref("View")]] = Field(
         default_factory=list,
         description="Views this version publishes: each a collection at '/{view}', an OData "
         "entity set and a GraphQL type; Apps granted the Api may query them at POST /query.",
@@ -270,6 +286,22 @@ class ApiVersion(Spec):
     def _document_path_free(self) -> ApiVersion:
         if any(route.path == "/openapi.json" for route in self.routes):
             raise ValueError("/openapi.json is where the gateway serves the version's contract")
+        return self
+
+    @model_validator(mode="after")
+    def _view_paths_free(self) -> ApiVersion:
+        if len(set(self.views)) != len(self.views):
+            raise ValueError("views names a View twice")
+        if not self.views:
+            return self
+        taken = {f"/{view}" for view in self.views}
+        for route in self.routes:
+            first = route.path.split("/")[1]
+            if route.path in taken or first in VIEW_FACES:
+                raise ValueError(
+                    f"route {route.path} is where the version serves its Views "
+                    f"(/{{view}}, /{'/, /'.join(VIEW_FACES)}/)"
+                )
         return self
 
     @model_validator(mode="after")

@@ -84,6 +84,7 @@ class Resource(Spec):
     # Set by the registry from the metadata model: is metadata.environment part of the key?
     environment_scoped: ClassVar[bool] = False
     plural: ClassVar[str] = ""
+    name_pattern: ClassVar[str] = NAME_PATTERN  # a kind whose names are identifiers differs
 
     @property
     def environment(self) -> str | None:

@@ -3,6 +3,9 @@
 A View's SQL names a stream as ``connection.stream`` (quote a name with '-' in it:
 ``"demo-crm".customers``) and another View by its name alone. The SQL is DuckDB's
 dialect; what the sources can do themselves is sent to them (see :mod:`isthmus.virtual`).
+
+A View's name is an identifier (letters, digits, '_'), unlike other resources' names:
+it is a table in SQL, an entity set in OData and a type in GraphQL, none of which take '-'.
 """
 
 from __future__ import annotations
@@ -11,11 +14,18 @@ from collections.abc import Iterator
 from functools import cached_property
 from typing import Annotated, Literal
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import Field, StringConstraints, field_validator, model_validator
 
-from isthmus.model.base import Name, Ref, Reference, Resource, Spec, references
+from isthmus.model.base import Metadata, Name, Ref, Reference, Resource, Spec, references
 from isthmus.model.registry import register_kind
 from isthmus.virtual.names import SqlInvalid, referenced_tables
+
+VIEW_NAME_PATTERN = r"^[a-z][a-z0-9_]{0,62}$"
+ViewName = Annotated[
+    str,
+    StringConstraints(pattern=VIEW_NAME_PATTERN),
+    Field(description="Lower-case letters, digits and '_', starting with a letter."),
+]
 
 ColumnType = Literal["string", "integer", "number", "boolean", "date", "date-time"]
 
@@ -76,7 +86,7 @@ class ViewSpec(Spec):
 
 
 class ViewRelation(Spec):
-    view: Annotated[Name, Ref("View")]
+    view: Annotated[ViewName, Ref("View")]
     on: dict[str, str] = Field(
         min_length=1, description="This View's column → the other View's column."
     )
@@ -86,10 +96,16 @@ class ViewRelation(Spec):
 ViewSpec.model_rebuild()
 
 
+class ViewMetadata(Metadata):
+    name: ViewName
+
+
 @register_kind
 class View(Resource):
     kind: Literal["View"] = "View"
+    metadata: ViewMetadata
     spec: ViewSpec
+    name_pattern = VIEW_NAME_PATTERN
 
     @cached_property
     def tables(self) -> tuple[tuple[str | None, str], ...]:

@@ -11,10 +11,10 @@ from __future__ import annotations
 
 import asyncio
 import threading
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Awaitable, Iterable, Sequence
 from contextlib import suppress
 from dataclasses import dataclass, replace
-from typing import Any
+from typing import Any, TypeVar
 
 import duckdb
 import pyarrow as pa
@@ -25,6 +25,8 @@ from isthmus.errors import FatalError, UpstreamTimeout
 from isthmus.virtual.limits import Limits
 from isthmus.virtual.planner import Column, Plan, Scan
 from isthmus.virtual.types import typed_table
+
+T = TypeVar("T")
 
 
 class TooManyRows(FatalError):
@@ -98,21 +100,22 @@ class Engine:
         self._database.close()
 
     async def run(self, plan: Plan) -> Result:
-        async with asyncio.timeout(self.limits.timeout_seconds) as deadline:
-            try:
+        deadline = asyncio.timeout(self.limits.timeout_seconds)
+        try:
+            async with deadline:
                 first = [scan for scan in plan.scans if scan.keys is None]
                 then = [scan for scan in plan.scans if scan.keys is not None]
-                done = await asyncio.gather(*map(self._read, first))
+                done = await _all(self._read(scan) for scan in first)
                 read = {scan.name: result for scan, result in zip(first, done, strict=True)}
                 tables = {name: table for name, (table, _) in read.items()}
-                done = await asyncio.gather(*(self._read_keyed(scan, tables) for scan in then))
+                done = await _all(self._read_keyed(scan, tables) for scan in then)
                 read |= {scan.name: result for scan, result in zip(then, done, strict=True)}
                 tables = {name: table for name, (table, _) in read.items()}
                 rows = await self._finish(plan, tables)
-            except TimeoutError:
-                if deadline.expired():
-                    raise _timed_out(self.limits.timeout_seconds) from None
-                raise
+        except TimeoutError:
+            if deadline.expired():
+                raise _timed_out(self.limits.timeout_seconds) from None
+            raise
         counts = tuple(read[scan.name][1] for scan in plan.scans)
         return Result(plan.columns, rows, counts)
 
@@ -208,6 +211,19 @@ class Engine:
             reason = str(exc).split("\n", 1)[0][:300]
             raise QueryFailed(f"DuckDB could not run the query: {reason}") from None
         return _rows(table)
+
+
+async def _all(work: Iterable[Awaitable[T]]) -> list[T]:
+    """Each awaited at once; the first failure cancels the others (a failed source
+    ends the query: the rest need not be read)."""
+    tasks = [asyncio.ensure_future(w) for w in work]
+    try:
+        return list(await asyncio.gather(*tasks))
+    except BaseException:
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        raise
 
 
 def _source(scan: Scan) -> str:

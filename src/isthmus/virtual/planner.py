@@ -23,6 +23,9 @@ from typing import Any
 from sqlglot import exp
 from sqlglot.errors import OptimizeError, SqlglotError
 from sqlglot.optimizer.annotate_types import annotate_types
+from sqlglot.optimizer.merge_subqueries import merge_subqueries
+from sqlglot.optimizer.pushdown_predicates import pushdown_predicates
+from sqlglot.optimizer.pushdown_projections import pushdown_projections
 from sqlglot.optimizer.qualify import qualify
 from sqlglot.optimizer.scope import Scope, traverse_scope
 
@@ -84,6 +87,8 @@ class Scan:
     tables: tuple[str, ...] = ()  # the streams a SELECT reads
     keys: KeysFrom | None = None
     whole_part: bool = False  # a part of the query sent whole (joins, aggregates)
+    # for a part sent whole: output columns a list of keys can narrow (group keys)
+    narrowable: dict[str, exp.Column] = field(default_factory=dict)
 
     @property
     def connection(self) -> str:
@@ -111,8 +116,6 @@ class Scan:
     @property
     def selective(self) -> bool:
         """Whether the source is asked for some of its rows rather than all."""
-        if self.whole_part:
-            return True  # aggregates and joins: assume the part is small
         if self.statement is not None:
             return bool(self.statement.args.get("where") or self.statement.args.get("limit"))
         assert self.query is not None
@@ -125,7 +128,7 @@ class Scan:
     def keys_accepted(self, column: str) -> bool:
         """Whether this scan can be filtered on ``column`` by a list of values."""
         if self.statement is not None:
-            return not self.whole_part
+            return not self.whole_part or column in self.narrowable
         pushdown = self.table.spec.pushdown
         return "in" in pushdown.filter_ops and (
             pushdown.filter_fields is None or column in pushdown.filter_fields
@@ -137,9 +140,9 @@ class Scan:
         if self.statement is not None:
             assert isinstance(self.statement, exp.Select)
             names = [f"k{i}" for i in range(len(values))]
+            target = self.narrowable.get(self.keys.into) or exp.column(self.keys.into)
             condition = exp.In(
-                this=exp.column(self.keys.into),
-                expressions=[exp.Placeholder(this=n) for n in names],
+                this=target.copy(), expressions=[exp.Placeholder(this=n) for n in names]
             )
             statement = self.statement.copy().where(condition, copy=False)
             params = {**self.params, **dict(zip(names, values, strict=True))}
@@ -183,6 +186,12 @@ def plan(sql: str, sources: Sources, may_read: Callable[[str | None, str], bool]
             tree, schema=schema, dialect=DIALECT, validate_qualify_columns=True,
             quote_identifiers=False,
         )  # fmt: skip
+        # Views inlined as subqueries merge into the query where they can, so filters
+        # and the columns asked for reach the tables (sqlglot's own rewrites).
+        tree = pushdown_projections(tree)
+        tree = merge_subqueries(tree)
+        tree = pushdown_predicates(tree, dialect=DIALECT)
+        tree = pushdown_projections(tree)
         tree = annotate_types(tree, schema=schema, dialect=DIALECT)
     except OptimizeError as exc:
         raise SqlInvalid(str(exc).split("\n", 1)[0][:300]) from None
@@ -253,19 +262,22 @@ class _Splitter:
         sent = [s for s in self.scopes if self._sent_whole(s)]
         inside_sent = {id(n) for s in sent for n in s.expression.walk()}
         replacements: list[tuple[exp.Expr, exp.Expr]] = []
+        part_scan: dict[int, int] = {}  # id(part's expression) → index of its scan
+        for scope in sent:
+            replacements.append((scope.expression, self._database_scan(scope)))
+            part_scan[id(scope.expression)] = len(self.scans) - 1
         for scope in self.scopes:
             if id(scope.expression) in inside_sent:
                 continue
             scans: dict[str, int] = {}  # alias → index of its scan
-            for alias, source in scope.selected_sources.items():
-                node = source[0]
+            for alias, (node, source) in scope.selected_sources.items():
                 if isinstance(node, exp.Table) and node.db:
                     replacements.append((node, self._table_scan(scope, alias, node)))
                     scans[alias] = len(self.scans) - 1
+                elif isinstance(source, Scope) and id(source.expression) in part_scan:
+                    scans[alias] = part_scan[id(source.expression)]
             if len(scans) > 1:
                 self._link_keys(scope, scans)
-        for scope in sent:
-            replacements.append((scope.expression, self._database_scan(scope)))
         for old, new in replacements:
             if old is self.tree:
                 self.tree = new  # type: ignore[assignment]
@@ -327,6 +339,7 @@ class _Splitter:
         scan = Scan(
             self._name(), some_table, names, types, statement=statement, params=params,
             tables=tuple(dict.fromkeys(read)), whole_part=True,
+            narrowable=_group_keys(statement),
         )  # fmt: skip
         self.scans.append(scan)
         return exp.select(*[exp.column(n, quoted=True) for n in names]).from_(
@@ -528,6 +541,23 @@ def _count(node: exp.Expr | None) -> int | None:
     if isinstance(value, exp.Literal) and value.is_int:
         return int(value.name)
     return None
+
+
+def _group_keys(statement: exp.Query) -> dict[str, exp.Column]:
+    """Output columns of a SELECT that are columns it groups by (or of a SELECT without
+    aggregates): a filter on their values can go into its WHERE."""
+    if not isinstance(statement, exp.Select) or statement.args.get("distinct"):
+        return {}
+    group = statement.args.get("group")
+    keys = {k.sql() for k in group.expressions} if group else None
+    if keys is None and any(isinstance(n, exp.AggFunc) for n in statement.walk()):
+        return {}
+    found: dict[str, exp.Column] = {}
+    for projection in statement.selects:
+        inner = projection.unalias()
+        if isinstance(inner, exp.Column) and (keys is None or inner.sql() in keys):
+            found[projection.alias_or_name] = inner
+    return found
 
 
 def _used_columns(scope: Scope, alias: str) -> list[str]:

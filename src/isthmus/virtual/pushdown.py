@@ -33,8 +33,11 @@ _FLIPPED: dict[FilterOp, FilterOp] = {"lt": "gt", "le": "ge", "gt": "lt", "ge": 
 PUSHABLE_FUNCTIONS: frozenset[type[exp.Expr]] = frozenset(
     {exp.Count, exp.Sum, exp.Avg, exp.Min, exp.Max, exp.Coalesce, exp.Lower, exp.Upper,
      exp.Abs, exp.Round, exp.Cast, exp.Case, exp.If, exp.Length, exp.Trim, exp.Substring,
-     exp.Nullif}
+     exp.Nullif, exp.And, exp.Or, exp.Exists, exp.Concat}
 )  # fmt: skip
+# Operators databases disagree on: '/' on integers divides whole in PostgreSQL and SQLite,
+# exactly in DuckDB.
+_UNPUSHABLE = (exp.Window, exp.Div, exp.IntDiv)
 
 
 @dataclass(frozen=True)
@@ -139,7 +142,7 @@ def split_between(node: exp.Expr) -> list[exp.Expr]:
 def pushable(tree: exp.Expr) -> bool:
     """Whether every function in ``tree`` can be translated for any SQL source."""
     for node in tree.walk():
-        if isinstance(node, exp.Window):
+        if isinstance(node, _UNPUSHABLE):
             return False
         if isinstance(node, exp.Func) and type(node) not in PUSHABLE_FUNCTIONS:
             return False
@@ -148,18 +151,18 @@ def pushable(tree: exp.Expr) -> bool:
 
 def parametrize(tree: exp.Expr) -> dict[str, Any]:
     """Turn the constants of ``tree`` into ``:pN`` parameters (in place), so values travel
-    bound; LIMIT/OFFSET counts and type names stay as written. Returns the values."""
+    bound; LIMIT/OFFSET counts and type names stay as written. One value is one
+    parameter wherever it appears: a database matches ``GROUP BY`` expressions to the
+    select list by their text, parameters included. Returns the values."""
     values: dict[str, Any] = {}
-
-    def bind(value: Any) -> exp.Expr:
-        name = f"p{len(values)}"
-        values[name] = value
-        return exp.Placeholder(this=name)
-
+    names: dict[tuple[type, Any], str] = {}
     for node in list(_constants(tree)):
         found, value = constant(node)
-        if found and value is not None and not isinstance(value, bool):
-            node.replace(bind(value))
+        if not found or value is None or isinstance(value, bool):
+            continue
+        name = names.setdefault((type(value), value), f"p{len(names)}")
+        values[name] = value
+        node.replace(exp.Placeholder(this=name))
     return values
 
 

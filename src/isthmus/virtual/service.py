@@ -9,21 +9,31 @@ from __future__ import annotations
 
 import time
 from collections import OrderedDict
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from isthmus.connectors.base import Connector
-from isthmus.errors import IsthmusError
+from isthmus.errors import ConfigurationError, IsthmusError
 from isthmus.governance.audit import AuditEntry, AuditSink
 from isthmus.model.view import View
 from isthmus.virtual.engine import Engine, Result
 from isthmus.virtual.explain import explain
 from isthmus.virtual.limits import Limits, check_costs
 from isthmus.virtual.planner import Plan, plan
+from isthmus.virtual.shapes import ViewShape, mismatches
 from isthmus.virtual.sources import Sources
 
 PLAN_CACHE_SIZE = 512
+
+
+class ViewUnavailable(ConfigurationError):
+    code = "view-unavailable"
+    title = "The View cannot be served"
+    remediation = (
+        "Tell the View's owner: its SQL must plan against the Connections of this "
+        "Environment (the hub's status names why it does not)."
+    )
 
 
 @dataclass(frozen=True)
@@ -111,6 +121,28 @@ class VirtualData:
             detail["ms"] = round((time.perf_counter() - started) * 1000, 2)
             target = "views/" + ",".join(detail.get("views") or ["-"])
             await self.audit.record(AuditEntry(actor, "virtual.query", target, outcome, detail))
+
+    def shape(self, view: str, catalog: Catalog, environments: Sequence[str]) -> ViewShape:
+        """The View's columns as planned in the first Environment that can plan it (the
+        contract is the same in each); :class:`ViewUnavailable` if none can."""
+        reasons: list[str] = []
+        for environment in environments:
+            try:
+                every = f"SELECT * FROM {view}"  # noqa: S608 - a View's name is an identifier
+                chosen = self.plan(every, catalog, environment, Access(None))
+            except IsthmusError as error:
+                reasons.append(f"{environment}: {error.detail}")
+                continue
+            found = ViewShape(catalog.views[view], chosen.columns)
+            problems = mismatches(found.view, chosen.columns)
+            if problems:
+                raise ViewUnavailable(f"View '{view}' does not match its declaration: "
+                                      + "; ".join(problems) + ".")  # fmt: skip
+            return found
+        raise ViewUnavailable(
+            f"View '{view}' could not be planned in any Environment."
+            + (f" ({'; '.join(reasons)})" if reasons else "")
+        )
 
     async def explain(
         self, sql: str, catalog: Catalog, environment: str, access: Access

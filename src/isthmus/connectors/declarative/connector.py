@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 from collections.abc import AsyncIterator, Mapping
 from dataclasses import replace
+from datetime import date
 from typing import Any, ClassVar
 from urllib.parse import quote
 
@@ -132,6 +133,7 @@ class DeclarativeConnector(Connector):
                     filter_ops=frozenset(op for f in stream.filters.values() for op in f.ops),
                     filter_fields=frozenset(stream.filters),
                     projection=stream.select_param is not None and not stream.mapping,
+                    limit=True,  # reading stops at the page that reaches the limit
                     cursor_field=_incremental(stream),
                 ),
                 required_filters=tuple(n for n, f in stream.filters.items() if f.required),
@@ -356,8 +358,9 @@ def _incremental(stream: Stream) -> str | None:
     return None
 
 
-def _filter_text(declared: FilterParam, item: Filter) -> str:
-    value = item.value
+def _value_text(declared: FilterParam, value: Any) -> str:
+    if isinstance(value, date):  # datetimes too: ISO 8601, as APIs take them
+        return value.isoformat()
     if isinstance(value, bool) or not isinstance(value, str):
         text = orjson.dumps(value).decode()
     elif declared.quote == "odata":
@@ -366,6 +369,14 @@ def _filter_text(declared: FilterParam, item: Filter) -> str:
         text = value
     if declared.quote == "servicenow":
         text = text.replace("^", "^^")  # '^' joins conditions; doubled it is a character
+    return text
+
+
+def _filter_text(declared: FilterParam, item: Filter) -> str:
+    if item.op == "in" and isinstance(item.value, list | tuple):
+        text = declared.separator.join(_value_text(declared, v) for v in item.value)
+    else:
+        text = _value_text(declared, item.value)
     operator = declared.operators.get(item.op, item.op)
     # one pass: a value holding '{op}' stays as it is
     return _TEMPLATE.sub(lambda m: text if m.group(0) == "{value}" else operator, declared.template)

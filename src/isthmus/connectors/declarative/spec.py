@@ -187,6 +187,11 @@ class FilterParam(ConnectorConfig):
         description="Joins several filters in the same parameter ('^' for ServiceNow, "
         "' and ' for OData); without it a parameter carries one filter.",
     )
+    separator: str = Field(
+        default=",",
+        min_length=1,
+        description="Joins the values of an 'in' filter (id=1,2,3); each is quoted as a value.",
+    )
     quote: Literal["none", "odata", "servicenow"] = Field(
         default="none",
         description="odata: a text value's ' doubled, as OData strings need; servicenow: "

@@ -359,6 +359,8 @@ class SqlConnector(Connector):
         except sa.exc.DBAPIError as exc:
             if _is_timeout(exc):
                 raise _timed_out(self.config.statement_timeout_seconds) from None
+            # for operators: why the database refused a statement the hub wrote
+            log.warning("sql.select_failed", reason=str(exc.orig)[:300], audit=detail["id"])
             raise UpstreamUnreachable("The database failed running the statement.") from None
         finally:
             detail |= {"rows": count, "ms": round((time.perf_counter() - started) * 1000, 2)}

@@ -25,5 +25,5 @@ def json_type(kind: sa.types.TypeEngine[Any]) -> dict[str, Any]:
 def json_schema_of(table: sa.Table) -> dict[str, Any]:
     return {
         "type": "object",
-        "properties": {column.name: json_type(column.type) for column in table.columns},
+        "properties": {str(column.name): json_type(column.type) for column in table.columns},
     }

@@ -20,13 +20,10 @@ MAX_SQL_CHARACTERS = 100_000
 
 
 async def answer(
-    request: GatewayRequest, snapshot: Snapshot, caller: Caller, virtual: VirtualData | None
+    request: GatewayRequest, snapshot: Snapshot, caller: Caller, virtual: VirtualData
 ) -> GatewayResponse:
-    if virtual is None or snapshot.catalog is None:
-        raise ConfigurationError(
-            "This gateway runs without the virtual data layer.",
-            remediation="Run the hub (isthmus serve), which serves queries over Views.",
-        )
+    if snapshot.catalog is None:
+        raise ConfigurationError("The gateway has no catalog of Views loaded.")
     body = parse_json_body(request) if request.body else None
     if not isinstance(body, dict) or not isinstance(body.get("sql"), str):
         raise BadRequest(
