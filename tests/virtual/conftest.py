@@ -132,6 +132,13 @@ VIEWS = {
 }
 
 
+KEYS = {"customers": ["id"], "invoices": ["id"], "customer_360": ["id"]}
+RELATIONS = {
+    "customers": {"invoices": {"view": "invoices", "on": {"id": "customer_id"}, "many": True}},
+    "invoices": {"customer": {"view": "customers", "on": {"customer_id": "id"}}},
+}
+
+
 def project(crm_url: str, billing_url: str, plant: Path) -> list[dict[str, Any]]:
     systems = [
         {"kind": "System", "metadata": {"name": n, "owner": "data-team"}}
@@ -174,7 +181,11 @@ def project(crm_url: str, billing_url: str, plant: Path) -> list[dict[str, Any]]
         },
     ]
     views = [
-        {"kind": "View", "metadata": {"name": name, "owner": "data-team"}, "spec": {"sql": sql}}
+        {
+            "kind": "View",
+            "metadata": {"name": name, "owner": "data-team"},
+            "spec": {"sql": sql, "key": KEYS.get(name, []), "relations": RELATIONS.get(name, {})},
+        }
         for name, sql in VIEWS.items()
     ]
     api = {

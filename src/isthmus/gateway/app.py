@@ -43,11 +43,13 @@ from isthmus.gateway.http import (
 from isthmus.gateway.metrics import GatewayMetrics
 from isthmus.gateway.ratelimit import NO_POLICIES, RateLimiter
 from isthmus.gateway.routing import Match
-from isthmus.gateway.snapshot import Snapshot, SnapshotHolder
+from isthmus.gateway.snapshot import Caller, Snapshot, SnapshotHolder
 from isthmus.gateway.validation import validate_request, validate_response
 from isthmus.model import ResourceKey
 from isthmus.model.api import EventTarget, ViewTarget
 from isthmus.tracing import GatewayTracing
+from isthmus.virtual.faces import graphql as graphql_face
+from isthmus.virtual.faces import odata as odata_face
 from isthmus.virtual.faces import rest as rest_face
 from isthmus.virtual.faces import sql as sql_face
 from isthmus.virtual.service import VirtualData
@@ -86,6 +88,7 @@ class Gateway:
         self.issuer = issuer
         self.token_ttl = token_ttl
         self.max_body_bytes = max_body_bytes
+        self.graphql_schemas = graphql_face.Schemas()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         """The gateway as an ASGI application (granian or uvicorn, and the tests)."""
@@ -177,9 +180,16 @@ class Gateway:
             return self._oauth(request, snapshot)
         if request.path.startswith(receiver.PREFIX):  # a System's webhook: signed, no key
             return await self._trigger(request, snapshot)
+        odata = odata_face.split(request.path)
         # Authenticate first: without a key, not even the map of Apis and versions shows.
-        caller = auth.authenticate(snapshot, request, self.issuer)
+        query_key = odata_face.KEY_PARAMETER if odata else None
+        caller = auth.authenticate(snapshot, request, self.issuer, query_key)
         request.app = caller.app
+        if odata is not None:
+            return await self._odata(request, snapshot, caller, *odata)
+        graphql = graphql_face.split(request.path)
+        if graphql is not None:
+            return await self._graphql(request, snapshot, caller, *graphql)
         if request.path == sql_face.PATH and request.method == "POST":
             request.api = request.route = sql_face.PATH
             request.response_headers += await self.limiter.admit(
@@ -237,6 +247,41 @@ class Gateway:
         if caching is not None:
             self.cache.store(request, caching, caller.environment, response)
         return response
+
+    async def _odata(
+        self, request: GatewayRequest, snapshot: Snapshot, caller: Caller, api: str,
+        version: str, rest: str,
+    ) -> GatewayResponse:  # fmt: skip
+        request.api, request.version, request.route = api, version, "/odata"
+        try:
+            request.response_headers += snapshot.routes.version(api, version).headers
+            auth.authorize(snapshot, caller, api)
+            if request.method != "GET":
+                raise MethodNotAllowed("The OData service is read-only.", headers={"Allow": "GET"})
+            request.response_headers += await self.limiter.admit(
+                snapshot.policies.get(caller.app, NO_POLICIES), caller.app, api,
+                caller.environment,
+            )  # fmt: skip
+            root = f"{self.issuer}/{api}/{version}/{odata_face.SEGMENT}/"
+            return await odata_face.answer(
+                request, snapshot, caller, self._virtual(), api, version, rest, root
+            )
+        except IsthmusError as error:
+            return odata_face.with_odata_error(problem_response(error, request.request_id))
+
+    async def _graphql(
+        self, request: GatewayRequest, snapshot: Snapshot, caller: Caller, api: str, version: str
+    ) -> GatewayResponse:
+        request.api, request.version, request.route = api, version, "/graphql"
+        request.response_headers += snapshot.routes.version(api, version).headers
+        auth.authorize(snapshot, caller, api)
+        if request.method != "POST":
+            raise MethodNotAllowed("GraphQL queries are POSTed.", headers={"Allow": "POST"})
+        request.response_headers += await self.limiter.admit(
+            snapshot.policies.get(caller.app, NO_POLICIES), caller.app, api, caller.environment
+        )
+        schema = self.graphql_schemas.of(snapshot, api)
+        return await graphql_face.answer(request, snapshot, caller, self._virtual(), schema)
 
     def _virtual(self) -> VirtualData:
         virtual = self.holder.virtual

@@ -8,6 +8,8 @@ verified by :mod:`isthmus.governance.tokens`.
 
 from __future__ import annotations
 
+from urllib.parse import parse_qsl
+
 from isthmus.errors import Forbidden, Unauthenticated
 from isthmus.gateway.http import GatewayRequest
 from isthmus.gateway.snapshot import Caller, Snapshot
@@ -23,17 +25,25 @@ class NotGranted(Forbidden):
 _CHALLENGE = {"WWW-Authenticate": 'Bearer realm="isthmus"'}
 
 
-def presented_key(request: GatewayRequest) -> str | None:
+def presented_key(request: GatewayRequest, query_key: str | None = None) -> str | None:
+    """The key from X-Api-Key or a Bearer token; from the query parameter ``query_key``
+    only where a face allows it (tools that can send a key no other way)."""
     key = request.header(b"x-api-key")
     if key is None:
         authorization = request.header(b"authorization")
         if authorization and authorization[:7].lower() == b"bearer ":
             key = authorization[7:].strip()
+    if key is None and query_key is not None:
+        pairs = parse_qsl(request.query_string.decode("latin-1"))
+        found = next((value for name, value in pairs if name == query_key), None)
+        return found or None
     return key.decode("latin-1") if key else None
 
 
-def authenticate(snapshot: Snapshot, request: GatewayRequest, issuer: str) -> Caller:
-    key = presented_key(request)
+def authenticate(
+    snapshot: Snapshot, request: GatewayRequest, issuer: str, query_key: str | None = None
+) -> Caller:
+    key = presented_key(request, query_key)
     if key is None:
         raise Unauthenticated("This Api needs an API key and none was sent.", headers=_CHALLENGE)
     if tokens.looks_like_jwt(key):

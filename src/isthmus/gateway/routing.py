@@ -191,8 +191,8 @@ class RouteTable:
             self._documents[key] = orjson.dumps(document(resource, spec, issuer, self._event_types))
         return api, self._documents[key]
 
-    def match(self, method: str, path: str) -> Match:
-        _, api, version, rest = [*path.split("/", 3), "", "", ""][:4]
+    def version(self, api: str, version: str) -> VersionTable:
+        """The served version ``api`` ``version``; the problem if it is not served."""
         table = self._versions.get((api, version))
         if table is None:
             raise RouteNotFound(
@@ -211,6 +211,11 @@ class RouteTable:
                 if table.successor
                 else None,
             )
+        return table
+
+    def match(self, method: str, path: str) -> Match:
+        _, api, version, rest = [*path.split("/", 3), "", "", ""][:4]
+        table = self.version(api, version)
         sub = "/" + rest
         # A literal path wins over a template for the same method; other methods may
         # still be answered by templates (GET /items/search beside POST /items/{id}).

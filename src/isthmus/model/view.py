@@ -88,7 +88,9 @@ class ViewSpec(Spec):
 class ViewRelation(Spec):
     view: Annotated[ViewName, Ref("View")]
     on: dict[str, str] = Field(
-        min_length=1, description="This View's column → the other View's column."
+        min_length=1,
+        max_length=1,
+        description="This View's column → the other View's column (one pair).",
     )
     many: bool = Field(default=False, description="Many rows of the other View, not one.")
 

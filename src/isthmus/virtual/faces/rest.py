@@ -10,15 +10,13 @@ parameters answers the one row whose columns of those names equal them.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
-from decimal import Decimal
 from typing import Any
 from urllib.parse import urlencode
 
 from sqlglot import exp
 
 from isthmus.errors import NotFound
-from isthmus.gateway.collections import CollectionQuery, write_cursor
+from isthmus.gateway.collections import CollectionQuery
 from isthmus.gateway.filtering import FilterInvalid
 from isthmus.gateway.http import GatewayRequest, GatewayResponse
 from isthmus.gateway.routing import Match
@@ -26,6 +24,7 @@ from isthmus.gateway.snapshot import Caller, Snapshot
 from isthmus.gateway.validation import RequestInvalid
 from isthmus.model import ViewTarget
 from isthmus.virtual.faces.common import json_answer
+from isthmus.virtual.faces.keyset import after, column, literal, order_by, token
 from isthmus.virtual.filters import filter_sql
 from isthmus.virtual.names import DIALECT
 from isthmus.virtual.service import Access, ViewUnavailable, VirtualData
@@ -68,7 +67,7 @@ async def answer(
     body: dict[str, Any] = {"value": result.rows[: query.limit]}
     if len(result.rows) > query.limit:
         last = result.rows[query.limit - 1]
-        cursor = write_cursor([_exact(last.get(n)) for n, _ in query.sort], query.fingerprint)
+        cursor = token([last.get(n) for n, _ in query.sort], query.fingerprint)
         body["nextLink"] = f"{link_base}?{urlencode([*query.params, ('cursor', cursor)])}"
     return json_answer(200, body)
 
@@ -76,7 +75,7 @@ async def answer(
 def _page_statement(select: exp.Select, query: CollectionQuery, shape: ViewShape) -> exp.Select:
     types = shape.types
     for name, value in query.equals:
-        select = select.where(exp.EQ(this=_column(name), expression=_value(value)), copy=False)
+        select = select.where(exp.EQ(this=column(name), expression=literal(value)), copy=False)
     text = next((v for k, v in query.params if k == "filter"), None)
     if text:
         try:
@@ -87,35 +86,8 @@ def _page_statement(select: exp.Select, query: CollectionQuery, shape: ViewShape
                 extensions={"errors": [{"pointer": "/query/filter", "message": str(exc)}]},
             ) from None
     if query.after is not None:
-        select = select.where(_after(query.sort, query.after), copy=False)
-    for name, descending in query.sort:
-        select = select.order_by(
-            exp.Ordered(this=_column(name), desc=descending, nulls_first=False), copy=False
-        )
-    return select.limit(query.limit + 1, copy=False)
-
-
-def _after(sort: tuple[tuple[str, bool], ...], last: tuple[Any, ...]) -> exp.Expr:
-    """Rows after ``last`` in the order ``sort`` (missing values last either way)."""
-    ways: list[exp.Expr] = []
-    for index, ((name, descending), value) in enumerate(zip(sort, last, strict=True)):
-        same = [_same(n, v) for (n, _), v in zip(sort[:index], last[:index], strict=True)]
-        column = _column(name)
-        if value is None:
-            continue  # nothing sorts after a missing value in this column
-        beyond = exp.LT if descending else exp.GT
-        further = exp.Or(
-            this=beyond(this=column, expression=_value(value)),
-            expression=exp.Is(this=column.copy(), expression=exp.null()),
-        )
-        ways.append(exp.and_(*same, exp.Paren(this=further)) if same else exp.Paren(this=further))
-    return exp.or_(*ways) if ways else exp.false()
-
-
-def _same(name: str, value: Any) -> exp.Expr:
-    if value is None:
-        return exp.Is(this=_column(name), expression=exp.null())
-    return exp.EQ(this=_column(name), expression=_value(value))
+        select = select.where(after(query.sort, query.after), copy=False)
+    return order_by(select, query.sort).limit(query.limit + 1, copy=False)
 
 
 def _equals(name: str, text: str, shape: ViewShape) -> exp.Expr:
@@ -131,22 +103,4 @@ def _equals(name: str, text: str, shape: ViewShape) -> exp.Expr:
             value = float(text)
     except ValueError:
         raise RowNotFound(f"'{text}' is not a {kind}, so no row has it.") from None
-    return exp.EQ(this=_column(name), expression=_value(value))
-
-
-def _exact(value: Any) -> Any:
-    """A sort value as the cursor keeps it: decimals as text, so no digit is lost."""
-    return str(value) if isinstance(value, Decimal) else value
-
-
-def _column(name: str) -> exp.Column:
-    return exp.column(name, quoted=True)
-
-
-def _value(value: Any) -> exp.Expr:
-    if isinstance(value, datetime):
-        if value.tzinfo is not None:  # times are kept in UTC without a zone
-            value = value.astimezone(UTC).replace(tzinfo=None)
-        text = exp.Literal.string(value.isoformat(sep=" "))
-        return exp.Cast(this=text, to=exp.DataType.build("TIMESTAMP"))
-    return exp.convert(value)
+    return exp.EQ(this=column(name), expression=literal(value))
