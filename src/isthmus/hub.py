@@ -8,6 +8,7 @@ from types import TracebackType
 from typing import Self
 
 from isthmus.events.delivery import SubscriptionWorker
+from isthmus.events.observed import ObservedBus
 from isthmus.events.registry import bus_type
 from isthmus.events.triggers import TriggerWorker
 from isthmus.gateway.counters import counters_for
@@ -46,8 +47,12 @@ class Hub:
         self.virtual = VirtualData(self.audit, Limits.of(settings))
         self.snapshots.virtual = self.virtual
         url = settings.bus_url or settings.resolved_database_url()
-        self.bus = bus_type(settings.bus).open(
-            {"url": url, "redeliverAfterSeconds": settings.bus_redeliver_after_seconds}
+        # what this hub publishes, it learns of: Views' cached rows an event changes go
+        self.bus = ObservedBus(
+            bus_type(settings.bus).open(
+                {"url": url, "redeliverAfterSeconds": settings.bus_redeliver_after_seconds}
+            ),
+            self.virtual.published,
         )
         self.deliveries = SubscriptionWorker(
             self.bus, self.vault, self.store.dead_letters, self.pool

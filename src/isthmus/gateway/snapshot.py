@@ -128,7 +128,19 @@ class SnapshotHolder:
             revision,
             views,
             lambda name, environment: pool.get(ResourceKey("Connection", name, environment)),
+            {
+                (c.metadata.name, c.environment or ""): c.spec.cache
+                for c in connections.values()
+                if c.spec.cache is not None
+            },
+            {
+                name: tuple((c.split(".", 1)[0], c.split(".", 1)[1]) for c in e.spec.changes)
+                for name, e in event_types.items()
+                if e.spec.changes
+            },
         )
+        if self.virtual is not None:
+            self.virtual.catalog = catalog
         published = {api.metadata.name: published_views(api) for api in apis}
         shapes, problems = self._shapes(catalog, published, connections)
         return Snapshot(

@@ -11,6 +11,16 @@ from isthmus.model.registry import register_kind
 from isthmus.model.trigger import Trigger
 
 
+class SourceCaching(Spec):
+    """Keep the rows Views read from this Connection for a while (see the data
+    virtualization docs): fewer calls to the System, answers up to ttlSeconds old."""
+
+    ttl_seconds: float = Field(gt=0, le=86400, description="Longest time rows are reused.")
+    streams: list[str] = Field(
+        default_factory=list, description="Only these streams (default: every stream)."
+    )
+
+
 class ConnectionSpec(Spec):
     system: Annotated[Name, Ref("System")] = Field(description="The System this reaches.")
     connector: Name = Field(description="Connector type, e.g. 'rest', 'memory'.")
@@ -21,6 +31,9 @@ class ConnectionSpec(Spec):
     triggers: list[Trigger] = Field(
         default_factory=list,
         description="Where this System starts events: an outbox table, a webhook, a poll.",
+    )
+    cache: SourceCaching | None = Field(
+        default=None, description="Reuse rows Views read from this Connection."
     )
 
     @field_validator("triggers")

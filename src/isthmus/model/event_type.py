@@ -8,9 +8,9 @@ applied keeps its schema, and may be deprecated rather than removed.
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import Field, field_validator
+from pydantic import Field, StringConstraints, field_validator
 
 from isthmus.events.compatibility import Mode
 from isthmus.model.api import check_schema
@@ -35,6 +35,9 @@ class EventVersion(Spec):
         return schema
 
 
+STREAM_PATTERN = r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.[^.\s]+$"
+
+
 class EventTypeSpec(Spec):
     type: str | None = Field(
         default=None,
@@ -55,6 +58,11 @@ class EventTypeSpec(Spec):
         pattern=r"^(/[^/]*)+$",
         description="JSON Pointer into the data whose value orders deliveries per key "
         "for Subscriptions that ask for ordering (default: the subject).",
+    )
+    changes: list[Annotated[str, StringConstraints(pattern=STREAM_PATTERN)]] = Field(
+        default_factory=list,
+        description="Streams ('connection.stream') an event of this type says changed: rows "
+        "of them the hub keeps for Views are dropped when one is published.",
     )
 
     @field_validator("versions")

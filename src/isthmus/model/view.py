@@ -16,7 +16,7 @@ from typing import Annotated, Literal
 
 from pydantic import Field, StringConstraints, field_validator, model_validator
 
-from isthmus.model.base import Metadata, Name, Ref, Reference, Resource, Spec, references
+from isthmus.model.base import Metadata, Ref, Reference, Resource, Spec, references
 from isthmus.model.registry import register_kind
 from isthmus.virtual.names import SqlInvalid, referenced_tables
 
@@ -39,14 +39,6 @@ class ViewColumn(Spec):
     )
 
 
-class ViewCaching(Spec):
-    ttl_seconds: int = Field(gt=0, le=86400, description="Longest time a source's rows are reused.")
-    invalidated_by: list[Annotated[Name, Ref("EventType")]] = Field(
-        default_factory=list,
-        description="EventTypes that say a source changed: an event drops the cached rows.",
-    )
-
-
 class ViewSpec(Spec):
     sql: str = Field(
         min_length=1,
@@ -64,9 +56,6 @@ class ViewSpec(Spec):
     relations: dict[str, ViewRelation] = Field(
         default_factory=dict,
         description="Rows of other Views this View's rows point at, by key: GraphQL fields.",
-    )
-    cache: ViewCaching | None = Field(
-        default=None, description="Reuse the sources' rows for a while (see the docs)."
     )
 
     @field_validator("sql")

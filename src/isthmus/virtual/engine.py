@@ -22,6 +22,7 @@ import pyarrow.compute as pc
 
 from isthmus.connectors.base import TALLY, ReadTally, Record
 from isthmus.errors import FatalError, UpstreamTimeout
+from isthmus.virtual.cache import SourceCache
 from isthmus.virtual.limits import Limits
 from isthmus.virtual.planner import Column, Plan, Scan
 from isthmus.virtual.types import typed_table
@@ -68,6 +69,7 @@ class SourceCount:
     source: str
     rows: int
     requests: int
+    cached: bool = False  # answered from the cache: nothing was read
 
 
 @dataclass(frozen=True)
@@ -82,8 +84,9 @@ class Result:
 
 
 class Engine:
-    def __init__(self, limits: Limits) -> None:
+    def __init__(self, limits: Limits, cache: SourceCache | None = None) -> None:
         self.limits = limits
+        self.cache = cache or SourceCache()
         self._database = duckdb.connect(
             config={
                 "enable_external_access": False,
@@ -138,6 +141,16 @@ class Engine:
         return await self._read(scan.with_keys(sorted(values, key=_ordering)))
 
     async def _read(self, scan: Scan) -> tuple[pa.Table, SourceCount]:
+        if scan.ttl is not None:
+            kept = self.cache.get(scan.signature)
+            if kept is not None:
+                return kept, SourceCount(scan.name, _source(scan), 0, 0, cached=True)
+        table, count = await self._read_source(scan)
+        if scan.ttl is not None:
+            self.cache.put(scan.signature, table, scan.ttl, scan.streams)
+        return table, count
+
+    async def _read_source(self, scan: Scan) -> tuple[pa.Table, SourceCount]:
         counted = ReadTally()
         token = TALLY.set(counted)  # this task's own context: its reads count here
         rows: list[Record] = []

@@ -87,12 +87,29 @@ class Scan:
     tables: tuple[str, ...] = ()  # the streams a SELECT reads
     keys: KeysFrom | None = None
     whole_part: bool = False  # a part of the query sent whole (joins, aggregates)
+    ttl: float | None = None  # how long its rows may be reused; None: read every time
     # for a part sent whole: output columns a list of keys can narrow (group keys)
     narrowable: dict[str, exp.Column] = field(default_factory=dict)
 
     @property
     def connection(self) -> str:
         return self.table.connection
+
+    @property
+    def signature(self) -> tuple[object, ...]:
+        """What the scan asks of its source, as a cache key."""
+        where = (self.table.environment, self.table.connection)
+        if self.statement is not None:
+            return (*where, self.sql, tuple(sorted((k, repr(v)) for k, v in self.params.items())))
+        return (*where, self.table.spec.name, repr(self.query))
+
+    @property
+    def streams(self) -> tuple[tuple[str, str, str], ...]:
+        """(environment, connection, stream) of each stream it reads."""
+        names = self.tables or (self.table.name,)
+        return tuple(
+            (self.table.environment, self.table.connection, n.split(".", 1)[1]) for n in names
+        )
 
     @cached_property
     def sql(self) -> str | None:
@@ -323,10 +340,12 @@ class _Splitter:
         statement = expression.copy()
         some_table: SourceTable | None = None
         read: list[str] = []
+        ttls: list[float | None] = []
         for node in statement.find_all(exp.Table):
             if node.db:
                 some_table = self.tables[(node.db, node.name)]
                 read.append(some_table.name)
+                ttls.append(some_table.ttl)
                 node.set("db", None)
         assert some_table is not None
         assert some_table.database is not None
@@ -340,6 +359,7 @@ class _Splitter:
             self._name(), some_table, names, types, statement=statement, params=params,
             tables=tuple(dict.fromkeys(read)), whole_part=True,
             narrowable=_group_keys(statement),
+            ttl=None if None in ttls else min(t for t in ttls if t is not None),
         )  # fmt: skip
         self.scans.append(scan)
         return exp.select(*[exp.column(n, quoted=True) for n in names]).from_(
@@ -397,7 +417,7 @@ class _Splitter:
             sort=tuple(sort or ()),
             limit=limit,
         )
-        return Scan(self._name(), table, tuple(wanted), types, query=query)
+        return Scan(self._name(), table, tuple(wanted), types, query=query, ttl=table.ttl)
 
     def _single_table_select(
         self,
@@ -431,7 +451,7 @@ class _Splitter:
         temporal_values(statement, params)
         return Scan(
             self._name(), table, tuple(wanted), types, statement=statement, params=params,
-            tables=(table.name,),
+            tables=(table.name,), ttl=table.ttl,
         )  # fmt: skip
 
     def _link_keys(self, scope: Scope, scans: dict[str, int]) -> None:

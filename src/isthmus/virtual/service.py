@@ -10,13 +10,18 @@ from __future__ import annotations
 import time
 from collections import OrderedDict
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
+
+import structlog
 
 from isthmus.connectors.base import Connector
 from isthmus.errors import ConfigurationError, IsthmusError
+from isthmus.events.base import Message
 from isthmus.governance.audit import AuditEntry, AuditSink
+from isthmus.model.connection import SourceCaching
 from isthmus.model.view import View
+from isthmus.virtual.cache import SourceCache, StreamKey
 from isthmus.virtual.engine import Engine, Result
 from isthmus.virtual.explain import explain
 from isthmus.virtual.limits import Limits, check_costs
@@ -25,6 +30,7 @@ from isthmus.virtual.shapes import ViewShape, mismatches
 from isthmus.virtual.sources import Sources
 
 PLAN_CACHE_SIZE = 512
+log = structlog.get_logger(__name__)
 
 
 class ViewUnavailable(ConfigurationError):
@@ -57,6 +63,9 @@ class Catalog:
     revision: int
     views: Mapping[str, View]
     connector_for: Callable[[str, str], Connector]  # (connection, environment)
+    caching: Mapping[tuple[str, str], SourceCaching] = field(default_factory=dict)
+    changes: Mapping[str, tuple[tuple[str, str], ...]] = field(default_factory=dict)
+    # (connection, environment) → its cache; EventType → the streams its events change
 
     def sources(self, environment: str) -> Sources:
         return Sources(
@@ -64,6 +73,7 @@ class Catalog:
             self.views,
             lambda name: self.connector_for(name, environment),
             self.revision,
+            {c: cache for (c, env), cache in self.caching.items() if env == environment},
         )
 
 
@@ -71,7 +81,9 @@ class VirtualData:
     def __init__(self, audit: AuditSink, limits: Limits) -> None:
         self.audit = audit
         self.limits = limits
-        self.engine = Engine(limits)
+        self.cache = SourceCache()
+        self.engine = Engine(limits, self.cache)
+        self.catalog: Catalog | None = None  # the current one, for events' changes
         self._plans: OrderedDict[tuple[Any, ...], Plan] = OrderedDict()
         self._revision = -1
 
@@ -114,7 +126,8 @@ class VirtualData:
             outcome = "ok"
             detail["rows"] = len(result.rows)
             detail["sources"] = [
-                {"source": c.source, "rows": c.rows, "requests": c.requests} for c in result.counts
+                {"source": c.source, "rows": c.rows, "requests": c.requests, "cached": c.cached}
+                for c in result.counts
             ]
             return result
         finally:
@@ -143,6 +156,20 @@ class VirtualData:
             f"View '{view}' could not be planned in any Environment."
             + (f" ({'; '.join(reasons)})" if reasons else "")
         )
+
+    def published(self, messages: Sequence[Message]) -> None:
+        """Events were published through this hub: drop the rows of streams they say
+        changed (an EventType's ``changes``)."""
+        if self.catalog is None:
+            return
+        changed: set[StreamKey] = set()
+        for message in messages:
+            environment, _, event_type = message.topic.partition(".")
+            for connection, stream in self.catalog.changes.get(event_type, ()):
+                changed.add((environment, connection, stream))
+        if changed:
+            dropped = self.cache.invalidate(changed)
+            log.info("virtual.cache_invalidated", streams=sorted(changed), entries=dropped)
 
     async def explain(
         self, sql: str, catalog: Catalog, environment: str, access: Access

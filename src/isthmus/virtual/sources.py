@@ -8,6 +8,7 @@ from functools import cached_property
 
 from isthmus.connectors.base import Connector, SqlSource, StreamSpec
 from isthmus.errors import NotFound
+from isthmus.model.connection import SourceCaching
 from isthmus.model.view import View
 from isthmus.virtual.types import sql_type
 
@@ -25,6 +26,8 @@ class SourceTable:
     connection: str
     spec: StreamSpec
     connector: Connector
+    environment: str = ""
+    ttl: float | None = None  # how long its rows may be reused (the Connection's cache)
 
     @property
     def name(self) -> str:
@@ -57,11 +60,13 @@ class Sources:
         views: Mapping[str, View],
         connector_for: Callable[[str], Connector],
         revision: int = 0,
+        caching: Mapping[str, SourceCaching] | None = None,
     ) -> None:
         self.environment = environment
         self.views = dict(views)
         self._connector_for = connector_for
         self.revision = revision
+        self._caching = caching or {}  # connection → its cache settings
 
     def view(self, name: str) -> View | None:
         return self.views.get(name)
@@ -75,7 +80,10 @@ class Sources:
             raise UnknownTable(
                 f"Connection '{connection}' has no stream '{stream}'. Its streams: {known}."
             )
-        table = SourceTable(connection, spec, connector)
+        caching = self._caching.get(connection)
+        cached = caching is not None and (not caching.streams or stream in caching.streams)
+        ttl = caching.ttl_seconds if caching is not None and cached else None
+        table = SourceTable(connection, spec, connector, self.environment, ttl)
         if not table.types:
             raise UnknownTable(
                 f"Stream '{table.name}' declares no fields, so it cannot be queried.",

@@ -48,7 +48,8 @@ async def answer(
             "columns": [{"name": c.name, "type": c.type} for c in result.columns],
             "value": result.rows,
             "sources": [
-                {"source": c.source, "rows": c.rows, "requests": c.requests} for c in result.counts
+                {"source": c.source, "rows": c.rows, "requests": c.requests, "cached": c.cached}
+                for c in result.counts
             ],
         },
     )
