@@ -39,9 +39,9 @@ def start_demo(tmp_path: Path) -> Process:
 async def test_demo_prints_a_curl_that_lists_customers(tmp_path: Path) -> None:
     demo = start_demo(tmp_path)
     try:
-        text = await demo.wait_for_text("customer-created")
+        text = await demo.wait_for_text("/graphql")
         curls = [line.strip() for line in text.splitlines() if line.strip().startswith("curl ")]
-        with_key, without_key, publish = curls
+        with_key, without_key, publish, view, sql, graphql = curls
         assert "X-Api-Key: isk_sandbox_" in with_key
         assert re.search(r"admin API +http://127\.0\.0\.1:\d+/admin/docs", text)
 
@@ -62,6 +62,30 @@ async def test_demo_prints_a_curl_that_lists_customers(tmp_path: Path) -> None:
         status, content_type, body = run_curl(publish)
         assert status == 202, body
         assert json.loads(body)["dataschema"] == "urn:isthmus:eventtype:customer-created:v1"
+
+        # customer_360: the CRM (REST), billing (SQL) and the plant (Parquet) in one View
+        status, _, body = run_curl(view)
+        assert status == 200, body
+        gold = json.loads(body)["value"]
+        assert [c["name"] for c in gold] == ["Ada Lovelace", "Katherine Johnson"]
+        assert all(c["invoices"] == 8 and c["machine"] and c["temperature"] for c in gold)
+        status, _, body = run_curl(sql)
+        assert status == 200, body
+        answer = json.loads(body)
+        assert len(answer["value"]) == 3
+        assert {s["source"] for s in answer["sources"]} == {
+            "crm-records.customers", "billing.invoices", "plant.readings"
+        }  # fmt: skip
+        status, _, body = run_curl(graphql)
+        assert status == 200, body
+        assert len(json.loads(body)["data"]["customer_360"]["items"]) == 3
+        odata = re.search(r"(http://\S+/insights/v1/odata/)", text)
+        assert odata is not None
+        key = re.search(r"(isk_sandbox_\S+?)'", with_key)
+        assert key is not None
+        status, _, body = run_curl(f"curl -s '{odata.group(1)}customer_360?api_key={key.group(1)}'")
+        assert status == 200, body
+        assert len(json.loads(body)["value"]) == 6
     finally:
         code = demo.stop()
     assert code == 0, demo.output
@@ -74,7 +98,7 @@ async def test_demo_runs_twice_on_the_same_home(tmp_path: Path) -> None:
     for _ in range(2):
         demo = start_demo(tmp_path)
         try:
-            text = await demo.wait_for_text("customer-created")
+            text = await demo.wait_for_text("/graphql")
             keys += sorted(set(re.findall(r"isk_sandbox_\S+?(?=')", text)))  # one per run
         finally:
             assert demo.stop() == 0, demo.output

@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import asyncio
 import secrets
 from collections.abc import Callable
 from importlib.resources import as_file, files
 from pathlib import Path
+from typing import Any
+
+import orjson
 
 from isthmus.demo.crm import start_crm
+from isthmus.demo.data import write_billing, write_readings
 from isthmus.hub import Hub
 from isthmus.model import Connection, Resource, ResourceKey
 from isthmus.project.diff import compute_diff
@@ -16,27 +21,61 @@ from isthmus.serve import serve
 from isthmus.settings import Settings
 
 DEMO_APP = "demo-app"
+SQL_EXAMPLE = orjson.dumps(
+    {"sql": "SELECT name, billed, temperature FROM customer_360 ORDER BY billed DESC LIMIT 3"}
+).decode()
+GRAPHQL_EXAMPLE = orjson.dumps(
+    {"query": "{ customer_360(limit: 3) { items { name outstanding } } }"}
+).decode()
 
 
-def demo_resources(crm_url: str) -> dict[ResourceKey, Resource]:
+def demo_resources(crm_url: str, home: Path) -> dict[ResourceKey, Resource]:
+    """The demo project, its Connections pointed at this run's CRM and data files."""
     with as_file(files("isthmus.demo") / "project") as folder:
         project = load_project(Path(folder))
     if not project.ok:  # the shipped project is tested; this guards edits to it
         raise RuntimeError("demo project is invalid: " + "; ".join(map(str, project.issues)))
     resources = dict(project.resources)
-    key = ResourceKey("Connection", "crm", "sandbox")
-    crm = resources[key]
-    assert isinstance(crm, Connection)
-    config = dict(crm.spec.config) | {"baseUrl": crm_url}
-    resources[key] = crm.model_copy(update={"spec": crm.spec.model_copy(update={"config": config})})
+    where = {
+        "crm": {"baseUrl": crm_url},
+        "billing": {"url": f"sqlite+aiosqlite:///{billing_path(home)}"},
+        "plant": {"root": str(plant_folder(home))},
+    }
+    for name, changes in where.items():
+        _configure(resources, name, changes)
+    records = resources[ResourceKey("Connection", "crm-records", "sandbox")]
+    assert isinstance(records, Connection)
+    values = dict(records.spec.config["values"]) | {"url": crm_url}
+    _configure(resources, "crm-records", {"values": values})
     return resources
 
 
+def _configure(resources: dict[ResourceKey, Resource], name: str, changes: dict[str, Any]) -> None:
+    key = ResourceKey("Connection", name, "sandbox")
+    connection = resources[key]
+    assert isinstance(connection, Connection)
+    config = dict(connection.spec.config) | changes
+    spec = connection.spec.model_copy(update={"config": config})
+    resources[key] = connection.model_copy(update={"spec": spec})
+
+
+def billing_path(home: Path) -> Path:
+    return home / "demo" / "billing.db"
+
+
+def plant_folder(home: Path) -> Path:
+    return home / "demo" / "plant"
+
+
 async def prepare(hub: Hub, crm_url: str, crm_token: str) -> str:
-    """Apply the demo project and return a fresh API key for the demo App."""
+    """Write the demo's data, apply the demo project and return a fresh API key for the
+    demo App."""
+    home = hub.settings.home
+    await asyncio.to_thread(write_billing, billing_path(home))
+    await asyncio.to_thread(write_readings, plant_folder(home))
     await hub.vault.set("crm-token", crm_token)
     _, current = await hub.store.resources.snapshot()
-    diff = compute_diff(demo_resources(crm_url), current)
+    diff = compute_diff(demo_resources(crm_url, home), current)
     await hub.store.resources.apply(diff.changes)
     for old in await hub.store.keys.list(DEMO_APP):
         if old.label == "demo" and old.revoked_at is None:
@@ -79,6 +118,26 @@ async def run_demo(settings: Settings, crm_port: int, announce: Callable[[str], 
                     f"  curl -s -H 'X-Api-Key: {key}' -H 'Content-Type: application/json' "
                     f"""-d '{{"id": "c-7", "name": "Grace Hopper"}}' """
                     f"{gateway}/crm-events/v1/customer-created",
+                    "",
+                    "One customer_360 View over the CRM (REST), billing (SQL) and the plant "
+                    "(Parquet):",
+                    "",
+                    f"  curl -s -H 'X-Api-Key: {key}' '{gateway}/insights/v1/customer_360"
+                    "?filter=tier%20eq%20%27gold%27'",
+                    "",
+                    "The same model in SQL:",
+                    "",
+                    f"  curl -s -H 'X-Api-Key: {key}' -H 'Content-Type: application/json' "
+                    f"-d '{SQL_EXAMPLE}' {gateway}/query",
+                    "",
+                    "In Excel or Power BI: Get Data > OData feed, Web API key 'api_key':",
+                    "",
+                    f"  {gateway}/insights/v1/odata/",
+                    "",
+                    "GraphQL:",
+                    "",
+                    f"  curl -s -H 'X-Api-Key: {key}' -H 'Content-Type: application/json' "
+                    f"-d '{GRAPHQL_EXAMPLE}' {gateway}/insights/v1/graphql",
                     "",
                 ]
             )

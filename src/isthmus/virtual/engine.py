@@ -24,7 +24,7 @@ from isthmus.connectors.base import TALLY, ReadTally, Record
 from isthmus.errors import FatalError, UpstreamTimeout
 from isthmus.virtual.cache import SourceCache
 from isthmus.virtual.limits import Limits
-from isthmus.virtual.planner import Column, Plan, Scan
+from isthmus.virtual.planner import Column, KeysFrom, Plan, Scan
 from isthmus.virtual.types import typed_table
 
 T = TypeVar("T")
@@ -130,8 +130,7 @@ class Engine:
         """The scan narrowed to the keys its driver read: nothing read when there are
         none (the join keeps no row), the scan as planned when there are too many."""
         assert scan.keys is not None
-        driver = tables[scan.keys.scan]
-        values = pc.unique(driver.column(scan.keys.column).drop_null()).to_pylist()
+        values = await asyncio.to_thread(self._keys, tables[scan.keys.scan], scan.keys)
         if not values:
             return typed_table([], scan.columns, scan.types), SourceCount(
                 scan.name, _source(scan), 0, 0
@@ -139,6 +138,23 @@ class Engine:
         if len(values) > scan.max_keys:
             return await self._read(replace(scan, keys=None))
         return await self._read(scan.with_keys(sorted(values, key=_ordering)))
+
+    def _keys(self, driver: pa.Table, keys: KeysFrom) -> list[Any]:
+        """The distinct values of the driver's key column in the rows the query keeps."""
+        if keys.where is None:
+            return list(pc.unique(driver.column(keys.column).drop_null()).to_pylist())
+        with self._lock:
+            cursor = self._database.cursor()
+        try:
+            cursor.register("rows", driver)
+            column = '"' + keys.column.replace('"', '""') + '"'
+            found = cursor.sql(
+                f"SELECT DISTINCT {column} FROM rows WHERE ({keys.where}) "  # noqa: S608
+                f"AND {column} IS NOT NULL"
+            ).fetchall()
+        finally:
+            cursor.close()
+        return [row[0] for row in found]
 
     async def _read(self, scan: Scan) -> tuple[pa.Table, SourceCount]:
         if scan.ttl is not None:

@@ -71,6 +71,7 @@ class KeysFrom:
     scan: str  # the scan read first
     column: str  # its column holding the keys
     into: str  # this scan's column they must match
+    where: str | None = None  # the query's conditions on the first scan's rows (DuckDB)
 
 
 @dataclass(frozen=True)
@@ -269,6 +270,8 @@ class _Splitter:
         self.tables = tables
         self.scans: list[Scan] = []
         self.scopes = traverse_scope(tree)
+        # a table scan's simple conditions, pushed or not: its rows the query keeps
+        self.conditions: dict[str, list[exp.Expr]] = {}
         self.database_of: dict[int, str] = {}  # id(scope expression) → its one database
 
     def run(self) -> str:
@@ -306,9 +309,10 @@ class _Splitter:
 
     def _one_database(self, scope: Scope) -> str | None:
         """The SQL source that can run this scope whole, if one can."""
-        if scope.external_columns or not pushable(scope.expression):
+        if scope.external_columns:
             return None
         found: set[str] = set()
+        dialects: set[str] = set()
         for child in scope.set_operation_scopes + scope.subquery_scopes:
             found.add(self.database_of.get(id(child.expression), ""))
         for source in scope.sources.values():
@@ -318,10 +322,13 @@ class _Splitter:
                 found.add(self.database_of.get(id(source.expression), ""))
             elif isinstance(source, exp.Table):
                 table = self.tables.get((source.db, source.name))
-                found.add(table.connection if table and table.database else "")
+                database = table.database if table else None
+                found.add(table.connection if table and database else "")
+                dialects.add(database.sql_dialect if database else "")
         if len(found) != 1 or "" in found:
             return None
-        return found.pop()
+        dialect = dialects.pop() if len(dialects) == 1 else ""
+        return found.pop() if pushable(scope.expression, dialect) else None
 
     def _sent_whole(self, scope: Scope) -> bool:
         database = self.database_of.get(id(scope.expression))
@@ -381,6 +388,7 @@ class _Splitter:
         else:
             scan = self._stream_scan(table, wanted, types, predicates, sort, limit)
         self.scans.append(scan)
+        self.conditions[scan.name] = [p.node for p in predicates if p.column in wanted]
         return exp.Table(this=exp.to_identifier(scan.name), alias=exp.TableAlias(
             this=exp.to_identifier(alias)))  # fmt: skip
 
@@ -483,15 +491,16 @@ class _Splitter:
                 if first not in scans or then not in scans or then not in may_narrow:
                     continue
                 driver, narrowed = self.scans[scans[first]], self.scans[scans[then]]
+                kept = self.conditions.get(driver.name, [])
                 if (
-                    driver.selective
+                    (driver.selective or kept)
                     and not narrowed.selective
                     and narrowed.keys is None
                     and driver.keys is None
                     and key in driver.columns
                     and narrowed.keys_accepted(into)
                 ):
-                    link = KeysFrom(driver.name, key, into)
+                    link = KeysFrom(driver.name, key, into, _unqualified(kept))
                     self.scans[scans[then]] = replace(narrowed, keys=link)
 
     def _predicates(self, scope: Scope, alias: str) -> tuple[list[Predicate], bool]:
@@ -564,14 +573,23 @@ def _count(node: exp.Expr | None) -> int | None:
 
 
 def _group_keys(statement: exp.Query) -> dict[str, exp.Column]:
-    """Output columns of a SELECT that are columns it groups by (or of a SELECT without
-    aggregates): a filter on their values can go into its WHERE."""
-    if not isinstance(statement, exp.Select) or statement.args.get("distinct"):
+    """Output columns of a SELECT that a filter on their values can go into the WHERE of
+    without changing the other rows: columns it groups by (or, without aggregates, any
+    column), and where it has windows, only columns every window partitions by."""
+    if (
+        not isinstance(statement, exp.Select)
+        or statement.args.get("distinct")
+        or statement.args.get("limit")
+        or statement.args.get("offset")
+    ):
         return {}
     group = statement.args.get("group")
     keys = {k.sql() for k in group.expressions} if group else None
     if keys is None and any(isinstance(n, exp.AggFunc) for n in statement.walk()):
         return {}
+    for window in statement.find_all(exp.Window):
+        parts = {p.sql() for p in window.args.get("partition_by") or []}
+        keys = parts if keys is None else keys & parts
     found: dict[str, exp.Column] = {}
     for projection in statement.selects:
         inner = projection.unalias()
@@ -584,6 +602,19 @@ def _used_columns(scope: Scope, alias: str) -> list[str]:
     return list(
         dict.fromkeys(c.name for c in scope.expression.find_all(exp.Column) if c.table == alias)
     )
+
+
+def _unqualified(conditions: list[exp.Expr]) -> str | None:
+    """Conditions on one table's columns, written for its scan's rows alone (DuckDB)."""
+    if not conditions:
+        return None
+    parts = []
+    for condition in conditions:
+        copy = condition.copy()
+        for column in copy.find_all(exp.Column):
+            column.set("table", None)
+        parts.append(copy)
+    return exp.and_(*parts).sql(dialect=DIALECT)
 
 
 def _within(node: exp.Expr, ancestor: exp.Expr) -> bool:

@@ -139,8 +139,11 @@ def split_between(node: exp.Expr) -> list[exp.Expr]:
     return [node]
 
 
-def pushable(tree: exp.Expr) -> bool:
-    """Whether every function in ``tree`` can be translated for any SQL source."""
+def pushable(tree: exp.Expr, dialect: str = "") -> bool:
+    """Whether every function in ``tree`` can be translated for a source of ``dialect``
+    (a DuckDB source runs what DuckDB runs: the query was checked as DuckDB's SQL)."""
+    if dialect == "duckdb":
+        return True
     for node in tree.walk():
         if isinstance(node, _UNPUSHABLE):
             return False

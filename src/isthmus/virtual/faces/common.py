@@ -35,8 +35,10 @@ def _plain(value: Any) -> Any:
 
 
 def dumps(payload: Any) -> bytes:
-    """JSON of rows as DuckDB gives them (decimals as numbers, bytes as base64)."""
-    return orjson.dumps(payload, default=_plain, option=orjson.OPT_NON_STR_KEYS)
+    """JSON of rows as DuckDB gives them (decimals as numbers, bytes as base64, times
+    in UTC with a 'Z': the virtual layer keeps every time in UTC)."""
+    options = orjson.OPT_NON_STR_KEYS | orjson.OPT_NAIVE_UTC | orjson.OPT_UTC_Z
+    return orjson.dumps(payload, default=_plain, option=options)
 
 
 def json_answer(
