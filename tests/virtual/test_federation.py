@@ -108,8 +108,8 @@ def plain(value: Any) -> Any:
     """One way to write a value, whichever side it came from."""
     if isinstance(value, Decimal | float):
         return round(float(value), 6)
-    if isinstance(value, datetime):
-        return value.isoformat()
+    if isinstance(value, datetime):  # the faces write times in UTC, with a Z
+        return value.isoformat() + "Z"
     return value
 
 

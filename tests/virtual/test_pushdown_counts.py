@@ -76,7 +76,7 @@ async def test_a_lookup_across_three_sources_reads_a_row_from_each(
         mine = [r for r in invoice_rows() if r["customer_id"] == row["id"]]
         assert row["invoices"] == len(mine)
         readings = [r for r in reading_rows() if r["customer_id"] == row["id"]]
-        assert row["last_reading"] == max(r["read_at"] for r in readings).isoformat()
+        assert row["last_reading"] == max(r["read_at"] for r in readings).isoformat() + "Z"
     for source in ("crm.customers", "billing.invoices", "plant.readings"):
         assert sent(answer, source)[0] <= 4, source
     assert sent(answer, "crm.customers")[1] == 1
