@@ -64,6 +64,21 @@ class AuditWriter(Protocol):
     async def append(self, entries: Sequence[AuditEntry]) -> None: ...
 
 
+_RECORDING: set[asyncio.Task[None]] = set()  # held until written: tasks are weakly kept
+
+
+def record_soon(sink: AuditSink, entry: AuditEntry) -> None:
+    """Record ``entry`` without waiting for it to be written. In the store's log it is
+    queued at once, so an entry recorded later and awaited is written in the same group
+    commit or after it: awaiting that one covers this one."""
+    if isinstance(sink, AuditLog):
+        sink.enqueue(entry)
+        return
+    task = asyncio.get_running_loop().create_task(sink.record(entry))
+    _RECORDING.add(task)
+    task.add_done_callback(_RECORDING.discard)
+
+
 class AuditLog:
     """The store-backed audit log, with group commit."""
 
@@ -75,12 +90,16 @@ class AuditLog:
         self.batches = 0  # store transactions made: a counter tests read
 
     async def record(self, entry: AuditEntry) -> None:
+        # a caller that is cancelled still has its entry written by the flusher
+        await asyncio.shield(self.enqueue(entry))
+
+    def enqueue(self, entry: AuditEntry) -> asyncio.Future[None]:
+        """Queue ``entry`` for the next group commit; done once it is written."""
         done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self._waiting.append((entry, done))
         if self._flusher is None or self._flusher.done():
             self._flusher = asyncio.create_task(self._flush())
-        # a caller that is cancelled still has its entry written by the flusher
-        await asyncio.shield(done)
+        return done
 
     async def _flush(self) -> None:
         while self._waiting:

@@ -114,7 +114,10 @@ class Engine:
                 done = await _all(self._read_keyed(scan, tables) for scan in then)
                 read |= {scan.name: result for scan, result in zip(then, done, strict=True)}
                 tables = {name: table for name, (table, _) in read.items()}
-                rows = await self._finish(plan, tables)
+                if plan.passthrough:
+                    rows = self._handed_on(tables[plan.scans[0].name])
+                else:
+                    rows = await self._finish(plan, tables)
         except TimeoutError:
             if deadline.expired():
                 raise _timed_out(self.limits.timeout_seconds) from None
@@ -198,6 +201,12 @@ class Engine:
         return scan.table.connector.read(scan.table.spec.name, scan.query)
 
     # -- the rest, in DuckDB ------------------------------------------------------------
+
+    def _handed_on(self, table: pa.Table) -> list[dict[str, Any]]:
+        """A lone scan's rows as the answer (the source did all the query asked)."""
+        if table.num_rows > self.limits.max_rows:
+            raise TooManyRows(f"The query returns more than {self.limits.max_rows:,} rows.")
+        return _rows(table)
 
     async def _finish(self, plan: Plan, tables: dict[str, pa.Table]) -> list[dict[str, Any]]:
         with self._lock:

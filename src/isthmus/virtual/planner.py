@@ -182,6 +182,7 @@ class Plan:
     scans: tuple[Scan, ...]
     columns: tuple[Column, ...]
     views: tuple[str, ...]  # the Views the query read, directly or through others
+    passthrough: bool = False  # the one scan's rows are the answer: DuckDB has nothing to do
 
 
 def plan(sql: str, sources: Sources, may_read: Callable[[str | None, str], bool]) -> Plan:
@@ -221,7 +222,25 @@ def plan(sql: str, sources: Sources, may_read: Callable[[str | None, str], bool]
         for name, node in zip(tree.named_selects, _selects(tree), strict=False)
     )
     splitter = _Splitter(tree, tables)
-    return Plan(splitter.run(), tuple(splitter.scans), columns, tuple(dict.fromkeys(views)))
+    rest = splitter.run()
+    scans = tuple(splitter.scans)
+    alone = len(scans) == 1 and _projects(splitter.tree, scans[0], [c.name for c in columns])
+    return Plan(rest, scans, columns, tuple(dict.fromkeys(views)), alone)
+
+
+def _projects(tree: exp.Expr, scan: Scan, names: list[str]) -> bool:
+    """Whether ``tree`` only hands on the scan's columns, all of them, in order."""
+    if not isinstance(tree, exp.Select) or any(
+        tree.args.get(part)
+        for part in ("where", "group", "having", "order", "limit", "offset", "distinct",
+                     "joins", "with", "qualify", "windows")
+    ):  # fmt: skip
+        return False
+    source = tree.args.get("from_")
+    if source is None or not isinstance(source.this, exp.Table) or source.this.name != scan.name:
+        return False
+    picked = [p.name if isinstance(p, exp.Column) else None for p in tree.selects]
+    return picked == list(scan.columns) == names
 
 
 def _selects(tree: exp.Query) -> list[exp.Expr]:

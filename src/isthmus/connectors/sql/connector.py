@@ -46,6 +46,7 @@ from isthmus.connectors.sql.config import SqlConfig
 from isthmus.connectors.sql.database import (
     Catalog,
     bound_time,
+    bounded_at_connect,
     open_runner,
     plan,
     read_catalog,
@@ -66,11 +67,12 @@ from isthmus.errors import (
     ValidationFailed,
 )
 from isthmus.gateway.schemas import SchemaCheck
-from isthmus.governance.audit import AuditEntry
+from isthmus.governance.audit import AuditEntry, record_soon
 
 log = structlog.get_logger(__name__)
 ALL_OPS: frozenset[FilterOp] = frozenset({"eq", "ne", "lt", "le", "gt", "ge", "in", "contains"})
 STREAM_BATCH = 500  # rows fetched at a time while a stream is read
+CHECKED_STATEMENTS = 1024  # guard verdicts remembered per Connection
 
 
 class TooCostly(FatalError):
@@ -103,6 +105,7 @@ class SqlConnector(Connector):
         self.catalog: Catalog | None = None
         self.grants = Grants({t.lower(): frozenset(w) for t, w in config.writes.items()})
         self.target = f"connection/{context.connection}@{context.environment}"
+        self._checked: dict[tuple[str, bool], Checked] = {}  # oldest first
 
     @property
     def sql_dialect(self) -> str:
@@ -159,7 +162,7 @@ class SqlConnector(Connector):
         try:
             if admit is not None:
                 admit()
-            checked = check(sql, self.driver.parser, self.catalog.schema, self.grants)
+            checked = self._check(sql, reads_only=False)
             action = f"sql.{checked.kind}"
             detail |= {"tables": sorted(checked.tables), "sql": checked.sql}
             values = _bound(checked, params)
@@ -179,17 +182,20 @@ class SqlConnector(Connector):
             await self._audit(action, outcome, detail)
 
     async def _audit(self, action: str, outcome: str, detail: dict[str, Any]) -> None:
-        who = CALLER.get() or "unknown"
-        await self.context.audit.record(AuditEntry(who, action, self.target, outcome, detail))
+        await self.context.audit.record(self._entry(action, outcome, detail))
+
+    def _entry(self, action: str, outcome: str, detail: dict[str, Any]) -> AuditEntry:
+        return AuditEntry(CALLER.get() or "unknown", action, self.target, outcome, detail)
 
     async def _execute(self, checked: Checked, values: dict[str, Any]) -> dict[str, Any]:
         assert self.runner is not None
         assert self.catalog is not None
-        family, limit = self.driver.family, self.config.statement_timeout_seconds
+        limit, prepare = self.config.statement_timeout_seconds, self._prepare
         cost_limit, max_rows, known = self.config.cost_limit, self.config.max_rows, self.catalog
+        family = self.driver.family
 
         def work(connection: sa.Connection) -> dict[str, Any]:
-            bound_time(connection, family, limit)
+            prepare(connection)
             if checked.kind != "select":
                 return {"count": connection.execute(sa.text(checked.sql), values).rowcount}
             if cost_limit is not None:
@@ -297,13 +303,10 @@ class SqlConnector(Connector):
         statement = select_for(
             table, query, self.config.max_rows, self._cursor_field(stream, table)
         )
-        family, limit = self.driver.family, self.config.statement_timeout_seconds
         started = time.perf_counter()
         count, outcome = 0, "failed"
         try:
-            rows = self.runner.stream(
-                lambda c: bound_time(c, family, limit), statement, STREAM_BATCH
-            )
+            rows = self.runner.stream(self._prepare, statement, STREAM_BATCH)
             async for part in rows:
                 tally(records=len(part), requests=0 if count else 1)
                 for row in part:
@@ -328,19 +331,11 @@ class SqlConnector(Connector):
         detail: dict[str, Any] = {"id": uuid.uuid4().hex[:12], "operation": "select"}
         count, outcome = 0, "failed"
         try:
-            checked = check(sql, self.driver.parser, self.catalog.schema, Grants({}))
-            if checked.kind != "select":
-                raise StatementRefused("Only a SELECT is sent here.")
+            checked = self._check(sql, reads_only=True)
             detail |= {"tables": sorted(checked.tables), "sql": checked.sql}
             values = _bound(checked, params)
-            if self.config.cost_limit is not None:
-                found = await self.estimate(sql, params)
-                if found.cost is not None and found.cost > self.config.cost_limit:
-                    raise self._too_costly(found.cost, found.full_scans)
-            family, limit = self.driver.family, self.config.statement_timeout_seconds
             statement = sa.text(checked.sql).bindparams(**values)
-            prepare = lambda c: bound_time(c, family, limit)  # noqa: E731
-            rows = self.runner.stream(prepare, statement, STREAM_BATCH)
+            rows = self.runner.stream(self._guarded(checked, values), statement, STREAM_BATCH)
             async for part in rows:
                 tally(records=len(part), requests=0 if count else 1)
                 count += len(part)
@@ -364,19 +359,61 @@ class SqlConnector(Connector):
             raise UpstreamUnreachable("The database failed running the statement.") from None
         finally:
             detail |= {"rows": count, "ms": round((time.perf_counter() - started) * 1000, 2)}
-            await self._audit("sql.select", outcome, detail)
+            # written by the audit log's next group commit, with the virtual query's own
+            # entry, rather than in a commit of its own that the read would wait for
+            record_soon(self.context.audit, self._entry("sql.select", outcome, detail))
 
     async def estimate(self, sql: str, params: Mapping[str, Any]) -> Estimate:
         """The planner's rows and cost for a SELECT, which is checked first like any."""
         assert self.runner is not None
         assert self.catalog is not None
-        checked = check(sql, self.driver.parser, self.catalog.schema, Grants({}))
-        if checked.kind != "select":
-            raise StatementRefused("Only a SELECT is estimated.")
-        values = _bound(checked, params)
+        checked = self._check(sql, reads_only=True)
+        return await self._estimate(checked, _bound(checked, params))
+
+    async def _estimate(self, checked: Checked, values: dict[str, Any]) -> Estimate:
+        assert self.runner is not None
+        assert self.catalog is not None
         family, known = self.driver.family, set(self.catalog.tables)
         found = await self.runner.run(lambda c: plan(c, family, checked.sql, values, known))
         return Estimate(found.rows, found.cost, found.full_scans)
+
+    def _prepare(self, connection: sa.Connection) -> None:
+        """Ready a connection for a caller's statements: bounded in time."""
+        if not bounded_at_connect(self.driver):
+            bound_time(connection, self.driver.family, self.config.statement_timeout_seconds)
+
+    def _guarded(self, checked: Checked, values: dict[str, Any]) -> Callable[[sa.Connection], None]:
+        """Ready a connection for ``checked``: bounded in time, and refused there, in the
+        same transaction, if the planner's cost is above the Connection's limit."""
+        limit, family = self.config.cost_limit, self.driver.family
+        assert self.catalog is not None
+        known = set(self.catalog.tables)
+
+        def prepare(connection: sa.Connection) -> None:
+            self._prepare(connection)
+            if limit is not None:
+                estimate = plan(connection, family, checked.sql, values, known)
+                if estimate.cost > limit:
+                    raise self._too_costly(estimate.cost, estimate.full_scans)
+
+        return prepare
+
+    def _check(self, sql: str, *, reads_only: bool) -> Checked:
+        """The guard's verdict on ``sql``, remembered: the same text against the same
+        schema and grants is judged the same, and parsing is most of a short read's
+        cost (the virtual layer sends the same statements again and again)."""
+        key = (sql, reads_only)
+        found = self._checked.get(key)
+        if found is None:
+            assert self.catalog is not None
+            grants = Grants({}) if reads_only else self.grants
+            found = check(sql, self.driver.parser, self.catalog.schema, grants)
+            if reads_only and found.kind != "select":
+                raise StatementRefused("Only a SELECT is sent here.")
+            self._checked[key] = found
+            if len(self._checked) > CHECKED_STATEMENTS:
+                self._checked.pop(next(iter(self._checked)))
+        return found
 
     def _cursor_field(self, name: str, table: sa.Table) -> str | None:
         wanted = {t.lower(): c.lower() for t, c in self.config.cursor_fields.items()}.get(name)

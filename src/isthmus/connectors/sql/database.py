@@ -56,7 +56,9 @@ def open_runner(url: URL, driver: Driver, seconds: float) -> Runner:
     require_driver(url, driver)
     try:
         if not driver.threaded:
-            return AsyncRunner(create_async_engine(url, **POOL))
+            return AsyncRunner(
+                create_async_engine(url, connect_args=_connect_args(driver, seconds), **POOL)
+            )
         engine = sa.create_engine(
             url, poolclass=QueuePool, connect_args=_connect_args(driver, seconds), **POOL
         )
@@ -78,6 +80,8 @@ def open_runner(url: URL, driver: Driver, seconds: float) -> Runner:
 def _connect_args(driver: Driver, seconds: float) -> dict[str, Any]:
     if driver.family == "mssql":  # pymssql: the query timeout, in whole seconds
         return {"timeout": math.ceil(seconds), "login_timeout": 10}
+    if bounded_at_connect(driver):  # asyncpg: the session's statement_timeout
+        return {"server_settings": {"statement_timeout": str(int(seconds * 1000))}}
     return {}
 
 
@@ -94,6 +98,12 @@ def read_catalog(connection: sa.Connection, only: list[str] | None) -> Catalog:
         indexed[name.lower()] = tuple(dict.fromkeys(leads))
     columns = {n: frozenset(c.name.lower() for c in t.columns) for n, t in tables.items()}
     return Catalog(Schema(columns), tables, indexed)
+
+
+def bounded_at_connect(driver: Driver) -> bool:
+    """Whether every connection of the pool carries the time limit from the start
+    (asyncpg's server settings), so no statement needs a round trip to set it."""
+    return driver.family == "postgres" and not driver.threaded
 
 
 def bound_time(connection: sa.Connection, family: str, seconds: float) -> None:
