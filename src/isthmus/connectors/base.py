@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from types import TracebackType
 from typing import Any, ClassVar, Literal, Protocol, Self, runtime_checkable
 
+import pyarrow as pa
 from multidict import CIMultiDict, CIMultiDictProxy
 from pydantic import BaseModel, ConfigDict
 from pydantic.alias_generators import to_camel
@@ -137,9 +138,10 @@ class SqlSource(Protocol):
 
     sql_dialect: str  # sqlglot's name for the database's SQL
 
-    def select(self, sql: str, params: Mapping[str, Any]) -> AsyncIterator[Record]:
-        """The rows of one guarded SELECT (``:name`` parameters), values as the driver
-        gives them (dates, decimals); refused above the Connection's row cap."""
+    def select(self, sql: str, params: Mapping[str, Any]) -> AsyncIterator[pa.RecordBatch]:
+        """The rows of one guarded SELECT (``:name`` parameters) in Arrow batches (dates
+        and times as such); refused above the Connection's row cap. Empty results yield
+        no batch."""
         ...
 
     async def estimate(self, sql: str, params: Mapping[str, Any]) -> Estimate:

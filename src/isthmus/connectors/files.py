@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any, ClassVar, Literal
 
 import duckdb
+import pyarrow as pa
 from pydantic import Field, field_validator
 from sqlglot import exp
 
@@ -179,7 +180,7 @@ class FilesConnector(Connector):
 
     sql_dialect = "duckdb"
 
-    async def select(self, sql: str, params: Mapping[str, Any]) -> AsyncIterator[Record]:
+    async def select(self, sql: str, params: Mapping[str, Any]) -> AsyncIterator[pa.RecordBatch]:
         statement, values = self._checked(sql, params)
         assert self._database is not None
         cursor = self._database.cursor()
@@ -195,8 +196,8 @@ class FilesConnector(Connector):
                     return
                 tally(records=batch.num_rows, requests=int(first))
                 first = False
-                for record in batch.to_pylist():
-                    yield record
+                if batch.num_rows:
+                    yield batch
         except duckdb.Error:
             raise UpstreamUnreachable("The files could not be read.") from None
         finally:

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Sequence
+from contextlib import suppress
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Protocol, runtime_checkable
@@ -72,7 +73,7 @@ def record_soon(sink: AuditSink, entry: AuditEntry) -> None:
     queued at once, so an entry recorded later and awaited is written in the same group
     commit or after it: awaiting that one covers this one."""
     if isinstance(sink, AuditLog):
-        sink.enqueue(entry)
+        sink.enqueue(entry, linger=True)
         return
     task = asyncio.get_running_loop().create_task(sink.record(entry))
     _RECORDING.add(task)
@@ -80,29 +81,41 @@ def record_soon(sink: AuditSink, entry: AuditEntry) -> None:
 
 
 class AuditLog:
-    """The store-backed audit log, with group commit."""
+    """The store-backed audit log, with group commit. Entries nobody waits for (queued
+    with ``linger``) wait up to ``linger_seconds`` for company, so a stream of short
+    queries costs one store commit per batch rather than one each; an entry someone
+    waits for is written at once, with whatever is queued."""
 
-    def __init__(self, writer: AuditWriter, batch: int = 500) -> None:
+    def __init__(self, writer: AuditWriter, batch: int = 500, linger_seconds: float = 0.05) -> None:
         self._writer = writer
         self._batch = batch
+        self._linger = linger_seconds
         self._waiting: list[tuple[AuditEntry, asyncio.Future[None]]] = []
         self._flusher: asyncio.Task[None] | None = None
+        self._urgent = asyncio.Event()  # someone waits for an entry: no lingering
         self.batches = 0  # store transactions made: a counter tests read
 
     async def record(self, entry: AuditEntry) -> None:
         # a caller that is cancelled still has its entry written by the flusher
         await asyncio.shield(self.enqueue(entry))
 
-    def enqueue(self, entry: AuditEntry) -> asyncio.Future[None]:
+    def enqueue(self, entry: AuditEntry, linger: bool = False) -> asyncio.Future[None]:
         """Queue ``entry`` for the next group commit; done once it is written."""
         done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self._waiting.append((entry, done))
+        if not linger:
+            self._urgent.set()
         if self._flusher is None or self._flusher.done():
             self._flusher = asyncio.create_task(self._flush())
         return done
 
     async def _flush(self) -> None:
         while self._waiting:
+            if not self._urgent.is_set() and len(self._waiting) < self._batch:
+                with suppress(TimeoutError):
+                    async with asyncio.timeout(self._linger):
+                        await self._urgent.wait()
+            self._urgent.clear()
             taken, self._waiting = self._waiting[: self._batch], self._waiting[self._batch :]
             entries = [entry for entry, _ in taken]
             try:
@@ -117,6 +130,7 @@ class AuditLog:
 
     async def drain(self) -> None:
         """Wait until every entry recorded so far is written (on shutdown)."""
+        self._urgent.set()
         while self._flusher is not None and not self._flusher.done():
             await asyncio.shield(self._flusher)
 

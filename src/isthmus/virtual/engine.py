@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
-from collections.abc import AsyncIterator, Awaitable, Iterable, Sequence
+from collections.abc import Awaitable, Iterable, Mapping, Sequence
 from contextlib import suppress
 from dataclasses import dataclass, replace
 from typing import Any, TypeVar
@@ -59,6 +59,31 @@ class QueryFailed(FatalError):
     code = "virtual-query-failed"
     title = "The query could not be run over its sources' rows"
     remediation = "Check types in comparisons and functions (CAST where a source gives text)."
+
+
+class Rows:
+    """One scan's rows: as the source gave them, and as an Arrow table (made when first
+    needed: a lone scan that is the whole answer never needs one)."""
+
+    def __init__(
+        self, scan: Scan, records: list[Record] | None = None, table: pa.Table | None = None
+    ) -> None:
+        self.scan = scan
+        self._records = records
+        self._table = table
+
+    @property
+    def count(self) -> int:
+        return len(self._records) if self._records is not None else self.table.num_rows
+
+    @property
+    def table(self) -> pa.Table:
+        if self._table is None:
+            self._table = typed_table(self._records or [], self.scan.columns, self.scan.types)
+        return self._table
+
+    def answer(self) -> list[dict[str, Any]]:
+        return _rows(self.table)
 
 
 @dataclass(frozen=True)
@@ -110,14 +135,14 @@ class Engine:
                 then = [scan for scan in plan.scans if scan.keys is not None]
                 done = await _all(self._read(scan) for scan in first)
                 read = {scan.name: result for scan, result in zip(first, done, strict=True)}
-                tables = {name: table for name, (table, _) in read.items()}
-                done = await _all(self._read_keyed(scan, tables) for scan in then)
+                tables = {name: rows for name, (rows, _) in read.items()}
+                done = await _all(self._read_keyed(scan, tables, plan.values) for scan in then)
                 read |= {scan.name: result for scan, result in zip(then, done, strict=True)}
-                tables = {name: table for name, (table, _) in read.items()}
+                tables = {name: rows for name, (rows, _) in read.items()}
                 if plan.passthrough:
                     rows = self._handed_on(tables[plan.scans[0].name])
                 else:
-                    rows = await self._finish(plan, tables)
+                    rows = await self._finish(plan, {n: t.table for n, t in tables.items()})
         except TimeoutError:
             if deadline.expired():
                 raise _timed_out(self.limits.timeout_seconds) from None
@@ -128,21 +153,20 @@ class Engine:
     # -- scans --------------------------------------------------------------------------
 
     async def _read_keyed(
-        self, scan: Scan, tables: dict[str, pa.Table]
-    ) -> tuple[pa.Table, SourceCount]:
+        self, scan: Scan, tables: dict[str, Rows], bound: Mapping[str, Any]
+    ) -> tuple[Rows, SourceCount]:
         """The scan narrowed to the keys its driver read: nothing read when there are
         none (the join keeps no row), the scan as planned when there are too many."""
         assert scan.keys is not None
-        values = await asyncio.to_thread(self._keys, tables[scan.keys.scan], scan.keys)
+        driver = tables[scan.keys.scan].table
+        values = await asyncio.to_thread(self._keys, driver, scan.keys, bound)
         if not values:
-            return typed_table([], scan.columns, scan.types), SourceCount(
-                scan.name, _source(scan), 0, 0
-            )
+            return Rows(scan, []), SourceCount(scan.name, _source(scan), 0, 0)
         if len(values) > scan.max_keys:
             return await self._read(replace(scan, keys=None))
         return await self._read(scan.with_keys(sorted(values, key=_ordering)))
 
-    def _keys(self, driver: pa.Table, keys: KeysFrom) -> list[Any]:
+    def _keys(self, driver: pa.Table, keys: KeysFrom, values: Mapping[str, Any]) -> list[Any]:
         """The distinct values of the driver's key column in the rows the query keeps."""
         if keys.where is None:
             return list(pc.unique(driver.column(keys.column).drop_null()).to_pylist())
@@ -153,65 +177,74 @@ class Engine:
             column = '"' + keys.column.replace('"', '""') + '"'
             found = cursor.sql(
                 f"SELECT DISTINCT {column} FROM rows WHERE ({keys.where}) "  # noqa: S608
-                f"AND {column} IS NOT NULL"
+                f"AND {column} IS NOT NULL",
+                params={name: values[name] for name in keys.parameters} or None,
             ).fetchall()
         finally:
             cursor.close()
         return [row[0] for row in found]
 
-    async def _read(self, scan: Scan) -> tuple[pa.Table, SourceCount]:
+    async def _read(self, scan: Scan) -> tuple[Rows, SourceCount]:
         if scan.ttl is not None:
             kept = self.cache.get(scan.signature)
             if kept is not None:
-                return kept, SourceCount(scan.name, _source(scan), 0, 0, cached=True)
-        table, count = await self._read_source(scan)
+                return Rows(scan, table=kept), SourceCount(
+                    scan.name, _source(scan), 0, 0, cached=True
+                )
+        rows, count = await self._read_source(scan)
         if scan.ttl is not None:
-            self.cache.put(scan.signature, table, scan.ttl, scan.streams)
-        return table, count
+            self.cache.put(scan.signature, rows.table, scan.ttl, scan.streams)
+        return rows, count
 
-    async def _read_source(self, scan: Scan) -> tuple[pa.Table, SourceCount]:
+    async def _read_source(self, scan: Scan) -> tuple[Rows, SourceCount]:
         counted = ReadTally()
         token = TALLY.set(counted)  # this task's own context: its reads count here
-        rows: list[Record] = []
+        records: list[Record] = []
+        batches: list[pa.RecordBatch] = []
+        got = 0
         try:
-            async for record in self._records(scan):
-                rows.append(record)
-                if len(rows) > self.limits.max_scan_rows:
-                    raise ScanTooLarge(
-                        f"'{scan.table.name}' sent more than {self.limits.max_scan_rows:,} rows "
-                        "for one query.",
-                    )
+            if scan.sql is not None:  # a database: Arrow batches, no row objects
+                database = scan.table.database
+                assert database is not None
+                async for batch in database.select(scan.sql, scan.params):
+                    batches.append(batch)
+                    got += batch.num_rows
+                    self._within_scan_rows(scan, got)
+            else:
+                assert scan.query is not None
+                async for record in scan.table.connector.read(scan.table.spec.name, scan.query):
+                    records.append(record)
+                    got += 1
+                    self._within_scan_rows(scan, got)
         finally:
             TALLY.reset(token)
-        types = dict(scan.types)
-        if scan.sql is not None and rows:
-            types = {}  # a database's own value kinds (decimals, dates) are kept as they are
-        table = typed_table(rows, scan.columns, types)
-        count = SourceCount(
-            scan.name, _source(scan), max(counted.records, len(rows)), counted.requests
-        )
-        return table, count
-
-    def _records(self, scan: Scan) -> AsyncIterator[Record]:
+        count = SourceCount(scan.name, _source(scan), max(counted.records, got), counted.requests)
         if scan.sql is not None:
-            database = scan.table.database
-            assert database is not None
-            return database.select(scan.sql, scan.params)
-        assert scan.query is not None
-        return scan.table.connector.read(scan.table.spec.name, scan.query)
+            return Rows(scan, table=_joined(batches, scan)), count
+        return Rows(scan, records), count
+
+    def _within_scan_rows(self, scan: Scan, got: int) -> None:
+        if got > self.limits.max_scan_rows:
+            raise ScanTooLarge(
+                f"'{scan.table.name}' sent more than {self.limits.max_scan_rows:,} rows "
+                "for one query.",
+            )
 
     # -- the rest, in DuckDB ------------------------------------------------------------
 
-    def _handed_on(self, table: pa.Table) -> list[dict[str, Any]]:
+    def _handed_on(self, rows: Rows) -> list[dict[str, Any]]:
         """A lone scan's rows as the answer (the source did all the query asked)."""
-        if table.num_rows > self.limits.max_rows:
+        if rows.count > self.limits.max_rows:
             raise TooManyRows(f"The query returns more than {self.limits.max_rows:,} rows.")
-        return _rows(table)
+        return rows.answer()
 
     async def _finish(self, plan: Plan, tables: dict[str, pa.Table]) -> list[dict[str, Any]]:
         with self._lock:
             cursor = self._database.cursor()
-        work = asyncio.ensure_future(asyncio.to_thread(self._execute, cursor, plan.sql, tables))
+        params = {name: plan.values[name] for name in plan.parameters}
+        work = asyncio.ensure_future(
+            asyncio.to_thread(self._execute, cursor, plan.sql, tables, params)
+        )
         try:
             return await asyncio.shield(work)
         except asyncio.CancelledError:
@@ -226,13 +259,17 @@ class Engine:
                 work.add_done_callback(lambda _: cursor.close())
 
     def _execute(
-        self, cursor: duckdb.DuckDBPyConnection, sql: str, tables: dict[str, pa.Table]
+        self,
+        cursor: duckdb.DuckDBPyConnection,
+        sql: str,
+        tables: dict[str, pa.Table],
+        params: dict[str, Any],
     ) -> list[dict[str, Any]]:
         for name, table in tables.items():
             cursor.register(name, table)
         cap = self.limits.max_rows
         try:
-            reader = cursor.sql(sql).to_arrow_reader(min(cap + 1, 10_000))
+            reader = cursor.sql(sql, params=params or None).to_arrow_reader(min(cap + 1, 10_000))
             batches: list[pa.RecordBatch] = []
             total = 0
             for batch in reader:
@@ -262,6 +299,17 @@ async def _all(work: Iterable[Awaitable[T]]) -> list[T]:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
         raise
+
+
+def _joined(batches: list[pa.RecordBatch], scan: Scan) -> pa.Table:
+    """A database's batches as one table; none: an empty table of the planned types.
+    Batches typed apart (a column all null in one) are unified."""
+    if not batches:
+        return typed_table([], scan.columns, scan.types)
+    tables = [pa.Table.from_batches([b]) for b in batches]
+    if len(tables) == 1:
+        return tables[0]
+    return pa.concat_tables(tables, promote_options="permissive")
 
 
 def _source(scan: Scan) -> str:

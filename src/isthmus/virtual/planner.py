@@ -15,7 +15,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from functools import cached_property
 from typing import Any
@@ -42,6 +42,7 @@ from isthmus.virtual.pushdown import (
     temporal_values,
 )
 from isthmus.virtual.sources import Sources, SourceTable, UnknownTable
+from isthmus.virtual.template import resolve
 from isthmus.virtual.types import column_type
 
 
@@ -72,6 +73,7 @@ class KeysFrom:
     column: str  # its column holding the keys
     into: str  # this scan's column they must match
     where: str | None = None  # the query's conditions on the first scan's rows (DuckDB)
+    parameters: tuple[str, ...] = ()  # the template's parameters ``where`` uses
 
 
 @dataclass(frozen=True)
@@ -118,9 +120,7 @@ class Scan:
         if self.statement is None:
             return None
         assert self.table.database is not None
-        return self.statement.transform(
-            lambda n: exp.var(f":{n.name}") if isinstance(n, exp.Placeholder) else n
-        ).sql(dialect=self.table.database.sql_dialect or None)
+        return _render(self.statement, self.table.database.sql_dialect)
 
     @property
     def bounded(self) -> bool:
@@ -152,22 +152,63 @@ class Scan:
             pushdown.filter_fields is None or column in pushdown.filter_fields
         )
 
+    def bind(self, values: Mapping[str, Any]) -> Scan:
+        """The scan with the template's parameters given their values."""
+        query = self.query
+        if query is not None and query.filters:
+            filters = tuple(Filter(f.field, f.op, resolve(f.value, values)) for f in query.filters)
+            query = replace(query, filters=filters)
+        params = {name: resolve(value, values) for name, value in self.params.items()}
+        bound = replace(self, query=query, params=params)
+        bound.__dict__["sql"] = self.sql  # the same statement: rendered once per plan
+        return bound
+
     def with_keys(self, values: list[Any]) -> Scan:
         """The scan reading only rows whose ``keys.into`` is one of ``values``."""
         assert self.keys is not None
         if self.statement is not None:
-            assert isinstance(self.statement, exp.Select)
-            names = [f"k{i}" for i in range(len(values))]
-            target = self.narrowable.get(self.keys.into) or exp.column(self.keys.into)
-            condition = exp.In(
-                this=target.copy(), expressions=[exp.Placeholder(this=n) for n in names]
-            )
-            statement = self.statement.copy().where(condition, copy=False)
-            params = {**self.params, **dict(zip(names, values, strict=True))}
-            return replace(self, statement=statement, params=params, keys=None)
+            # as many parameters as the next power of two (the last value repeated): a
+            # few statement shapes, each written, checked and prepared once
+            size = 1 << max(3, (len(values) - 1).bit_length())
+            padded = [*values, *[values[-1]] * (size - len(values))]
+            statement, sql = _narrowed(self, size)
+            params = {**self.params, **{f"k{i}": v for i, v in enumerate(padded)}}
+            narrowed = replace(self, statement=statement, params=params, keys=None)
+            narrowed.__dict__["sql"] = sql
+            return narrowed
         assert self.query is not None
         extra = Filter(self.keys.into, "in", values)
         return replace(self, query=replace(self.query, filters=(*self.query.filters, extra)))
+
+
+_NARROWED: dict[tuple[str | None, str, int], tuple[exp.Query, str]] = {}
+
+
+def _narrowed(scan: Scan, size: int) -> tuple[exp.Query, str]:
+    """The scan's SELECT with ``keys.into IN (:k0 … :k{size-1})``, made once per shape."""
+    assert scan.keys is not None
+    assert isinstance(scan.statement, exp.Select)
+    key = (scan.sql, scan.keys.into, size)
+    found = _NARROWED.get(key)
+    if found is None:
+        target = scan.narrowable.get(scan.keys.into) or exp.column(scan.keys.into)
+        condition = exp.In(
+            this=target.copy(), expressions=[exp.Placeholder(this=f"k{i}") for i in range(size)]
+        )
+        statement = scan.statement.copy().where(condition, copy=False)
+        assert scan.table.database is not None
+        found = (statement, _render(statement, scan.table.database.sql_dialect))
+        _NARROWED[key] = found
+        if len(_NARROWED) > 1024:
+            _NARROWED.pop(next(iter(_NARROWED)))
+    return found
+
+
+def _render(statement: exp.Expr, dialect: str) -> str:
+    """A SELECT in a database's dialect, parameters as ``:name``."""
+    return statement.transform(
+        lambda n: exp.var(f":{n.name}") if isinstance(n, exp.Placeholder) else n
+    ).sql(dialect=dialect or None)
 
 
 @dataclass(frozen=True)
@@ -183,12 +224,22 @@ class Plan:
     columns: tuple[Column, ...]
     views: tuple[str, ...]  # the Views the query read, directly or through others
     passthrough: bool = False  # the one scan's rows are the answer: DuckDB has nothing to do
+    parameters: tuple[str, ...] = ()  # the template's parameters ``sql`` uses ($vN)
+    values: Mapping[str, Any] = field(default_factory=dict)  # what they are bound to
+
+    def bind(self, values: Mapping[str, Any]) -> Plan:
+        """The plan for one call of its template."""
+        scans = tuple(scan.bind(values) for scan in self.scans)
+        return replace(self, scans=scans, values=dict(values))
 
 
-def plan(sql: str, sources: Sources, may_read: Callable[[str | None, str], bool]) -> Plan:
-    """The plan for ``sql``. ``may_read(connection, name)`` says whether the caller may
-    name a stream (connection set) or a View (connection None) at the query's top."""
-    tree = parse(sql)
+def plan(
+    sql: str | exp.Query, sources: Sources, may_read: Callable[[str | None, str], bool]
+) -> Plan:
+    """The plan for ``sql`` (text, or a parsed template whose ``:vN`` parameters the plan
+    is bound to later). ``may_read(connection, name)`` says whether the caller may name a
+    stream (connection set) or a View (connection None) at the query's top."""
+    tree = parse(sql) if isinstance(sql, str) else sql.copy()
     views: list[str] = []
     tree = _inline(tree, sources, may_read, (), views)
     tables: dict[tuple[str, str], SourceTable] = {}
@@ -225,7 +276,8 @@ def plan(sql: str, sources: Sources, may_read: Callable[[str | None, str], bool]
     rest = splitter.run()
     scans = tuple(splitter.scans)
     alone = len(scans) == 1 and _projects(splitter.tree, scans[0], [c.name for c in columns])
-    return Plan(rest, scans, columns, tuple(dict.fromkeys(views)), alone)
+    parameters = tuple(dict.fromkeys(p.name for p in splitter.tree.find_all(exp.Placeholder)))
+    return Plan(rest, scans, columns, tuple(dict.fromkeys(views)), alone, parameters)
 
 
 def _projects(tree: exp.Expr, scan: Scan, names: list[str]) -> bool:
@@ -519,7 +571,11 @@ class _Splitter:
                     and key in driver.columns
                     and narrowed.keys_accepted(into)
                 ):
-                    link = KeysFrom(driver.name, key, into, _unqualified(kept))
+                    where = _unqualified(kept)
+                    names = tuple(
+                        dict.fromkeys(p.name for c in kept for p in c.find_all(exp.Placeholder))
+                    )
+                    link = KeysFrom(driver.name, key, into, where, names)
                     self.scans[scans[then]] = replace(narrowed, keys=link)
 
     def _predicates(self, scope: Scope, alias: str) -> tuple[list[Predicate], bool]:

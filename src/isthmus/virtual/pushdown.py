@@ -17,6 +17,7 @@ from typing import Any
 from sqlglot import exp
 
 from isthmus.connectors.base import Filter, FilterOp
+from isthmus.virtual.template import Param
 
 _COMPARISONS: dict[type[exp.Expr], FilterOp] = {
     exp.EQ: "eq",
@@ -62,7 +63,9 @@ def conjuncts(condition: exp.Expr | None) -> list[exp.Expr]:
 
 def constant(node: exp.Expr) -> tuple[bool, Any]:
     """``(True, value)`` where ``node`` is a literal (or a literal cast to a date or
-    time), else ``(False, None)``."""
+    time, or a template's parameter: its :class:`Param`), else ``(False, None)``."""
+    if isinstance(node, exp.Placeholder) and node.name.startswith("v"):
+        return True, Param(node.name)
     if isinstance(node, exp.Neg):
         found, value = constant(node.this)
         return (found and isinstance(value, int | float), -value if found else None)
@@ -163,6 +166,9 @@ def parametrize(tree: exp.Expr) -> dict[str, Any]:
         found, value = constant(node)
         if not found or value is None or isinstance(value, bool):
             continue
+        if isinstance(value, Param):  # a template's: bound when the plan is
+            values[value.name] = value
+            continue
         name = names.setdefault((type(value), value), f"p{len(names)}")
         values[name] = value
         node.replace(exp.Placeholder(this=name))
@@ -173,7 +179,7 @@ def _constants(tree: exp.Expr) -> Iterator[exp.Expr]:
     """The constants of ``tree`` in the order they are written."""
     if isinstance(tree, exp.Limit | exp.Offset | exp.DataType | exp.Interval):
         return
-    if isinstance(tree, exp.Literal) or (
+    if isinstance(tree, exp.Literal | exp.Placeholder) or (
         isinstance(tree, exp.Cast) and isinstance(tree.this, exp.Literal)
     ):
         yield tree
@@ -192,7 +198,15 @@ def temporal_values(tree: exp.Expr, values: dict[str, Any]) -> None:
             if not (isinstance(side, exp.Placeholder) and isinstance(other, exp.Column)):
                 continue
             value, kind = values.get(side.name), other.type
-            if not isinstance(value, str) or kind is None:
+            if kind is None:
+                continue
+            if isinstance(value, Param):  # converted when bound
+                if kind.is_type(exp.DataType.Type.DATE):
+                    values[side.name] = Param(value.name, "date")
+                elif kind.is_type(*exp.DataType.TEMPORAL_TYPES):
+                    values[side.name] = Param(value.name, "datetime")
+                continue
+            if not isinstance(value, str):
                 continue
             try:
                 if kind.is_type(exp.DataType.Type.DATE):

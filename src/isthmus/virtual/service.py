@@ -14,20 +14,23 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import structlog
+from sqlglot import exp
 
 from isthmus.connectors.base import Connector
 from isthmus.errors import ConfigurationError, IsthmusError
 from isthmus.events.base import Message
-from isthmus.governance.audit import AuditEntry, AuditSink
+from isthmus.governance.audit import AuditEntry, AuditSink, record_soon
 from isthmus.model.connection import SourceCaching
 from isthmus.model.view import View
 from isthmus.virtual.cache import SourceCache, StreamKey
 from isthmus.virtual.engine import Engine, Result
 from isthmus.virtual.explain import explain
 from isthmus.virtual.limits import Limits, check_costs
+from isthmus.virtual.names import parse
 from isthmus.virtual.planner import Plan, plan
 from isthmus.virtual.shapes import ViewShape, mismatches
 from isthmus.virtual.sources import Sources
+from isthmus.virtual.template import key_of, templatize
 
 PLAN_CACHE_SIZE = 512
 log = structlog.get_logger(__name__)
@@ -85,27 +88,41 @@ class VirtualData:
         self.engine = Engine(limits, self.cache)
         self.catalog: Catalog | None = None  # the current one, for events' changes
         self._plans: OrderedDict[tuple[Any, ...], Plan] = OrderedDict()
+        # query text → (its template, the template's cache key, its values)
+        self._templates: OrderedDict[str, tuple[exp.Expr, tuple[object, ...], dict[str, Any]]]
+        self._templates = OrderedDict()
         self._revision = -1
 
     def close(self) -> None:
         self.engine.close()
 
     def plan(self, sql: str, catalog: Catalog, environment: str, access: Access) -> Plan:
-        """The plan for ``sql``, reused while the store's revision stays the same (plans
-        hold the Connections of their revision)."""
+        """The plan for ``sql``, bound to its values. Plans are made per template (the
+        query with its compared values taken out) and reused while the store's revision
+        stays the same (plans hold the Connections of their revision)."""
         if catalog.revision != self._revision:
             self._plans.clear()
+            self._templates.clear()
             self._revision = catalog.revision
-        key = (environment, access, sql)
-        found = self._plans.get(key)
+        found = self._templates.get(sql)
         if found is None:
-            found = plan(sql, catalog.sources(environment), access.may_read)
-            self._plans[key] = found
+            template, values = templatize(parse(sql))
+            found = (template, key_of(template, values), values)
+            self._templates[sql] = found
+            if len(self._templates) > PLAN_CACHE_SIZE:
+                self._templates.popitem(last=False)
+        template, shape, values = found
+        key = (environment, access, shape)
+        chosen = self._plans.get(key)
+        if chosen is None:
+            assert isinstance(template, exp.Query)
+            chosen = plan(template, catalog.sources(environment), access.may_read)
+            self._plans[key] = chosen
             if len(self._plans) > PLAN_CACHE_SIZE:
                 self._plans.popitem(last=False)
         else:
             self._plans.move_to_end(key)
-        return found
+        return chosen.bind(values)
 
     async def query(
         self, sql: str, catalog: Catalog, environment: str, access: Access, actor: str
@@ -133,7 +150,9 @@ class VirtualData:
         finally:
             detail["ms"] = round((time.perf_counter() - started) * 1000, 2)
             target = "views/" + ",".join(detail.get("views") or ["-"])
-            await self.audit.record(AuditEntry(actor, "virtual.query", target, outcome, detail))
+            # queued for the audit log's next group commit (with its sources' statements),
+            # not waited for: a short query would otherwise wait on a store commit
+            record_soon(self.audit, AuditEntry(actor, "virtual.query", target, outcome, detail))
 
     def shape(self, view: str, catalog: Catalog, environments: Sequence[str]) -> ViewShape:
         """The View's columns as planned in the first Environment that can plan it (the

@@ -39,9 +39,10 @@ class SourceTable:
         properties = self.spec.json_schema.get("properties") or {}
         return {name: sql_type(schema or {}) for name, schema in properties.items()}
 
-    @property
+    @cached_property
     def database(self) -> SqlSource | None:
-        """The connector, where it runs whole SELECTs over its streams."""
+        """The connector, where it runs whole SELECTs over its streams (asked once per
+        plan: isinstance() against a runtime-checkable Protocol is slow)."""
         return self.connector if isinstance(self.connector, SqlSource) else None
 
     @property

@@ -18,9 +18,10 @@ import datetime
 import decimal
 import time
 import uuid
-from collections.abc import AsyncIterator, Callable, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from typing import Any, ClassVar
 
+import pyarrow as pa
 import sqlalchemy as sa
 import structlog
 from sqlalchemy.engine import make_url
@@ -73,6 +74,7 @@ log = structlog.get_logger(__name__)
 ALL_OPS: frozenset[FilterOp] = frozenset({"eq", "ne", "lt", "le", "gt", "ge", "in", "contains"})
 STREAM_BATCH = 500  # rows fetched at a time while a stream is read
 CHECKED_STATEMENTS = 1024  # guard verdicts remembered per Connection
+SELECT_BATCH = 10_000  # rows per Arrow batch handed to the virtual layer
 
 
 class TooCostly(FatalError):
@@ -105,7 +107,9 @@ class SqlConnector(Connector):
         self.catalog: Catalog | None = None
         self.grants = Grants({t.lower(): frozenset(w) for t, w in config.writes.items()})
         self.target = f"connection/{context.connection}@{context.environment}"
+        self._cost_limit = config.cost_limit  # derived from the URL: worked out once
         self._checked: dict[tuple[str, bool], Checked] = {}  # oldest first
+        self._within_cost: dict[str, None] = {}  # equality-only SELECTs the planner passed
 
     @property
     def sql_dialect(self) -> str:
@@ -311,7 +315,7 @@ class SqlConnector(Connector):
                 tally(records=len(part), requests=0 if count else 1)
                 for row in part:
                     count += 1
-                    yield {k: _plain(v) for k, v in row.items()}
+                    yield {k: _plain(v) for k, v in row._mapping.items()}
             outcome = "ok"
         except sa.exc.DBAPIError:
             raise UpstreamUnreachable("The database failed while reading the stream.") from None
@@ -322,9 +326,10 @@ class SqlConnector(Connector):
 
     # -- whole SELECTs (the virtual layer's pushdown) -------------------------------------
 
-    async def select(self, sql: str, params: Mapping[str, Any]) -> AsyncIterator[Record]:
-        """One guarded SELECT, streamed in batches; values as the driver gives them.
-        Refused, not cut short, past ``maxRows``: a cut result would be a wrong answer."""
+    async def select(self, sql: str, params: Mapping[str, Any]) -> AsyncIterator[pa.RecordBatch]:
+        """One guarded SELECT, streamed in Arrow batches (dates and times as such,
+        decimals as doubles). Refused, not cut short, past ``maxRows``: a cut result
+        would be a wrong answer."""
         assert self.runner is not None
         assert self.catalog is not None
         started = time.perf_counter()
@@ -335,17 +340,25 @@ class SqlConnector(Connector):
             detail |= {"tables": sorted(checked.tables), "sql": checked.sql}
             values = _bound(checked, params)
             statement = sa.text(checked.sql).bindparams(**values)
-            rows = self.runner.stream(self._guarded(checked, values), statement, STREAM_BATCH)
-            async for part in rows:
-                tally(records=len(part), requests=0 if count else 1)
-                count += len(part)
-                if count > self.config.max_rows:
-                    raise TooManyRows(
-                        "The statement returns more than the Connection's "
-                        f"{self.config.max_rows:,} rows (maxRows)."
-                    )
-                for row in part:
-                    yield {k: _native(v) for k, v in row.items()}
+            prepare = self._guarded(checked, values)
+
+            def read(connection: sa.Connection) -> Sequence[sa.Row[Any]]:
+                if prepare is not None:
+                    prepare(connection)
+                # fetched whole: the guard capped the SELECT at maxRows + 1, and a read
+                # in one go costs no cursor round trips
+                return connection.execute(statement).fetchall()
+
+            rows = await self.runner.run(read)
+            count = len(rows)
+            tally(records=count, requests=1)
+            if count > self.config.max_rows:
+                raise TooManyRows(
+                    "The statement returns more than the Connection's "
+                    f"{self.config.max_rows:,} rows (maxRows)."
+                )
+            for start in range(0, count, SELECT_BATCH):
+                yield _batch(rows[start : start + SELECT_BATCH])
             outcome = "ok"
         except IsthmusError as error:
             outcome = "refused" if error.status < 500 else "failed"
@@ -359,8 +372,8 @@ class SqlConnector(Connector):
             raise UpstreamUnreachable("The database failed running the statement.") from None
         finally:
             detail |= {"rows": count, "ms": round((time.perf_counter() - started) * 1000, 2)}
-            # written by the audit log's next group commit, with the virtual query's own
-            # entry, rather than in a commit of its own that the read would wait for
+            # queued for the audit log's next group commit, with the virtual query's own
+            # entry, rather than a commit of its own that the read would wait for
             record_soon(self.context.audit, self._entry("sql.select", outcome, detail))
 
     async def estimate(self, sql: str, params: Mapping[str, Any]) -> Estimate:
@@ -385,16 +398,24 @@ class SqlConnector(Connector):
     def _guarded(self, checked: Checked, values: dict[str, Any]) -> Callable[[sa.Connection], None]:
         """Ready a connection for ``checked``: bounded in time, and refused there, in the
         same transaction, if the planner's cost is above the Connection's limit."""
-        limit, family = self.config.cost_limit, self.driver.family
+        limit, family = self._cost_limit, self.driver.family
         assert self.catalog is not None
         known = set(self.catalog.tables)
 
+        reuse = checked.equality_only
+        passed = self._within_cost
+
         def prepare(connection: sa.Connection) -> None:
             self._prepare(connection)
-            if limit is not None:
-                estimate = plan(connection, family, checked.sql, values, known)
-                if estimate.cost > limit:
-                    raise self._too_costly(estimate.cost, estimate.full_scans)
+            if limit is None or (reuse and checked.sql in passed):
+                return
+            estimate = plan(connection, family, checked.sql, values, known)
+            if estimate.cost > limit:
+                raise self._too_costly(estimate.cost, estimate.full_scans)
+            if reuse:
+                passed[checked.sql] = None
+                if len(passed) > CHECKED_STATEMENTS:
+                    passed.pop(next(iter(passed)))
 
         return prepare
 
@@ -407,7 +428,8 @@ class SqlConnector(Connector):
         if found is None:
             assert self.catalog is not None
             grants = Grants({}) if reads_only else self.grants
-            found = check(sql, self.driver.parser, self.catalog.schema, grants)
+            cap = self.config.max_rows + 1 if reads_only else None  # one more: to refuse
+            found = check(sql, self.driver.parser, self.catalog.schema, grants, cap)
             if reads_only and found.kind != "select":
                 raise StatementRefused("Only a SELECT is sent here.")
             self._checked[key] = found
@@ -459,6 +481,27 @@ def _native(value: Any) -> Any:
     if isinstance(value, memoryview):
         return bytes(value)
     return value
+
+
+def _batch(rows: Sequence[sa.Row[Any]]) -> pa.RecordBatch:
+    """Rows as Arrow columns, each typed by its values; decimals as doubles (the number
+    Views publish, and Arrow infers a decimal's precision value by value, 50 times
+    slower); a column Arrow cannot type as one kind becomes text."""
+    names = list(rows[0]._fields)
+    arrays: list[pa.Array[Any]] = []
+    for values in zip(*rows, strict=True):
+        first = next((v for v in values if v is not None), None)
+        if isinstance(first, decimal.Decimal):
+            floats = [None if v is None else float(v) for v in values]
+            arrays.append(pa.array(floats, type=pa.float64()))
+            continue
+        if isinstance(first, uuid.UUID | memoryview):
+            values = tuple(_native(v) for v in values)
+        try:
+            arrays.append(pa.array(values))
+        except (pa.ArrowInvalid, pa.ArrowTypeError):
+            arrays.append(pa.array([None if v is None else str(v) for v in values]))
+    return pa.RecordBatch.from_arrays(arrays, names=names)
 
 
 def _inputs(parameters: Mapping[str, Mapping[str, Any]]) -> dict[str, Any]:

@@ -73,6 +73,9 @@ class Checked:
     sql: str  # regenerated from the checked tree
     tables: frozenset[str]
     parameters: tuple[str, ...]
+    # every parameter is matched for equality (=, IN): the planner's cost hardly depends
+    # on the values, so one estimate serves every call of the statement
+    equality_only: bool = False
 
 
 _WRITES: dict[type[exp.Expr], Write] = {
@@ -82,9 +85,12 @@ _WRITES: dict[type[exp.Expr], Write] = {
 }
 
 
-def check(sql: str, dialect: str, schema: Schema, grants: Grants) -> Checked:
+def check(
+    sql: str, dialect: str, schema: Schema, grants: Grants, row_cap: int | None = None
+) -> Checked:
     """The statement made safe to run, or :class:`StatementRefused` saying why.
-    ``dialect``: sqlglot's name for the database's SQL ("" reads ANSI SQL)."""
+    ``dialect``: sqlglot's name for the database's SQL ("" reads ANSI SQL). With
+    ``row_cap`` a SELECT returns at most that many rows (its own LIMIT if lower)."""
     try:
         statements = [s for s in sqlglot.parse(sql, read=dialect) if s is not None]
     except (ParseError, TokenError):
@@ -116,6 +122,8 @@ def check(sql: str, dialect: str, schema: Schema, grants: Grants) -> Checked:
     named = [p.name for p in placeholders if p.name and p.name.isidentifier()]
     if len(named) != len(placeholders) or tree.find(exp.Parameter) is not None:
         raise StatementRefused("Name every parameter (:name); '?' and '$1' are not taken.")
+    if row_cap is not None and isinstance(tree, exp.Query):
+        tree = _capped(tree, row_cap)
     # SQLAlchemy binds ':name' in every dialect; sqlglot would write %(name)s for some
     runnable = tree.transform(
         lambda node: exp.var(f":{node.name}") if isinstance(node, exp.Placeholder) else node
@@ -125,7 +133,18 @@ def check(sql: str, dialect: str, schema: Schema, grants: Grants) -> Checked:
         runnable.sql(dialect=dialect, comments=False),
         frozenset(tables),
         tuple(dict.fromkeys(named)),
+        all(isinstance(p.parent, exp.EQ | exp.In) for p in placeholders),
     )
+
+
+def _capped(tree: exp.Query, cap: int) -> exp.Query:
+    limit = tree.args.get("limit")
+    given = limit.expression if isinstance(limit, exp.Limit) else None
+    if isinstance(given, exp.Literal) and given.is_int and int(given.name) <= cap:
+        return tree
+    if limit is not None and not isinstance(given, exp.Literal):
+        return tree  # a LIMIT given as a parameter: the caller caps what it reads
+    return tree.limit(cap)
 
 
 def kind_of(sql: str, dialect: str) -> str | None:

@@ -13,10 +13,9 @@ import asyncio
 from abc import ABC, abstractmethod
 from collections.abc import AsyncIterator, Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import sqlalchemy as sa
-from sqlalchemy.engine import RowMapping
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 T = TypeVar("T")
@@ -30,10 +29,10 @@ class Runner(ABC):
 
     @abstractmethod
     def stream(
-        self, prepare: Work[None], statement: sa.Executable, batch: int
-    ) -> AsyncIterator[Sequence[RowMapping]]:
+        self, prepare: Work[None] | None, statement: sa.Executable, batch: int
+    ) -> AsyncIterator[Sequence[sa.Row[Any]]]:
         """The rows of ``statement`` in batches, read as they are consumed; ``prepare``
-        runs first on the same connection (session limits)."""
+        (if any) runs first on the same connection (session limits)."""
 
     @abstractmethod
     async def dispose(self) -> None: ...
@@ -48,12 +47,13 @@ class AsyncRunner(Runner):
             return await connection.run_sync(work)
 
     async def stream(
-        self, prepare: Work[None], statement: sa.Executable, batch: int
-    ) -> AsyncIterator[Sequence[RowMapping]]:
+        self, prepare: Work[None] | None, statement: sa.Executable, batch: int
+    ) -> AsyncIterator[Sequence[sa.Row[Any]]]:
         async with self.engine.connect() as connection, connection.begin():
-            await connection.run_sync(prepare)
+            if prepare is not None:
+                await connection.run_sync(prepare)
             result = await connection.stream(statement)
-            async for part in result.mappings().partitions(batch):
+            async for part in result.partitions(batch):
                 yield part
 
     async def dispose(self) -> None:
@@ -73,20 +73,21 @@ class ThreadRunner(Runner):
         return await asyncio.get_running_loop().run_in_executor(self._threads, in_transaction)
 
     async def stream(
-        self, prepare: Work[None], statement: sa.Executable, batch: int
-    ) -> AsyncIterator[Sequence[RowMapping]]:
+        self, prepare: Work[None] | None, statement: sa.Executable, batch: int
+    ) -> AsyncIterator[Sequence[sa.Row[Any]]]:
         # One thread of its own: a DB-API connection is used from the thread it began on,
         # and its steps (open, each batch, close) run in the order they were sent.
         own = ThreadPoolExecutor(1, thread_name_prefix="isthmus-sql-stream")
         loop = asyncio.get_running_loop()
         opened: list[sa.Connection] = []
 
-        def open_rows() -> sa.MappingResult:
+        def open_rows() -> sa.CursorResult[Any]:
             connection = self.engine.connect()
             opened.append(connection)
             connection.begin()
-            prepare(connection)
-            return connection.execution_options(stream_results=True).execute(statement).mappings()
+            if prepare is not None:
+                prepare(connection)
+            return connection.execution_options(stream_results=True).execute(statement)
 
         def close() -> None:
             for connection in opened:
