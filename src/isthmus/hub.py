@@ -44,7 +44,7 @@ class Hub:
         )
         self.metrics = GatewayMetrics()
         self.snapshots = SnapshotHolder(self.store, self.pool, self.tokens)
-        self.virtual = VirtualData(self.audit, Limits.of(settings))
+        self.virtual = VirtualData(self.audit, Limits.of(settings), self.store.series)
         self.snapshots.virtual = self.virtual
         url = settings.bus_url or settings.resolved_database_url()
         # what this hub publishes, it learns of: Views' cached rows an event changes go
@@ -77,6 +77,8 @@ class Hub:
             self._stack.push_async_callback(self.audit.drain)
             self._stack.push_async_callback(self.pool.aclose)
             self._stack.callback(self.virtual.close)
+            if self.virtual.recorder is not None:
+                self._stack.push_async_callback(self.virtual.recorder.drain)
             self.snapshots.bus = await self._stack.enter_async_context(self.bus)
             self._stack.push_async_callback(self.deliveries.aclose)
             self.snapshots.subscriptions = self.deliveries

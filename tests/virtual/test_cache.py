@@ -43,12 +43,26 @@ async def test_rows_are_reused_until_an_event_says_they_changed(virtual: Virtual
         {
             "kind": "Api",
             "metadata": {"name": "crm-events"},
-            "spec": {"versions": [{"name": "v1", "routes": [{
-                "method": "POST", "path": "/changed",
-                "target": {"type": "event", "eventType": "customer-changed"}}]}]},
+            "spec": {
+                "versions": [
+                    {
+                        "name": "v1",
+                        "routes": [
+                            {
+                                "method": "POST",
+                                "path": "/changed",
+                                "target": {"type": "event", "eventType": "customer-changed"},
+                            }
+                        ],
+                    }
+                ]
+            },
         },  # fmt: skip
-        {"kind": "App", "metadata": {"name": "dashboard"},
-         "spec": {"apis": ["analytics", "crm-events"]}},  # fmt: skip
+        {
+            "kind": "App",
+            "metadata": {"name": "dashboard"},
+            "spec": {"apis": ["analytics", "crm-events"]},
+        },  # fmt: skip
     )
     sql = "SELECT name FROM customers WHERE id IN (1, 2)"
     first = await virtual.query(sql)

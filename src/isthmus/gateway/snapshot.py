@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 
 import structlog
 
-from isthmus.connectors.base import SecretResolver
+from isthmus.connectors.base import Connector, SecretResolver
 from isthmus.errors import IsthmusError
 from isthmus.events.base import Bus
 from isthmus.events.delivery import SubscriptionWorker
@@ -25,6 +25,8 @@ from isthmus.governance.tokens import TokenAuthority, TokenKeys
 from isthmus.model import Api, App, Connection, EventType, Plan, ResourceKey, Subscription, View
 from isthmus.store import Store
 from isthmus.store.keys import digest
+from isthmus.virtual.series import SOURCE as SERIES
+from isthmus.virtual.series import SeriesConnector, series_types
 from isthmus.virtual.service import Catalog, VirtualData
 from isthmus.virtual.shapes import ViewShape
 
@@ -123,11 +125,20 @@ class SnapshotHolder:
             for name, app in apps.items()
         }
         views = {r.metadata.name: r for r in resources if isinstance(r, View)}
-        pool = self.pool
+        kept = series_types(event_types)
+        series: dict[str, SeriesConnector] = {}
+
+        def connector_for(name: str, environment: str) -> Connector:
+            if name == SERIES and self.store is not None:  # events kept as time series
+                if environment not in series:
+                    series[environment] = SeriesConnector(environment, kept, self.store.series)
+                return series[environment]
+            return self.pool.get(ResourceKey("Connection", name, environment))
+
         catalog = Catalog(
             revision,
             views,
-            lambda name, environment: pool.get(ResourceKey("Connection", name, environment)),
+            connector_for,
             {
                 (c.metadata.name, c.environment or ""): c.spec.cache
                 for c in connections.values()
@@ -141,6 +152,8 @@ class SnapshotHolder:
         )
         if self.virtual is not None:
             self.virtual.catalog = catalog
+            if self.virtual.recorder is not None:
+                self.virtual.recorder.event_types = kept
         published = {api.metadata.name: published_views(api) for api in apis}
         shapes, problems = self._shapes(catalog, published, connections)
         return Snapshot(

@@ -35,6 +35,13 @@ class EventVersion(Spec):
         return schema
 
 
+class EventSeries(Spec):
+    """Keep this EventType's events as a time series Views can read (the stream
+    ``events.<event type>``: id, time, subject, the data's top-level fields, data)."""
+
+    keep_days: int = Field(default=30, ge=1, le=3650, description="How long events are kept.")
+
+
 STREAM_PATTERN = r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.[^.\s]+$"
 
 
@@ -58,6 +65,9 @@ class EventTypeSpec(Spec):
         pattern=r"^(/[^/]*)+$",
         description="JSON Pointer into the data whose value orders deliveries per key "
         "for Subscriptions that ask for ordering (default: the subject).",
+    )
+    series: EventSeries | None = Field(
+        default=None, description="Keep the events as a time series for Views."
     )
     changes: list[Annotated[str, StringConstraints(pattern=STREAM_PATTERN)]] = Field(
         default_factory=list,

@@ -17,6 +17,7 @@ from isthmus.model import Api, Connection, EventType, Resource
 from isthmus.model.api import GATEWAY_OWNED
 from isthmus.project.hints import LITERAL_SECRET, SECRET_HINT, hint_for, message_for
 from isthmus.project.source import real_path
+from isthmus.virtual.series import SOURCE as SERIES
 
 Path_ = tuple[str | int, ...]
 Finding = tuple[Path_, str, str | None]  # path, message, hint
@@ -79,6 +80,12 @@ def _all_checks(resource: Resource, raw: dict[str, Any]) -> Iterator[Finding]:
             ("metadata", "name"),
             f"'{resource.metadata.name}' is a path of the gateway itself",
             "Name the Api otherwise.",
+        )
+    if isinstance(resource, Connection) and resource.metadata.name == SERIES:
+        yield (
+            ("metadata", "name"),
+            f"'{SERIES}' is where Views read events kept as time series",
+            "Name the Connection otherwise.",
         )
     if isinstance(resource, Connection):
         yield from connection_config(resource)

@@ -17,6 +17,7 @@ from isthmus.store.keys import ApiKeyInfo, KeyRepository
 from isthmus.store.leases import LeaseRepository
 from isthmus.store.resources import Change, ResourceRepository, StaleRevision
 from isthmus.store.secrets import SecretRepository
+from isthmus.store.series import SeriesRepository
 from isthmus.store.signing import SigningKeyRepository
 
 __all__ = ["ApiKeyInfo", "Change", "StaleRevision", "Store"]
@@ -35,6 +36,7 @@ class Store:
         self.leases = LeaseRepository(engine)
         self.dead_letters = DeadLetterRepository(engine)
         self.cursors = CursorRepository(engine)
+        self.series = SeriesRepository(engine)
 
     @classmethod
     def open(cls, url: str) -> Store:

@@ -159,3 +159,18 @@ trigger_cursors = Table(
     Column("cursor", JSON, nullable=True),
     Column("updated_at", DateTime(timezone=True), nullable=False),
 )
+
+# Events of EventTypes kept as time series (spec.series), for Views: one row per event.
+event_series = Table(
+    "event_series",
+    metadata,
+    Column("seq", BigInteger().with_variant(Integer, "sqlite"), primary_key=True),
+    Column("environment", String(63), nullable=False),
+    Column("event_type", String(63), nullable=False),
+    Column("event_id", String(200), nullable=False),
+    Column("time", DateTime(timezone=False), nullable=False),  # UTC
+    Column("subject", String(500), nullable=True),
+    Column("data", JSON, nullable=True),
+    UniqueConstraint("environment", "event_type", "event_id", name="uq_event_series_event"),
+    Index("ix_event_series_time", "environment", "event_type", "time"),
+)

@@ -22,12 +22,14 @@ from isthmus.events.base import Message
 from isthmus.governance.audit import AuditEntry, AuditSink, record_soon
 from isthmus.model.connection import SourceCaching
 from isthmus.model.view import View
+from isthmus.store.series import SeriesRepository
 from isthmus.virtual.cache import SourceCache, StreamKey
 from isthmus.virtual.engine import Engine, Result
 from isthmus.virtual.explain import explain
 from isthmus.virtual.limits import Limits, check_costs
 from isthmus.virtual.names import parse
 from isthmus.virtual.planner import Plan, plan
+from isthmus.virtual.series import SeriesRecorder
 from isthmus.virtual.shapes import ViewShape, mismatches
 from isthmus.virtual.sources import Sources
 from isthmus.virtual.template import key_of, templatize
@@ -81,9 +83,12 @@ class Catalog:
 
 
 class VirtualData:
-    def __init__(self, audit: AuditSink, limits: Limits) -> None:
+    def __init__(
+        self, audit: AuditSink, limits: Limits, series: SeriesRepository | None = None
+    ) -> None:
         self.audit = audit
         self.limits = limits
+        self.recorder = SeriesRecorder(series) if series is not None else None
         self.cache = SourceCache()
         self.engine = Engine(limits, self.cache)
         self.catalog: Catalog | None = None  # the current one, for events' changes
@@ -177,8 +182,10 @@ class VirtualData:
         )
 
     def published(self, messages: Sequence[Message]) -> None:
-        """Events were published through this hub: drop the rows of streams they say
-        changed (an EventType's ``changes``)."""
+        """Events were published through this hub: keep those kept as time series, and
+        drop the rows of streams they say changed (an EventType's ``changes``)."""
+        if self.recorder is not None:
+            self.recorder.published(messages)
         if self.catalog is None:
             return
         changed: set[StreamKey] = set()
