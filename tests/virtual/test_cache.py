@@ -57,12 +57,12 @@ async def test_rows_are_reused_until_an_event_says_they_changed(virtual: Virtual
                     }
                 ]
             },
-        },  # fmt: skip
+        },
         {
             "kind": "App",
             "metadata": {"name": "dashboard"},
             "spec": {"apis": ["analytics", "crm-events"]},
-        },  # fmt: skip
+        },
     )
     sql = "SELECT name FROM customers WHERE id IN (1, 2)"
     first = await virtual.query(sql)

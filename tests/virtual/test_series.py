@@ -31,6 +31,9 @@ TAKEN = {
 }
 
 
+VIEW = 'SELECT time, subject AS machine, temperature FROM events."reading-taken"'
+
+
 async def publish(virtual: Virtual, event_id: str, time: str, data: dict[str, object]) -> None:
     event = {
         "specversion": "1.0", "id": event_id, "source": "/plant", "type": "reading-taken",
@@ -53,7 +56,7 @@ async def test_published_events_are_a_table_for_views(virtual: Virtual) -> None:
          "spec": {"versions": [{"name": "v1", "routes": [{"method": "POST", "path": "/readings",
                   "target": {"type": "event", "eventType": "reading-taken"}}]}]}},
         {"kind": "View", "metadata": {"name": "recent_readings"},
-         "spec": {"sql": 'SELECT time, subject AS machine, temperature FROM events."reading-taken"'}},
+         "spec": {"sql": VIEW}},
         {"kind": "Api", "metadata": {"name": "analytics"},
          "spec": {"versions": [{"name": "v1", "views": ["recent_readings"]}]}},
         {"kind": "App", "metadata": {"name": "dashboard"},

@@ -20,12 +20,23 @@ from isthmus.cli.common import (
     run,
     settings,
 )
-from isthmus.model import Resource, json_schema_document, json_schemas, kinds
+from isthmus.governance.vault import Vault, vault_key
+from isthmus.model import (
+    Connection,
+    EventType,
+    Resource,
+    View,
+    json_schema_document,
+    json_schemas,
+    kinds,
+)
 from isthmus.project.diff import Diff, compute_diff
 from isthmus.project.export import export_project, resource_filename
+from isthmus.project.issues import Issue, dotted
 from isthmus.project.scaffold import scaffold
 from isthmus.project.validate import LoadedProject, evolution_issues, load_project
 from isthmus.store import Store
+from isthmus.virtual.check import check_views
 
 
 class OutputFormat(StrEnum):
@@ -96,11 +107,45 @@ async def _apply(directory: Path, home: Path | None, dry_run: bool, prune: bool)
             err.print("Nothing was applied.")
             raise typer.Exit(1)
         diff = compute_diff(project.resources, current, prune=prune)
+        project.issues += await _view_issues(project, current, diff, store, home)
+        if not project.ok:
+            _report(project, "text")
+            err.print("Nothing was applied.")
+            raise typer.Exit(1)
         _print_diff(diff)
         if dry_run or diff.empty:
             return
         new_revision = await store.resources.apply(diff.changes, expect_revision=revision)
         ok(f"applied (store revision {new_revision}).")
+
+
+async def _view_issues(
+    project: LoadedProject, current: list[Resource], diff: Diff, store: Store, home: Path | None
+) -> list[Issue]:
+    """The changed Views planned against their Connections (opened for it): what does
+    not fit, located in the project's files; warnings for what could not be checked."""
+    changed = [c.key.name for c in diff.changes if c.action != "delete" and c.key.kind == "View"]
+    if not changed:
+        return []
+    everything = {r.key: r for r in current} | dict(project.resources)
+    views = {r.metadata.name: r for r in everything.values() if isinstance(r, View)}
+    config = settings(home)
+    vault = Vault(store.secrets, vault_key(config.home, config.vault_key))
+    report = await check_views(
+        views,
+        changed,
+        [r for r in everything.values() if isinstance(r, Connection)],
+        {r.metadata.name: r for r in everything.values() if isinstance(r, EventType)},
+        vault,
+        store.series,
+    )
+    for warning in report.unchecked:
+        err.print(f"warning: {warning}")
+    issues = []
+    for key, path, message in report.problems:
+        document = project.documents[key]
+        issues.append(Issue(document.locate(path), dotted(path), message))
+    return issues
 
 
 def diff(

@@ -11,13 +11,14 @@ from fastapi import APIRouter, Depends, Path, Query, Request, Response
 
 from isthmus.errors import BadRequest, Conflict, NotFound, ValidationFailed
 from isthmus.hub import Hub
-from isthmus.model import Resource, ResourceKey
+from isthmus.model import Connection, EventType, Resource, ResourceKey, View
 from isthmus.model.base import NAME_PATTERN
 from isthmus.project.checks import Finding, resource_checks
 from isthmus.project.evolution import evolution_findings
 from isthmus.project.integrity import dependents, missing_references
 from isthmus.project.issues import dotted
 from isthmus.store import Change
+from isthmus.virtual.check import check_views
 
 
 def _hub(request: Request) -> Hub:
@@ -57,6 +58,18 @@ async def write_checked(
     findings += list(evolution_findings(resource, stored))
     findings += list(missing_references(resource, others))
     _refuse(findings)
+    if isinstance(resource, View):  # planned against its Connections, opened for it
+        views = {r.metadata.name: r for r in others if isinstance(r, View)}
+        views[resource.metadata.name] = resource
+        report = await check_views(
+            views,
+            [resource.metadata.name],
+            [r for r in others if isinstance(r, Connection)],
+            {r.metadata.name: r for r in others if isinstance(r, EventType)},
+            hub.vault,
+            hub.store.series,
+        )
+        _refuse([(path, message, None) for _, path, message in report.problems])
     # Checked against `revision`: if anything changed since, the write is refused (409).
     change = Change(action, resource.key, resource)  # type: ignore[arg-type]
     await hub.store.resources.apply([change], expect_revision=revision)
