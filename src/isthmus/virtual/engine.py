@@ -24,7 +24,7 @@ from isthmus.connectors.base import TALLY, ReadTally, Record
 from isthmus.errors import FatalError, UpstreamTimeout
 from isthmus.virtual.cache import SourceCache
 from isthmus.virtual.limits import Limits
-from isthmus.virtual.planner import Column, KeysFrom, Plan, Scan
+from isthmus.virtual.planner import MAX_KEYS, Column, KeysFrom, Plan, Scan
 from isthmus.virtual.types import typed_table
 
 T = TypeVar("T")
@@ -159,12 +159,28 @@ class Engine:
         none (the join keeps no row), the scan as planned when there are too many."""
         assert scan.keys is not None
         driver = tables[scan.keys.scan].table
-        values = await asyncio.to_thread(self._keys, driver, scan.keys, bound)
+        values = sorted(
+            await asyncio.to_thread(self._keys, driver, scan.keys, bound), key=_ordering
+        )
         if not values:
             return Rows(scan, []), SourceCount(scan.name, _source(scan), 0, 0)
-        if len(values) > scan.max_keys:
-            return await self._read(replace(scan, keys=None))
-        return await self._read(scan.with_keys(sorted(values, key=_ordering)))
+        size = scan.max_keys
+        if len(values) > MAX_KEYS or (scan.sql is None and len(values) > size * 10):
+            return await self._read(replace(scan, keys=None))  # cheaper read whole
+        parts = [values[i : i + size] for i in range(0, len(values), size)]
+        read = [await self._read(scan.with_keys(part)) for part in parts]
+        if len(read) == 1:
+            return read[0]
+        tables_read = [rows.table for rows, _ in read]
+        counts = [count for _, count in read]
+        joined = Rows(scan, table=pa.concat_tables(tables_read, promote_options="permissive"))
+        return joined, SourceCount(
+            scan.name,
+            _source(scan),
+            sum(c.rows for c in counts),
+            sum(c.requests for c in counts),
+            all(c.cached for c in counts),
+        )
 
     def _keys(self, driver: pa.Table, keys: KeysFrom, values: Mapping[str, Any]) -> list[Any]:
         """The distinct values of the driver's key column in the rows the query keeps."""

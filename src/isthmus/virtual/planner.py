@@ -60,9 +60,11 @@ class KeyFilterMissing(FatalError):
     remediation = "Add the filter the problem names to the query (an equality or IN list)."
 
 
-# Keys handed from one scan to another: at most this many, or the read goes unfiltered.
-MAX_KEYS_SQL = 1000
+# Keys handed from one scan to another, per statement or request: more are sent in
+# several; more than MAX_KEYS in all, and the read goes unfiltered.
+MAX_KEYS_SQL = 4096
 MAX_KEYS_API = 100
+MAX_KEYS = 100_000
 
 
 @dataclass(frozen=True)
