@@ -190,3 +190,30 @@ async def test_explain_shows_what_each_source_is_asked_without_reading(
         "id", "name", "tier", "invoices", "billed", "last_reading"
     ]  # fmt: skip
     assert virtual.crm.requests == 0
+
+
+async def test_a_published_view_that_no_longer_plans_says_why(virtual: Virtual) -> None:
+    from isthmus.control.app import create_control_app
+    from tests.helpers import asgi_call
+
+    # written straight to the store, as if its source had changed under it since apply
+    await virtual.add(
+        {"kind": "View", "metadata": {"name": "broken"},
+         "spec": {"sql": "SELECT shoe_size FROM crm.customers"}},
+        {"kind": "Api", "metadata": {"name": "analytics"},
+         "spec": {"versions": [{"name": "v1", "views": ["customers", "broken"]}]}},
+    )  # fmt: skip
+    reply = await asgi_call(
+        virtual.gateway, "GET", "/analytics/v1/broken", headers={"X-Api-Key": virtual.key}
+    )
+    assert reply.status == 503
+    assert reply.json()["code"] == "view-unavailable"
+    assert "shoe_size" in reply.json()["detail"]
+    control = create_control_app(virtual.hub)
+    reply = await asgi_call(
+        control, "GET", "/admin/v1/status", headers={"Authorization": "Bearer admin-secret-token"}
+    )
+    assert reply.json()["views"] == [
+        {"view": "broken", "code": "view-unavailable", "cause": reply.json()["views"][0]["cause"]}
+    ]
+    assert "shoe_size" in reply.json()["views"][0]["cause"]

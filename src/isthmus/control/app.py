@@ -78,6 +78,11 @@ def create_control_app(hub: Hub) -> FastAPI:
             "revision": await hub.store.resources.revision(),
             "servedRevision": snapshot.revision if snapshot else None,
             "connections": [state.__dict__ for state in hub.pool.states()],
+            # published Views that cannot be served, and why (their SQL no longer plans)
+            "views": [
+                {"view": name, "code": error.code, "cause": error.detail}
+                for name, error in (snapshot.view_problems.items() if snapshot else ())
+            ],
         }
 
     app.include_router(admin)
