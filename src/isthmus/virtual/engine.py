@@ -24,7 +24,7 @@ from isthmus.connectors.base import TALLY, ReadTally, Record
 from isthmus.errors import FatalError, UpstreamTimeout
 from isthmus.virtual.cache import SourceCache
 from isthmus.virtual.limits import Limits
-from isthmus.virtual.planner import MAX_KEYS, Column, KeysFrom, Plan, Scan
+from isthmus.virtual.plans import MAX_KEYS, Column, KeysFrom, Plan, Scan
 from isthmus.virtual.types import typed_table
 
 T = TypeVar("T")
@@ -102,10 +102,6 @@ class Result:
     columns: tuple[Column, ...]
     rows: list[dict[str, Any]]
     counts: tuple[SourceCount, ...]
-
-    @property
-    def rows_transferred(self) -> int:
-        return sum(c.rows for c in self.counts)
 
 
 class Engine:

@@ -9,7 +9,7 @@ from typing import Any
 from isthmus.connectors.base import StreamQuery
 from isthmus.errors import IsthmusError
 from isthmus.virtual.limits import Limits, estimated_calls
-from isthmus.virtual.planner import Plan, Scan
+from isthmus.virtual.plans import Plan, Scan
 
 
 async def explain(plan: Plan, limits: Limits) -> dict[str, Any]:

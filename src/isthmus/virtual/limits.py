@@ -9,7 +9,7 @@ from dataclasses import dataclass
 
 from isthmus.errors import FatalError
 from isthmus.settings import Settings
-from isthmus.virtual.planner import Plan, Scan
+from isthmus.virtual.plans import Plan, Scan
 
 
 class UnboundedScan(FatalError):

@@ -28,7 +28,8 @@ from isthmus.virtual.engine import Engine, Result
 from isthmus.virtual.explain import explain
 from isthmus.virtual.limits import Limits, check_costs
 from isthmus.virtual.names import parse
-from isthmus.virtual.planner import Plan, plan
+from isthmus.virtual.planner import plan
+from isthmus.virtual.plans import Plan
 from isthmus.virtual.series import SeriesRecorder
 from isthmus.virtual.shapes import ViewShape, mismatches
 from isthmus.virtual.sources import Sources

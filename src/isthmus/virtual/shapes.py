@@ -12,7 +12,7 @@ from typing import Any
 
 from isthmus.model.collection import FIELD_NAME, RESERVED, Collection, CollectionField
 from isthmus.model.view import View
-from isthmus.virtual.planner import Column
+from isthmus.virtual.plans import Column
 
 _JSON: dict[str, dict[str, Any]] = {
     "string": {"type": ["string", "null"]},

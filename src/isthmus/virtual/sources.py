@@ -45,10 +45,6 @@ class SourceTable:
         plan: isinstance() against a runtime-checkable Protocol is slow)."""
         return self.connector if isinstance(self.connector, SqlSource) else None
 
-    @property
-    def over_api(self) -> bool:
-        return self.spec.max_pages is not None
-
 
 class Sources:
     """Views and the streams of one Environment's Connections, as the planner sees them.
