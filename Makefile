@@ -53,6 +53,7 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/schema_checks.py $(BENCH_ARGS)
 	$(BIN)/python benchmarks/connectors.py $(BENCH_ARGS)
 	$(BIN)/python benchmarks/events.py $(BENCH_ARGS)
+	$(BIN)/python benchmarks/virtual.py $(BENCH_ARGS)
 
 typecheck: $(STAMP)
 	$(BIN)/mypy
