@@ -49,3 +49,19 @@ class TestRestConnector(ConnectorContract):
             {"baseUrl": echo_server, "allowPrivateNetwork": True},
             sample_operation=("request", {"path": "/ping"}),
         )
+
+
+@pytest.fixture
+def files_root(tmp_path_factory: pytest.TempPathFactory) -> str:
+    folder = tmp_path_factory.mktemp("files")
+    (folder / "sites.csv").write_text("id,city,capacity\n1,Delft,40\n2,Gent,25\n3,Lyon,60\n")
+    return str(folder)
+
+
+class TestFilesConnector(ConnectorContract):
+    @pytest.fixture
+    def case(self, files_root: str) -> ConnectorCase:
+        return ConnectorCase(
+            connector_type("files"),
+            {"root": files_root, "tables": {"sites": {"path": "sites.csv", "primaryKey": ["id"]}}},
+        )
