@@ -44,19 +44,23 @@ _TEXT_TESTS: dict[str, Callable[[str, str], bool]] = {
 _TEXT_CHANGES: dict[str, Callable[[str], str]] = {"tolower": str.lower, "toupper": str.upper}
 
 
-def compile_filter(text: str, collection: Collection) -> Predicate:
-    """A predicate over records, or :class:`FilterInvalid` saying what is wrong."""
+def parse_filter(text: str) -> Any:
+    """The expression's syntax tree, or :class:`FilterInvalid` saying what is wrong."""
     if len(text) > MAX_LENGTH:
         raise FilterInvalid(f"is longer than {MAX_LENGTH} characters")
     try:
-        tree = ODataParser().parse(ODataLexer().tokenize(text))
+        return ODataParser().parse(ODataLexer().tokenize(text))
     except ODataException:
         raise FilterInvalid(
             "is not a filter expression, e.g. \"tier eq 'gold' and balance gt 100\""
         ) from None
     except Exception:  # the lexer raises plain errors on characters it does not know
         raise FilterInvalid("contains characters a filter expression cannot have") from None
-    return _Compiler(collection).boolean(tree)
+
+
+def compile_filter(text: str, collection: Collection) -> Predicate:
+    """A predicate over records, or :class:`FilterInvalid` saying what is wrong."""
+    return _Compiler(collection).boolean(parse_filter(text))
 
 
 class _Compiler:

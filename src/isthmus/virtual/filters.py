@@ -13,14 +13,9 @@ from datetime import UTC
 from typing import Any
 
 from odata_query import ast
-from odata_query.exceptions import ODataException
-from odata_query.grammar import ODataLexer, ODataParser
 from sqlglot import exp
 
-from isthmus.gateway.filtering import FilterInvalid, moment
-
-MAX_LENGTH = 2000  # characters of one expression
-MAX_NODES = 200  # comparisons, operators and values in one expression
+from isthmus.gateway.filtering import MAX_NODES, FilterInvalid, moment, parse_filter
 
 _COMPARE: dict[type, Callable[..., exp.Expr]] = {
     ast.Eq: exp.EQ,
@@ -34,19 +29,6 @@ _PATTERNS = {"contains": "%{}%", "startswith": "{}%", "endswith": "%{}"}
 _CASES: dict[str, type[exp.Expr]] = {"tolower": exp.Lower, "toupper": exp.Upper}
 _PARTS = {"year": "YEAR", "month": "MONTH", "day": "DAY", "hour": "HOUR"}
 _NUMBERS = ("integer", "number")
-
-
-def parse_filter(text: str) -> Any:
-    if len(text) > MAX_LENGTH:
-        raise FilterInvalid(f"is longer than {MAX_LENGTH} characters")
-    try:
-        return ODataParser().parse(ODataLexer().tokenize(text))
-    except ODataException:
-        raise FilterInvalid(
-            "is not a filter expression, e.g. \"tier eq 'gold' and balance gt 100\""
-        ) from None
-    except Exception:  # the lexer raises plain errors on characters it does not know
-        raise FilterInvalid("contains characters a filter expression cannot have") from None
 
 
 def filter_sql(text: str, columns: Mapping[str, str]) -> exp.Expr:
@@ -137,14 +119,8 @@ class _Writer:
         part = node.args[1]
         if not isinstance(part, ast.String):
             raise FilterInvalid(f"'{function}' needs a text to look for")
-        text = str(part.val)
-        escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-        pattern = exp.Literal.string(_PATTERNS[function].format(escaped))
         target = change(this=column) if change else column
-        like = exp.Like(this=target, expression=pattern)
-        if escaped != text:
-            return exp.Escape(this=like, expression=exp.Literal.string("\\"))
-        return like
+        return like(target, _PATTERNS[function], str(part.val))
 
     def _literal(self, node: Any, kind: str, name: str) -> exp.Expr:
         self._count()
@@ -157,6 +133,16 @@ class _Writer:
             return convert(node.val)
         except ValueError:
             raise FilterInvalid(f"has a value for '{name}' that is not a valid {kind}") from None
+
+
+def like(target: exp.Expr, pattern: str, text: str) -> exp.Expr:
+    """``target LIKE pattern`` with ``text`` in the pattern's ``{}`` matched literally
+    (its ``%``, ``_`` and ``\\`` escaped)."""
+    escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    matched = exp.Like(this=target, expression=exp.Literal.string(pattern.format(escaped)))
+    if escaped != text:
+        return exp.Escape(this=matched, expression=exp.Literal.string("\\"))
+    return matched
 
 
 def _moment(text: Any) -> exp.Expr:

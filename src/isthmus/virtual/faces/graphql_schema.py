@@ -39,6 +39,7 @@ from sqlglot import exp
 
 from isthmus.errors import BadRequest
 from isthmus.virtual.faces.keyset import after, column, literal, order_by, read_token, token
+from isthmus.virtual.filters import like
 from isthmus.virtual.shapes import ViewShape
 
 NAME = re.compile(r"^[_A-Za-z][_0-9A-Za-z]*$")
@@ -272,15 +273,7 @@ def _comparisons(name: str, tests: Mapping[str, Any]) -> list[exp.Expr]:
         elif op == "in":
             parts.append(exp.In(this=column(name), expressions=[literal(v) for v in value]))
         elif op in _PATTERNS:
-            escaped = value.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-            like = exp.Like(
-                this=column(name), expression=exp.Literal.string(_PATTERNS[op].format(escaped))
-            )
-            parts.append(
-                exp.Escape(this=like, expression=exp.Literal.string("\\"))
-                if escaped != value
-                else like
-            )
+            parts.append(like(column(name), _PATTERNS[op], value))
         else:
             parts.append(_BINARY[op](this=column(name), expression=literal(value)))
     return parts
