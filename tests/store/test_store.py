@@ -31,9 +31,9 @@ def connection(name: str, environment: str, url: str = "https://crm.example.com"
 
 
 async def test_migrations_reach_head_and_are_idempotent(store: Store) -> None:
-    assert await current_revision(store.engine) == "0006"
+    assert await current_revision(store.engine) == "0007"
     await migrate(store.engine)  # a second start must not fail or change anything
-    assert await current_revision(store.engine) == "0006"
+    assert await current_revision(store.engine) == "0007"
     assert await store.resources.revision() == 0
 
 
