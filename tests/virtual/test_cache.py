@@ -91,6 +91,14 @@ async def test_rows_are_reused_until_an_event_says_they_changed(virtual: Virtual
     assert virtual.hub.virtual.cache.dropped == 1
 
 
+async def test_a_cached_read_of_other_columns_is_not_reused(virtual: Virtual) -> None:
+    await virtual.add(crm_connection(virtual.crm.url, cache={"ttlSeconds": 600}))
+    first = await virtual.query("SELECT id, name FROM customers WHERE id IN (1, 2)")
+    second = await virtual.query("SELECT id, tier FROM customers WHERE id IN (1, 2)")
+    assert {r["tier"] for r in second["value"]} == {"silver", "bronze"}
+    assert first["value"][0].keys() == {"id", "name"}
+
+
 async def test_sources_without_a_cache_are_read_every_time(virtual: Virtual) -> None:
     for _ in range(2):
         answer = await virtual.query("SELECT name FROM customers WHERE id = 3")

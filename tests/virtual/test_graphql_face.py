@@ -103,6 +103,21 @@ async def test_depth_and_cost_are_limited_before_anything_runs(virtual: Virtual)
     assert virtual.crm.requests == 0
 
 
+async def test_the_operation_that_runs_is_the_one_measured(virtual: Virtual) -> None:
+    big = " ".join(f"a{n}: invoices(limit: 1000) {{ items {{ id amount }} }}" for n in range(8))
+    cheap = "invoices(limit: -1000000) { items { id } }"
+    document = f"query Big {{ {big} }} query Cheap {{ {cheap} }}"
+    reply = await asgi_call(
+        virtual.gateway,
+        "POST",
+        PATH,
+        headers={"X-Api-Key": virtual.key, "Content-Type": "application/json"},
+        body=orjson.dumps({"query": document, "operationName": "Big"}),
+    )
+    assert reply.status == 422
+    assert reply.json()["code"] == "graphql-too-costly"
+
+
 async def test_invalid_queries_say_why_and_introspection_works(virtual: Virtual) -> None:
     reply = await ask(virtual, "{ customers { items { colour } } }")
     assert reply.status == 400

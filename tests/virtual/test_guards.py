@@ -29,6 +29,7 @@ from tests.virtual.conftest import Virtual, billing_database, running_hub
         "ATTACH '/tmp/other.db'",
         "SET enable_external_access = true",
         "SELECT * FROM",
+        "SELECT * FROM invoices WHERE id = $1",
     ],
 )
 async def test_only_one_read_only_select_runs(virtual: Virtual, sql: str) -> None:
@@ -217,3 +218,18 @@ async def test_a_published_view_that_no_longer_plans_says_why(virtual: Virtual) 
         {"view": "broken", "code": "view-unavailable", "cause": reply.json()["views"][0]["cause"]}
     ]
     assert "shoe_size" in reply.json()["views"][0]["cause"]
+
+
+async def test_a_long_query_in_a_file_source_is_stopped_in_time(tmp_path: Path) -> None:
+    async with (
+        billing_database("sqlite", tmp_path) as url,
+        running_hub(tmp_path, url, virtual_timeout_seconds=1) as hub,
+    ):
+        problem = await hub.refused(
+            "SELECT count(*) AS n FROM readings a, readings b, readings c "
+            "WHERE (a.value * b.value + c.value + a.customer_id) % 7 = 3",
+            504,
+        )
+        assert problem["code"] == "upstream-timeout"
+        answer = await hub.query("SELECT count(*) AS n FROM readings")  # still serving
+        assert answer["value"] == [{"n": 6000}]

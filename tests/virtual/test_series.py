@@ -86,6 +86,11 @@ async def test_published_events_are_a_table_for_views(virtual: Virtual) -> None:
     assert answer["sources"][0]["source"] == "events.reading-taken"
     assert answer["sources"][0]["rows"] == 3  # the time filter ran in the store
 
+    answer = await virtual.query(  # a time written as ISO text compares as a time
+        "SELECT count(*) AS n FROM recent_readings WHERE time >= '2026-11-30T10:30:00'"
+    )
+    assert answer["value"] == [{"n": 3}]
+
     answer = await virtual.query("SELECT time FROM recent_readings ORDER BY time")
     assert [r["time"] for r in answer["value"]] == [
         "2026-11-30T10:00:00Z", "2026-11-30T11:00:00Z", "2026-11-30T11:00:00Z",

@@ -14,9 +14,10 @@ nothing that reaches other files.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Iterator, Mapping
+from collections.abc import AsyncIterator, Callable, Iterator, Mapping
+from contextlib import suppress
 from pathlib import Path
-from typing import Any, ClassVar, Literal
+from typing import Any, ClassVar, Literal, TypeVar
 
 import duckdb
 import pyarrow as pa
@@ -40,6 +41,7 @@ from isthmus.connectors.base import (
 from isthmus.errors import BadRequest, ConfigurationError, NotFound, UpstreamUnreachable
 from isthmus.virtual.names import DIALECT, cte_names, parse
 
+T = TypeVar("T")
 ALL_OPS: frozenset[FilterOp] = frozenset({"eq", "ne", "lt", "le", "gt", "ge", "in", "contains"})
 BATCH = 10_000
 _READERS = {"csv": "read_csv_auto", "parquet": "read_parquet", "json": "read_json_auto"}
@@ -90,7 +92,9 @@ class FilesConnector(Connector):
         self._sources: dict[str, str] = {}  # stream → its reader call, path bound
 
     async def __aenter__(self) -> FilesConnector:
-        self._database = duckdb.connect()
+        # its own database (it reads files: external access stays on), bounded like the
+        # virtual layer's: what runs here is SQL the planner wrote from a caller's query
+        self._database = duckdb.connect(config={"threads": 2, "memory_limit": "512MB"})
         try:
             await asyncio.to_thread(self._open)
         except duckdb.Error:
@@ -133,24 +137,29 @@ class FilesConnector(Connector):
         if stream not in self._sources:
             raise NotFound(f"The connector offers no stream '{stream}'.")
         sql, values = self._statement(stream, query)
+        async for batch in self._batches(sql, values):
+            tally(records=batch.num_rows)
+            for record in batch.to_pylist():
+                yield record
+
+    async def _batches(self, sql: str, values: Any) -> AsyncIterator[pa.RecordBatch]:
+        """The statement's rows in Arrow batches, each read in a worker thread. A reader
+        that is cancelled (the query's time is up) interrupts DuckDB and waits for the
+        thread to let go before the cursor closes."""
         assert self._database is not None
         cursor = self._database.cursor()  # one per read: reads may overlap
         try:
-            reader = await asyncio.to_thread(
-                lambda: cursor.sql(sql, params=values).to_arrow_reader(BATCH)
+            reader = await _interruptible(
+                cursor, lambda: cursor.sql(sql, params=values).to_arrow_reader(BATCH)
             )
-            batches = _batches(reader)
-            while True:
-                batch = await asyncio.to_thread(next, batches, None)
-                if batch is None:
-                    return
-                tally(records=batch.num_rows)
-                for record in batch.to_pylist():
-                    yield record
+            batches = _each(reader)
+            while (batch := await _interruptible(cursor, lambda: next(batches, None))) is not None:
+                yield batch
         except duckdb.Error:
             raise UpstreamUnreachable("The files could not be read.") from None
         finally:
-            cursor.close()
+            with suppress(duckdb.Error):
+                cursor.close()
 
     def _statement(self, stream: str, query: StreamQuery) -> tuple[str, list[Any]]:
         columns = self._columns[stream]
@@ -182,26 +191,12 @@ class FilesConnector(Connector):
 
     async def select(self, sql: str, params: Mapping[str, Any]) -> AsyncIterator[pa.RecordBatch]:
         statement, values = self._checked(sql, params)
-        assert self._database is not None
-        cursor = self._database.cursor()
-        try:
-            reader = await asyncio.to_thread(
-                lambda: cursor.sql(statement, params=values).to_arrow_reader(BATCH)
-            )
-            batches = _batches(reader)
-            first = True
-            while True:
-                batch = await asyncio.to_thread(next, batches, None)
-                if batch is None:
-                    return
-                tally(records=batch.num_rows, requests=int(first))
-                first = False
-                if batch.num_rows:
-                    yield batch
-        except duckdb.Error:
-            raise UpstreamUnreachable("The files could not be read.") from None
-        finally:
-            cursor.close()
+        first = True
+        async for batch in self._batches(statement, values):
+            tally(records=batch.num_rows, requests=int(first))
+            first = False
+            if batch.num_rows:
+                yield batch
 
     async def estimate(self, sql: str, params: Mapping[str, Any]) -> Estimate:
         self._checked(sql, params)
@@ -210,7 +205,7 @@ class FilesConnector(Connector):
     def _checked(self, sql: str, params: Mapping[str, Any]) -> tuple[str, dict[str, Any]]:
         """The SELECT as DuckDB runs it (``$name`` parameters), read-only and naming only
         this folder's tables."""
-        tree = parse(sql)
+        tree = parse(sql, parameters=True)
         ctes = cte_names(tree)
         for table in tree.find_all(exp.Table):
             if table.db or (table.name not in self._sources and table.name not in ctes):
@@ -222,8 +217,19 @@ class FilesConnector(Connector):
         return tree.sql(dialect=DIALECT), {n: params[n] for n in names}
 
 
-def _batches(reader: Any) -> Iterator[Any]:
+def _each(reader: Any) -> Iterator[Any]:
     yield from reader
+
+
+async def _interruptible(cursor: duckdb.DuckDBPyConnection, step: Callable[[], T]) -> T:
+    work = asyncio.ensure_future(asyncio.to_thread(step))
+    try:
+        return await asyncio.shield(work)
+    except asyncio.CancelledError:
+        cursor.interrupt()  # DuckDB stops at its next check; the thread then returns
+        with suppress(BaseException):
+            await work
+        raise
 
 
 def _condition(target: str, item: Filter, values: list[Any]) -> str:

@@ -181,6 +181,8 @@ class Gateway:
         if request.path.startswith(receiver.PREFIX):  # a System's webhook: signed, no key
             return await self._trigger(request, snapshot)
         odata = odata_face.split(request.path)
+        if odata is not None and odata[:2] not in snapshot.view_versions:
+            odata = None  # a version without Views: its own routes may use /odata
         # Authenticate first: without a key, not even the map of Apis and versions shows.
         query_key = odata_face.KEY_PARAMETER if odata else None
         caller = auth.authenticate(snapshot, request, self.issuer, query_key)
@@ -188,7 +190,7 @@ class Gateway:
         if odata is not None:
             return await self._odata(request, snapshot, caller, *odata)
         graphql = graphql_face.split(request.path)
-        if graphql is not None:
+        if graphql is not None and graphql in snapshot.view_versions:
             return await self._graphql(request, snapshot, caller, *graphql)
         if request.path == sql_face.PATH and request.method == "POST":
             request.api = request.route = sql_face.PATH

@@ -55,6 +55,8 @@ class Snapshot:
     published_views: dict[str, frozenset[str]] = field(default_factory=dict)  # api -> Views
     view_shapes: dict[str, ViewShape] = field(default_factory=dict)  # published, servable
     view_problems: dict[str, IsthmusError] = field(default_factory=dict)  # why not servable
+    # (api, version) of served versions that publish Views: where /odata and /graphql are
+    view_versions: frozenset[tuple[str, str]] = frozenset()
 
     def caller_for(self, key: str) -> Caller | None:
         """Who an API key belongs to, if it is active (looked up by its digest)."""
@@ -169,6 +171,12 @@ class SnapshotHolder:
             published,
             shapes,
             problems,
+            frozenset(
+                (api.metadata.name, version.name)
+                for api in apis
+                for version in api.spec.versions
+                if version.views and version.status in ("published", "deprecated", "retired")
+            ),
         )
 
     def _shapes(

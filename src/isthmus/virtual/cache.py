@@ -59,6 +59,10 @@ class SourceCache:
         while self._rows > self.max_rows:
             self._remove(next(iter(self._entries)))
 
+    def clear(self) -> None:
+        self._entries.clear()
+        self._rows = 0
+
     def invalidate(self, changed: Iterable[StreamKey]) -> int:
         """Drop every entry that read one of the ``changed`` streams; how many went."""
         wanted = set(changed)

@@ -40,8 +40,9 @@ class SqlInvalid(FatalError):
     )
 
 
-def parse(sql: str) -> exp.Query:
-    """The query's tree, or :class:`SqlInvalid` saying what it may not do."""
+def parse(sql: str, *, parameters: bool = False) -> exp.Query:
+    """The query's tree, or :class:`SqlInvalid` saying what it may not do. Callers'
+    queries take no parameters; statements the planner wrote do (``parameters``)."""
     try:
         statements = [s for s in sqlglot.parse(sql, dialect=DIALECT) if s is not None]
     except (ParseError, TokenError) as exc:
@@ -55,6 +56,8 @@ def parse(sql: str) -> exp.Query:
     for node in tree.walk():
         if isinstance(node, _WRITES):
             raise SqlInvalid("The query may only read (no INTO, FOR UPDATE or writes).")
+        if not parameters and isinstance(node, exp.Placeholder | exp.Parameter):
+            raise SqlInvalid("Write values into the query; it takes no parameters ($1, ?).")
         if isinstance(node, exp.Table) and not isinstance(node.this, exp.Identifier):
             raise SqlInvalid("Table functions are not available: name a View or a stream.")
         if isinstance(node, exp.Table) and node.catalog:

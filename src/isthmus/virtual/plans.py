@@ -63,7 +63,8 @@ class Scan:
         where = (self.table.environment, self.table.connection)
         if self.statement is not None:
             return (*where, self.sql, tuple(sorted((k, repr(v)) for k, v in self.params.items())))
-        return (*where, self.table.spec.name, repr(self.query))
+        # the columns kept too: a stream that cannot project sends every field
+        return (*where, self.table.spec.name, repr(self.query), self.columns)
 
     @property
     def streams(self) -> tuple[tuple[str, str, str], ...]:
@@ -164,10 +165,11 @@ def _narrowed(scan: Scan, size: int) -> tuple[exp.Query, str]:
 
 
 def render(statement: exp.Expr, dialect: str) -> str:
-    """A SELECT in a database's dialect, parameters as ``:name``."""
+    """A SELECT in a database's dialect, parameters as ``:name``, every identifier
+    quoted (a table or column named ``Accounts`` is not ``accounts`` to PostgreSQL)."""
     return statement.transform(
         lambda n: exp.var(f":{n.name}") if isinstance(n, exp.Placeholder) else n
-    ).sql(dialect=dialect or None)
+    ).sql(dialect=dialect or None, identify=True)
 
 
 @dataclass(frozen=True)

@@ -21,6 +21,7 @@ import structlog
 from isthmus.connectors.base import (
     Connector,
     ConnectorContext,
+    Filter,
     FilterOp,
     Pushdown,
     Record,
@@ -28,7 +29,7 @@ from isthmus.connectors.base import (
     StreamSpec,
     tally,
 )
-from isthmus.errors import NotFound
+from isthmus.errors import BadRequest, NotFound
 from isthmus.events.base import Message
 from isthmus.model.event_type import EventType
 from isthmus.store.series import SeriesEvent, SeriesRepository
@@ -77,7 +78,7 @@ class SeriesConnector(Connector):
         if stream not in self.event_types:
             raise NotFound(f"EventType '{stream}' keeps no time series.")
         fields = _fields(self.event_types[stream])
-        filters = [f for f in query.filters if f.field in ("id", "time", "subject")]
+        filters = [_typed(f) for f in query.filters if f.field in ("id", "time", "subject")]
         rows = await self.store.read(self.environment, stream, filters, MAX_EVENTS)
         tally(records=len(rows), requests=1)
         for row in rows:
@@ -136,6 +137,25 @@ class SeriesRecorder:
             series = self.event_types[event_type].spec.series
             assert series is not None
             await self.store.prune(environment, event_type, now - timedelta(days=series.keep_days))
+
+
+def _typed(item: Filter) -> Filter:
+    """A time compared as a time (queries and cursors bring it as ISO text)."""
+    if item.field != "time":
+        return item
+    moments = [_moment(v) for v in item.value] if item.op == "in" else _moment(item.value)
+    return Filter(item.field, item.op, moments)
+
+
+def _moment(value: Any) -> Any:
+    if isinstance(value, str):
+        try:
+            value = datetime.fromisoformat(value.replace("Z", "+00:00"))
+        except ValueError:
+            raise BadRequest(f"'{value}' is not a time to compare events' times with.") from None
+    if isinstance(value, datetime) and value.tzinfo is not None:
+        value = value.astimezone(UTC).replace(tzinfo=None)
+    return value
 
 
 def _fields(event_type: EventType) -> dict[str, Any]:

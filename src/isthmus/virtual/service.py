@@ -106,9 +106,10 @@ class VirtualData:
         """The plan for ``sql``, bound to its values. Plans are made per template (the
         query with its compared values taken out) and reused while the store's revision
         stays the same (plans hold the Connections of their revision)."""
-        if catalog.revision != self._revision:
+        if catalog.revision != self._revision:  # Connections may point elsewhere now
             self._plans.clear()
             self._templates.clear()
+            self.cache.clear()
             self._revision = catalog.revision
         found = self._templates.get(sql)
         if found is None:

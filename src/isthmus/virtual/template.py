@@ -56,11 +56,14 @@ def templatize(tree: exp.Expr) -> tuple[exp.Expr, dict[str, Any]]:
     """``tree`` with its compared values replaced by ``:vN`` placeholders (in place),
     and those values by name."""
     values: dict[str, Any] = {}
+    names: dict[tuple[type, Any], str] = {}
     for node in list(tree.walk()):
         for operand in _compared_values(node):
             found, value = _literal(operand)
             if found:
-                name = f"v{len(values)}"
+                # one value, one parameter: a database matches GROUP BY expressions to
+                # the select list by their text, parameters included
+                name = names.setdefault((type(value), value), f"v{len(names)}")
                 values[name] = value
                 operand.replace(exp.Placeholder(this=name))
     return tree, values

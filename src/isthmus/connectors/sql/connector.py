@@ -365,11 +365,9 @@ class SqlConnector(Connector):
             detail["code"] = error.code
             raise
         except sa.exc.DBAPIError as exc:
-            if _is_timeout(exc):
-                raise _timed_out(self.config.statement_timeout_seconds) from None
             # for operators: why the database refused a statement the hub wrote
             log.warning("sql.select_failed", reason=str(exc.orig)[:300], audit=detail["id"])
-            raise UpstreamUnreachable("The database failed running the statement.") from None
+            raise self._failure(exc) from None
         finally:
             detail |= {"rows": count, "ms": round((time.perf_counter() - started) * 1000, 2)}
             # queued for the audit log's next group commit, with the virtual query's own
@@ -384,6 +382,21 @@ class SqlConnector(Connector):
         return await self._estimate(checked, _bound(checked, params))
 
     async def _estimate(self, checked: Checked, values: dict[str, Any]) -> Estimate:
+        try:
+            return await self._planned(checked, values)
+        except sa.exc.DBAPIError as exc:
+            raise self._failure(exc) from None
+
+    def _failure(self, error: sa.exc.DBAPIError) -> IsthmusError:
+        """A database's refusal as a problem: its values or types (the caller's to
+        fix), its time limit, or the database itself failing."""
+        if _is_timeout(error):
+            return _timed_out(self.config.statement_timeout_seconds)
+        if isinstance(error, sa.exc.OperationalError | sa.exc.InterfaceError):
+            return UpstreamUnreachable("The database failed running the statement.")
+        return StatementFailed("The database refused the statement or its values.")
+
+    async def _planned(self, checked: Checked, values: dict[str, Any]) -> Estimate:
         assert self.runner is not None
         assert self.catalog is not None
         family, known = self.driver.family, set(self.catalog.tables)

@@ -121,7 +121,7 @@ async def answer(
     problems = validate(schema, document)
     if problems:
         raise _refused(problems)
-    depth, cost = measure(document, schema, variables)
+    depth, cost = measure(document, schema, variables, operation)
     if depth > MAX_DEPTH:
         raise GraphQLTooCostly(f"The query nests {depth} levels; at most {MAX_DEPTH}.")
     if cost > MAX_COST:
@@ -176,10 +176,14 @@ def _error(error: GraphQLError) -> dict[str, Any]:
 
 
 def measure(
-    document: DocumentNode, schema: GraphQLSchema, variables: dict[str, Any]
+    document: DocumentNode,
+    schema: GraphQLSchema,
+    variables: dict[str, Any],
+    operation: str | None = None,
 ) -> tuple[int, int]:
-    """The deepest nesting of fields and the estimated cost of the document's
-    operations, fragments followed; introspection fields (``__schema``…) are free."""
+    """The deepest nesting of fields and the estimated cost of the operation that runs
+    (``operation``, or the document's only one), fragments followed; introspection
+    fields (``__schema``…) are free."""
     fragments = {
         d.name.value: d for d in document.definitions if isinstance(d, FragmentDefinitionNode)
     }
@@ -211,12 +215,14 @@ def measure(
                 depth, cost = max(depth, inner_depth), cost + inner_cost
         return depth, cost
 
-    found = [
-        walk(d.selection_set, schema.query_type, frozenset())
-        for d in document.definitions
-        if isinstance(d, OperationDefinitionNode)
+    operations = [d for d in document.definitions if isinstance(d, OperationDefinitionNode)]
+    chosen = [
+        d
+        for d in operations
+        if operation is None or (d.name is not None and d.name.value == operation)
     ]
-    return max((d for d, _ in found), default=0), sum(c for _, c in found)
+    found = [walk(d.selection_set, schema.query_type, frozenset()) for d in chosen]
+    return max((d for d, _ in found), default=0), max((c for _, c in found), default=0)
 
 
 def _times(node: FieldNode, definition: Any, returned: Any, variables: dict[str, Any]) -> int:
@@ -227,10 +233,10 @@ def _times(node: FieldNode, definition: Any, returned: Any, variables: dict[str,
     if returned is not None and returned.name.endswith("_page"):
         given = next((a.value for a in node.arguments or () if a.name.value == "limit"), None)
         if isinstance(given, IntValueNode):
-            return int(given.value)
+            return max(1, int(given.value))  # a limit below 1 is refused when it runs
         if isinstance(given, VariableNode):
             value = variables.get(given.name.value)
-            return value if isinstance(value, int) else DEFAULT_LIMIT
+            return max(1, value) if isinstance(value, int) else DEFAULT_LIMIT
         return DEFAULT_LIMIT
     if isinstance(getattr(definition.type, "of_type", None), GraphQLList):
         return RELATED_ESTIMATE

@@ -169,9 +169,11 @@ def _batch(
 ) -> Callable[[list[Any]], Coroutine[Any, Any, list[Any]]]:
     async def load(keys: list[Any]) -> list[Any]:
         statement = exp.select("*").from_(exp.to_table(view))
+        # no LIMIT: one parent's many rows must not crowd out another's (the query's
+        # scan cap bounds the whole); each parent gets at most RELATED_LIMIT below
         statement = statement.where(
             exp.In(this=column(theirs), expressions=[literal(k) for k in keys])
-        ).limit(RELATED_LIMIT * len(keys))
+        )
         rows = await context.run(view, statement)
         grouped: dict[Any, Rows] = {}
         for row in rows:
