@@ -2,9 +2,10 @@
 
 Only predicates that are false for a missing value (comparisons, IN, LIKE, BETWEEN
 against constants) are sent below a join: pushing ``x IS NULL`` under the optional side
-of an outer join would change the answer. Everything sent down is also applied again in
-DuckDB, so a source that filters loosely (case-insensitively, inclusively) costs rows,
-never correctness.
+of an outer join would change the answer. A stream's filters are applied again in
+DuckDB, so a stream that filters loosely (case-insensitively, inclusively) costs rows,
+not correctness; a part sent to a database whole is that database's answer, by its
+rules (its collation among them: see the docs).
 """
 
 from __future__ import annotations
