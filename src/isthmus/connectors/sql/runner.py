@@ -80,22 +80,27 @@ class ThreadRunner(Runner):
         own = ThreadPoolExecutor(1, thread_name_prefix="isthmus-sql-stream")
         loop = asyncio.get_running_loop()
         opened: list[sa.Connection] = []
+        results: list[sa.CursorResult[Any]] = []
 
-        def open_rows() -> sa.CursorResult[Any]:
+        def open_rows() -> None:
             connection = self.engine.connect()
             opened.append(connection)
             connection.begin()
             if prepare is not None:
                 prepare(connection)
-            return connection.execution_options(stream_results=True).execute(statement)
+            results.append(connection.execution_options(stream_results=True).execute(statement))
 
         def close() -> None:
+            # the result first, here: a driver's unbuffered cursor left to the garbage
+            # collector would read the rest of its rows on whatever thread that runs on
+            for result in results:
+                result.close()
             for connection in opened:
                 connection.close()
 
         try:
-            rows = await loop.run_in_executor(own, open_rows)
-            while part := await loop.run_in_executor(own, rows.fetchmany, batch):
+            await loop.run_in_executor(own, open_rows)
+            while part := await loop.run_in_executor(own, results[0].fetchmany, batch):
                 yield part
         finally:
             own.submit(close)  # after whatever step is still running
