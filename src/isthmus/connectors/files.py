@@ -14,8 +14,7 @@ nothing that reaches other files.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Callable, Iterator, Mapping
-from contextlib import suppress
+from collections.abc import AsyncIterator, Iterator, Mapping
 from pathlib import Path
 from typing import Any, ClassVar, Literal, TypeVar
 
@@ -39,6 +38,7 @@ from isthmus.connectors.base import (
     tally,
 )
 from isthmus.errors import BadRequest, ConfigurationError, NotFound, UpstreamUnreachable
+from isthmus.virtual.duck import close_quietly, interruptible
 from isthmus.virtual.names import DIALECT, cte_names, parse
 
 T = TypeVar("T")
@@ -149,17 +149,16 @@ class FilesConnector(Connector):
         assert self._database is not None
         cursor = self._database.cursor()  # one per read: reads may overlap
         try:
-            reader = await _interruptible(
+            reader = await interruptible(
                 cursor, lambda: cursor.sql(sql, params=values).to_arrow_reader(BATCH)
             )
             batches = _each(reader)
-            while (batch := await _interruptible(cursor, lambda: next(batches, None))) is not None:
+            while (batch := await interruptible(cursor, lambda: next(batches, None))) is not None:
                 yield batch
         except duckdb.Error:
             raise UpstreamUnreachable("The files could not be read.") from None
         finally:
-            with suppress(duckdb.Error):
-                cursor.close()
+            close_quietly(cursor)
 
     def _statement(self, stream: str, query: StreamQuery) -> tuple[str, list[Any]]:
         columns = self._columns[stream]
@@ -219,17 +218,6 @@ class FilesConnector(Connector):
 
 def _each(reader: Any) -> Iterator[Any]:
     yield from reader
-
-
-async def _interruptible(cursor: duckdb.DuckDBPyConnection, step: Callable[[], T]) -> T:
-    work = asyncio.ensure_future(asyncio.to_thread(step))
-    try:
-        return await asyncio.shield(work)
-    except asyncio.CancelledError:
-        cursor.interrupt()  # DuckDB stops at its next check; the thread then returns
-        with suppress(BaseException):
-            await work
-        raise
 
 
 def _condition(target: str, item: Filter, values: list[Any]) -> str:

@@ -180,16 +180,17 @@ class Gateway:
             return self._oauth(request, snapshot)
         if request.path.startswith(receiver.PREFIX):  # a System's webhook: signed, no key
             return await self._trigger(request, snapshot)
-        odata = odata_face.split(request.path)
+        # only versions publishing Views serve /odata and /graphql (their own routes may)
+        odata = odata_face.split(request.path) if snapshot.view_versions else None
         if odata is not None and odata[:2] not in snapshot.view_versions:
-            odata = None  # a version without Views: its own routes may use /odata
+            odata = None
         # Authenticate first: without a key, not even the map of Apis and versions shows.
         query_key = odata_face.KEY_PARAMETER if odata else None
         caller = auth.authenticate(snapshot, request, self.issuer, query_key)
         request.app = caller.app
         if odata is not None:
             return await self._odata(request, snapshot, caller, *odata)
-        graphql = graphql_face.split(request.path)
+        graphql = graphql_face.split(request.path) if snapshot.view_versions else None
         if graphql is not None and graphql in snapshot.view_versions:
             return await self._graphql(request, snapshot, caller, *graphql)
         if request.path == sql_face.PATH and request.method == "POST":
@@ -254,16 +255,8 @@ class Gateway:
         self, request: GatewayRequest, snapshot: Snapshot, caller: Caller, api: str,
         version: str, rest: str,
     ) -> GatewayResponse:  # fmt: skip
-        request.api, request.version, request.route = api, version, "/odata"
         try:
-            request.response_headers += snapshot.routes.version(api, version).headers
-            auth.authorize(snapshot, caller, api)
-            if request.method != "GET":
-                raise MethodNotAllowed("The OData service is read-only.", headers={"Allow": "GET"})
-            request.response_headers += await self.limiter.admit(
-                snapshot.policies.get(caller.app, NO_POLICIES), caller.app, api,
-                caller.environment,
-            )  # fmt: skip
+            await self._admit_face(request, snapshot, caller, api, version, "/odata", "GET")
             root = f"{self.issuer}/{api}/{version}/{odata_face.SEGMENT}/"
             return await odata_face.answer(
                 request, snapshot, caller, self._virtual(), api, version, rest, root
@@ -274,16 +267,24 @@ class Gateway:
     async def _graphql(
         self, request: GatewayRequest, snapshot: Snapshot, caller: Caller, api: str, version: str
     ) -> GatewayResponse:
-        request.api, request.version, request.route = api, version, "/graphql"
+        await self._admit_face(request, snapshot, caller, api, version, "/graphql", "POST")
+        schema = self.graphql_schemas.of(snapshot, api)
+        return await graphql_face.answer(request, snapshot, caller, self._virtual(), schema)
+
+    async def _admit_face(
+        self, request: GatewayRequest, snapshot: Snapshot, caller: Caller, api: str,
+        version: str, route: str, method: str,
+    ) -> None:  # fmt: skip
+        """What a route's call goes through, for a version's OData or GraphQL service:
+        the version served, the App granted, the one method taken, the Plan's limits."""
+        request.api, request.version, request.route = api, version, route
         request.response_headers += snapshot.routes.version(api, version).headers
         auth.authorize(snapshot, caller, api)
-        if request.method != "POST":
-            raise MethodNotAllowed("GraphQL queries are POSTed.", headers={"Allow": "POST"})
+        if request.method != method:
+            raise MethodNotAllowed(f"{route[1:]} takes {method}.", headers={"Allow": method})
         request.response_headers += await self.limiter.admit(
             snapshot.policies.get(caller.app, NO_POLICIES), caller.app, api, caller.environment
         )
-        schema = self.graphql_schemas.of(snapshot, api)
-        return await graphql_face.answer(request, snapshot, caller, self._virtual(), schema)
 
     def _virtual(self) -> VirtualData:
         virtual = self.holder.virtual

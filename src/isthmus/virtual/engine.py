@@ -12,7 +12,6 @@ from __future__ import annotations
 import asyncio
 import threading
 from collections.abc import Awaitable, Iterable, Mapping, Sequence
-from contextlib import suppress
 from dataclasses import dataclass, replace
 from typing import Any, TypeVar
 
@@ -23,6 +22,7 @@ import pyarrow.compute as pc
 from isthmus.connectors.base import TALLY, ReadTally, Record
 from isthmus.errors import FatalError, UpstreamTimeout
 from isthmus.virtual.cache import SourceCache
+from isthmus.virtual.duck import close_quietly, interruptible
 from isthmus.virtual.limits import Limits
 from isthmus.virtual.plans import MAX_KEYS, Column, KeysFrom, Plan, Scan
 from isthmus.virtual.types import typed_table
@@ -254,21 +254,12 @@ class Engine:
         with self._lock:
             cursor = self._database.cursor()
         params = {name: plan.values[name] for name in plan.parameters}
-        work = asyncio.ensure_future(
-            asyncio.to_thread(self._execute, cursor, plan.sql, tables, params)
-        )
         try:
-            return await asyncio.shield(work)
-        except asyncio.CancelledError:
-            cursor.interrupt()  # DuckDB stops at its next check; the thread then ends
-            with suppress(BaseException):
-                await work
-            raise
+            return await interruptible(
+                cursor, lambda: self._execute(cursor, plan.sql, tables, params)
+            )
         finally:
-            if work.done():
-                cursor.close()
-            else:  # only when cancelled twice: close once the thread lets go
-                work.add_done_callback(lambda _: cursor.close())
+            close_quietly(cursor)
 
     def _execute(
         self,

@@ -217,11 +217,7 @@ class SqlConnector(Connector):
         except TimeoutError:
             raise _timed_out(limit) from None
         except sa.exc.DBAPIError as exc:
-            if _is_timeout(exc):
-                raise _timed_out(limit) from None
-            if isinstance(exc, sa.exc.OperationalError):
-                raise UpstreamUnreachable("The database failed running the statement.") from None
-            raise StatementFailed("The database refused the statement or its values.") from None
+            raise self._failure(exc) from None
 
     def _too_costly(self, cost: float, scans: tuple[str, ...]) -> TooCostly:
         assert self.catalog is not None
@@ -392,7 +388,7 @@ class SqlConnector(Connector):
         fix), its time limit, or the database itself failing."""
         if _is_timeout(error):
             return _timed_out(self.config.statement_timeout_seconds)
-        if isinstance(error, sa.exc.OperationalError | sa.exc.InterfaceError):
+        if isinstance(error, sa.exc.OperationalError):
             return UpstreamUnreachable("The database failed running the statement.")
         return StatementFailed("The database refused the statement or its values.")
 
