@@ -5,7 +5,9 @@ from __future__ import annotations
 import asyncio
 import secrets
 from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -82,6 +84,37 @@ async def _drop_mariadb_database(name: str) -> None:
             await connection.execute(sa.text(f"DROP DATABASE IF EXISTS {name}"))
     finally:
         await admin.dispose()
+
+
+@asynccontextmanager
+async def seeded_database(
+    kind: str, tmp_path: Path, seed: Callable[[Any], None], file: str = "seeded.db"
+) -> AsyncIterator[str]:
+    """A fresh database of ``kind`` (sqlite, postgres, mysql) that ``seed`` filled (a
+    function of a SQLAlchemy connection), analyzed; its async URL. Dropped after."""
+    import sqlalchemy as sa
+    from sqlalchemy.ext.asyncio import create_async_engine
+
+    name = ""
+    if kind == "sqlite":
+        url = f"sqlite+aiosqlite:///{tmp_path / file}"
+    elif kind == "postgres":
+        name, url = await _postgres_database()
+    else:
+        name, url = await _mariadb_database()
+    engine = create_async_engine(url)
+    async with engine.begin() as connection:
+        await connection.run_sync(seed)
+        if kind == "postgres":
+            await connection.execute(sa.text("ANALYZE"))
+    await engine.dispose()
+    try:
+        yield url
+    finally:
+        if kind == "postgres":
+            await _drop_database(name)
+        elif kind == "mysql":
+            await _drop_mariadb_database(name)
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])

@@ -10,7 +10,6 @@ from typing import Any
 
 import pytest
 import sqlalchemy as sa
-from sqlalchemy.ext.asyncio import create_async_engine
 
 from isthmus.connectors.base import CALLER, Filter, StreamQuery
 from isthmus.connectors.registry import connector_type
@@ -18,12 +17,7 @@ from isthmus.connectors.sql.connector import SqlConnector, TooCostly
 from isthmus.connectors.sql.guard import StatementRefused
 from isthmus.errors import UpstreamTimeout, UpstreamUnreachable, ValidationFailed
 from isthmus.testing import ConnectorCase, ConnectorContract
-from tests.conftest import (
-    _drop_database,
-    _drop_mariadb_database,
-    _mariadb_database,
-    _postgres_database,
-)
+from tests.conftest import seeded_database
 
 CUSTOMERS = 5000
 # Each planner counts in its own units: PostgreSQL's cost, rows examined elsewhere.
@@ -92,37 +86,12 @@ async def database(
     request: pytest.FixtureRequest, tmp_path: Path
 ) -> AsyncIterator[tuple[str, str]]:
     """(dialect, URL) of a fresh database holding customers and orders."""
-    dialect, url = await _create(request.param, tmp_path)
-    if request.param in BLOCKING:
-        yield dialect, url.replace(url.split("://")[0], BLOCKING[request.param])
-    else:
-        yield dialect, url
-    await _drop(dialect, url)
-
-
-async def _create(param: str, tmp_path: Path) -> tuple[str, str]:
-    dialect = param.removesuffix("-threads")
-    if dialect == "sqlite":
-        url = f"sqlite+aiosqlite:///{tmp_path / 'shop.db'}"
-    elif dialect == "postgres":
-        _, url = await _postgres_database()
-    else:
-        _, url = await _mariadb_database()
-    engine = create_async_engine(url)
-    async with engine.begin() as connection:
-        await connection.run_sync(_seed)
-        if dialect == "postgres":
-            await connection.execute(sa.text("ANALYZE"))
-    await engine.dispose()
-    return dialect, url
-
-
-async def _drop(dialect: str, url: str) -> None:
-    name = url.rsplit("/", 1)[1]
-    if dialect == "postgres":
-        await _drop_database(name)
-    elif dialect == "mysql":
-        await _drop_mariadb_database(name)
+    dialect = request.param.removesuffix("-threads")
+    async with seeded_database(dialect, tmp_path, _seed, "shop.db") as url:
+        if request.param in BLOCKING:
+            yield dialect, url.replace(url.split("://")[0], BLOCKING[request.param])
+        else:
+            yield dialect, url
 
 
 def case(database: tuple[str, str], **config: Any) -> ConnectorCase:

@@ -5,7 +5,7 @@ sensor readings in a Parquet file; an App granted the Views through an Api."""
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
@@ -17,19 +17,13 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 import sqlalchemy as sa
-from sqlalchemy.ext.asyncio import create_async_engine
 
 from isthmus.gateway.app import Gateway
 from isthmus.hub import Hub
 from isthmus.model import Resource, kind_of
 from isthmus.settings import Settings
 from isthmus.store import Change
-from tests.conftest import (
-    _drop_database,
-    _drop_mariadb_database,
-    _mariadb_database,
-    _postgres_database,
-)
+from tests.conftest import seeded_database
 from tests.helpers import Reply, asgi_call
 from tests.virtual import crm_api
 
@@ -82,31 +76,9 @@ def _seed(sync: sa.Connection) -> None:
 BILLING = ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres), "mysql"]
 
 
-@asynccontextmanager
-async def billing_database(kind: str, tmp_path: Path) -> AsyncIterator[str]:
+def billing_database(kind: str, tmp_path: Path) -> AbstractAsyncContextManager[str]:
     """A fresh billing database of ``kind`` holding the invoices; its URL."""
-    name = ""
-    if kind == "sqlite":
-        url = f"sqlite+aiosqlite:///{tmp_path / 'billing.db'}"
-    elif kind == "postgres":
-        name, url = await _postgres_database()
-    else:
-        name, url = await _mariadb_database()
-    engine = create_async_engine(url)
-    async with engine.begin() as connection:
-        await connection.run_sync(_seed)
-    if kind == "postgres":
-        async with engine.connect() as connection:
-            await connection.execution_options(isolation_level="AUTOCOMMIT")
-            await connection.execute(sa.text("ANALYZE"))
-    await engine.dispose()
-    try:
-        yield url
-    finally:
-        if kind == "postgres":
-            await _drop_database(name)
-        elif kind == "mysql":
-            await _drop_mariadb_database(name)
+    return seeded_database(kind, tmp_path, _seed, "billing.db")
 
 
 def write_readings(folder: Path) -> Path:
