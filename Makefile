@@ -36,7 +36,17 @@ $(ASYNCAPI_SCHEMA):
 	  && mv 'package/schemas/3.0.0-without-$$id.json' 3.0.0.json \
 	  && rm -rf package asyncapi-specs-*.tgz
 
-test: $(STAMP) $(GITHUB_OPENAPI) $(ASYNCAPI_SCHEMA)
+# Command-line checkers the governance tests run exported documents through: Spectral with
+# the OWASP ruleset, and swagger-cli (Swagger 2.0, for the Power Platform profile).
+NPM_TOOLS := .cache/npm/.installed-1
+$(NPM_TOOLS):
+	mkdir -p .cache/npm
+	npm install --silent --no-audit --no-fund --prefix .cache/npm \
+	  @stoplight/spectral-cli@6.16.3 @stoplight/spectral-owasp-ruleset@2.0.1 \
+	  @apidevtools/swagger-cli@4.0.4
+	touch $(NPM_TOOLS)
+
+test: $(STAMP) $(GITHUB_OPENAPI) $(ASYNCAPI_SCHEMA) $(NPM_TOOLS)
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 	$(BIN)/ruff check src tests benchmarks
 	$(BIN)/mypy

@@ -37,6 +37,8 @@ def _problem(description: str) -> dict[str, Any]:
 
 
 def _operation_id(route: Route) -> str:
+    if route.operation_id:
+        return route.operation_id
     words = re.sub(r"[{}]", "", route.path).strip("/").replace("/", "_").replace("-", "_")
     return f"{route.method.lower()}_{words or 'root'}"
 
@@ -47,7 +49,12 @@ def _parameters(route: Route) -> list[dict[str, Any]]:
     for name in path_params(route.path):
         declared = contract.path.get(name) if contract else None
         schema = declared.schema_ if declared else {"type": "string"}
-        out.append({"name": name, "in": "path", "required": True, "schema": schema})
+        entry = {"name": name, "in": "path", "required": True, "schema": schema}
+        if declared is not None and declared.description:
+            entry["description"] = declared.description
+        if declared is not None and declared.example is not None:
+            entry["example"] = declared.example
+        out.append(entry)
     if contract is not None:
         for where, part in (("query", contract.query), ("header", contract.headers)):
             for name, parameter in part.items():
@@ -59,6 +66,8 @@ def _parameters(route: Route) -> list[dict[str, Any]]:
                 }
                 if parameter.description:
                     entry["description"] = parameter.description
+                if parameter.example is not None:
+                    entry["example"] = parameter.example
                 out.append(entry)
     if route.collection is not None:
         out += _collection_parameters(route.collection)
@@ -165,14 +174,28 @@ def _operation(
     }
     if route.summary:
         operation["summary"] = route.summary
+    if route.description:
+        operation["description"] = route.description
     if deprecated:
         operation["deprecated"] = True
     if route.request is not None and route.request.body is not None:
-        operation["requestBody"] = {
-            "required": True,
-            "content": {"application/json": {"schema": route.request.body}},
-        }
+        body: dict[str, Any] = {"schema": route.request.body}
+        if route.examples is not None and route.examples.request is not None:
+            body["example"] = route.examples.request
+        operation["requestBody"] = {"required": True, "content": {"application/json": body}}
+    example = _response_example(route)
+    if example is not None and "content" in success:
+        success["content"]["application/json"]["example"] = example
     return operation
+
+
+def _response_example(route: Route) -> Any:
+    """The route's example answer; for a collection, one page holding the example record."""
+    if route.examples is None or route.examples.response is None:
+        return None
+    if route.collection is not None:
+        return {"value": [route.examples.response]}
+    return route.examples.response
 
 
 def _event_operation(route: Route, target: EventTarget, event_type: EventType) -> dict[str, Any]:

@@ -126,6 +126,9 @@ class Parameter(Spec):
     )
     required: bool = False
     description: str | None = None
+    example: Any = Field(
+        default=None, description="A value callers can send: documented and used by the sandbox."
+    )
 
 
 class RequestContract(Spec):
@@ -162,10 +165,33 @@ class ResponseCaching(Spec):
     )
 
 
+class Examples(Spec):
+    """Sample bodies, documented in the contract, shown in the portal's examples and
+    answered by the sandbox's mock where a System has no sandbox."""
+
+    request: Any = Field(default=None, description="A JSON body the route accepts.")
+    response: Any = Field(
+        default=None, description="A successful answer (for a collection: one record)."
+    )
+
+
+OPERATION_ID = r"^[A-Za-z][A-Za-z0-9_]{0,79}$"
+
+
 class Route(Spec):
     method: Method = "GET"
     path: str = Field(pattern=PATH_PATTERN, description="Template such as '/customers/{id}'.")
-    summary: str | None = None
+    operation_id: str | None = Field(
+        default=None,
+        pattern=OPERATION_ID,
+        description="The operation's name in the contract (low-code tools show it as the "
+        "action's name); default: made from the method and path, e.g. get_customers_id.",
+    )
+    summary: str | None = Field(default=None, description="One line: what the route does.")
+    description: str | None = Field(
+        default=None, description="More about it: what it returns, when to use it."
+    )
+    examples: Examples | None = None
     target: Target
     cache: ResponseCaching | None = Field(
         default=None, description="Reuse successful GET answers (see the gateway docs)."
@@ -337,6 +363,9 @@ class ApiVersion(Spec):
             if shape in seen:
                 raise ValueError(f"two routes answer {route.method} {route.path}")
             seen.add(shape)
+        named = [r.operation_id for r in self.routes if r.operation_id]
+        if twice := sorted({n for n in named if named.count(n) > 1}):
+            raise ValueError(f"operationId used twice: {', '.join(twice)}")
         return self
 
 

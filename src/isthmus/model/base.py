@@ -53,11 +53,29 @@ class Spec(BaseModel):
     )
 
 
+Lifecycle = Literal["experimental", "production", "deprecated"]
+TAG_PATTERN = r"^[a-z0-9][a-z0-9+#-]{0,62}$"  # Backstage's tag rule, so exports stay valid
+
+
 class Metadata(Spec):
     name: Name
     owner: str | None = Field(default=None, description="Team or person accountable for it.")
     description: str | None = None
     labels: dict[str, str] = Field(default_factory=dict)
+    tags: list[Annotated[str, StringConstraints(pattern=TAG_PATTERN)]] = Field(
+        default_factory=list,
+        description="Words the catalog finds it by: lower-case letters, digits, '-', '+', '#'.",
+    )
+    lifecycle: Lifecycle | None = Field(
+        default=None,
+        description="Where it stands: experimental, production or deprecated (the catalog "
+        "filters by it).",
+    )
+    docs: str | None = Field(
+        default=None,
+        max_length=100_000,
+        description="Documentation in Markdown, shown on its page in the developer portal.",
+    )
 
 
 class OwnedMetadata(Metadata):
