@@ -7,6 +7,8 @@ from contextlib import AsyncExitStack
 from types import TracebackType
 from typing import Self
 
+import structlog
+
 from isthmus.events.delivery import SubscriptionWorker
 from isthmus.events.observed import ObservedBus
 from isthmus.events.registry import bus_type
@@ -18,7 +20,7 @@ from isthmus.gateway.ratelimit import STORAGE_TIMEOUT_SECONDS, RateLimiter
 from isthmus.gateway.snapshot import SnapshotHolder
 from isthmus.governance.audit import AuditLog
 from isthmus.governance.tokens import TokenAuthority
-from isthmus.governance.vault import Vault, vault_key
+from isthmus.governance.vault import Vault
 from isthmus.home import admin_token
 from isthmus.logs import configure_once
 from isthmus.settings import Settings
@@ -26,13 +28,15 @@ from isthmus.store import Store
 from isthmus.virtual.limits import Limits
 from isthmus.virtual.service import VirtualData
 
+log = structlog.get_logger(__name__)
+
 
 class Hub:
     def __init__(self, settings: Settings) -> None:
         configure_once()
         self.settings = settings
         self.store = Store.open(settings.resolved_database_url())
-        self.vault = Vault(self.store.secrets, vault_key(settings.home, settings.vault_key))
+        self.vault = Vault.open(self.store.secrets, settings)
         self.admin_token = admin_token(settings.home, settings.admin_token)
         self.audit = AuditLog(self.store.audit)
         self.pool = ConnectionPool(self.vault, self.audit)
@@ -85,6 +89,7 @@ class Hub:
             self._stack.push_async_callback(self.triggers.aclose)
             self.snapshots.triggers = self.triggers
             self.snapshots.secrets = self.vault
+            await self._rekey()
             await self.tokens.ensure_key()
             await self.snapshots.refresh(force=True)
         except BaseException:
@@ -94,6 +99,15 @@ class Hub:
             self.snapshots.follow(self.settings.snapshot_poll_seconds)
         )
         return self
+
+    async def _rekey(self) -> None:
+        """Values still sealed under an older master key (a rotation by configuration,
+        or the vault's old format) are sealed anew under the current one at start."""
+        done = await self.vault.rekey(self.store.signing_keys)
+        if done.secrets or done.signing_keys:
+            log.info("vault.rekeyed", secrets=done.secrets, signing_keys=done.signing_keys)
+        if done.remaining:
+            log.warning("vault.rekey_incomplete", remaining=done.remaining)
 
     async def __aexit__(
         self,

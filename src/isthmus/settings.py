@@ -26,9 +26,25 @@ class Settings(BaseSettings):
         default=None,
         description="Bearer token for the admin API; default: generated once into 'home'.",
     )
+    master_key: str | None = Field(
+        default=None,
+        description="The vault's master key (base64 of 32 bytes; AES-256-GCM); default: the "
+        "key file.",
+    )
+    master_keys_previous: str | None = Field(
+        default=None,
+        description="Older master keys, comma-separated, that still decrypt while "
+        "'isthmus secret rekey' re-encrypts under the new one.",
+    )
+    master_key_file: Path | None = Field(
+        default=None,
+        description="File holding the master key when ISTHMUS_MASTER_KEY is not set (first "
+        "line encrypts, later lines still decrypt); default: 'home'/master.key, made once.",
+    )
     vault_key: str | None = Field(
         default=None,
-        description="Fernet key that encrypts the secrets vault; default: generated into 'home'.",
+        description="The Fernet key of vaults made before AES-GCM (default: 'home'/vault.key "
+        "if present): still opens their values until they are rekeyed.",
     )
     host: str = Field(default="127.0.0.1", description="Address the gateway listens on.")
     control_host: str = Field(

@@ -144,7 +144,7 @@ def test_keys_and_secrets_commands(tmp_path: Path) -> None:
     result = runner.invoke(app, ["secret", "set", "crm-token", "--home", home], input="tok-123\n")
     assert result.exit_code == 0, result.output
     assert "secret://crm-token" in cli("secret", "list", "--home", home)[1]
-    assert (tmp_path / "home" / "vault.key").stat().st_mode & 0o077 == 0
+    assert (tmp_path / "home" / "master.key").stat().st_mode & 0o077 == 0
     assert b"tok-123" not in (tmp_path / "home" / "isthmus.db").read_bytes()
 
 
@@ -235,7 +235,8 @@ def test_signing_key_commands(tmp_path: Path) -> None:
 def test_a_secret_from_standard_input_keeps_all_its_lines(tmp_path: Path) -> None:
     import asyncio
 
-    from isthmus.governance.vault import Vault, vault_key
+    from isthmus.governance.vault import Vault
+    from isthmus.settings import Settings
     from isthmus.store import Store
 
     home = tmp_path / "home"
@@ -246,6 +247,6 @@ def test_a_secret_from_standard_input_keeps_all_its_lines(tmp_path: Path) -> Non
     async def stored() -> str:
         database = f"sqlite+aiosqlite:///{home / 'isthmus.db'}"
         async with Store.open(database) as store:
-            return await Vault(store.secrets, vault_key(home, None)).resolve("secret://key")
+            return await Vault.open(store.secrets, Settings(home=home)).resolve("secret://key")
 
     assert asyncio.run(stored()) == pem

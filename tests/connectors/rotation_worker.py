@@ -37,7 +37,7 @@ async def main(store_url: str, key: str, fake_url: str, rounds: int) -> None:
     )
     read = 0
     async with Store.open(store_url) as store:
-        vault = Vault(store.secrets, key)
+        vault = Vault.with_key(store.secrets, key)
         async with kind.open(config, ConnectorContext("hr", "sandbox", vault)) as connector:
             for _ in range(rounds):
                 query = StreamQuery(limit=5)

@@ -11,12 +11,12 @@ from typing import Any
 
 import orjson
 import pytest
-from cryptography.fernet import Fernet
 from structlog.testing import capture_logs
 
 from isthmus.connectors.base import ConnectorContext, StreamQuery
 from isthmus.connectors.declarative.auth import _SHARED, TokenRefreshFailed
 from isthmus.connectors.registry import connector_type
+from isthmus.governance.keyring import new_key
 from isthmus.governance.vault import Vault
 from isthmus.store import Store
 from isthmus.testing import ConnectorCase, ConnectorContract, StaticSecrets
@@ -161,9 +161,9 @@ async def test_hub_processes_take_turns_spending_a_rotating_refresh_token(
     them take turns, so the tenant never sees a spent refresh token."""
     fake.rotate = True
     fake.uses_per_token = 2
-    key = Fernet.generate_key().decode()
-    await Vault(store.secrets, key).set("wd-secret", workday.CLIENT_SECRET)
-    await Vault(store.secrets, key).set("wd-refresh", fake.refresh_token)
+    key = new_key()
+    await Vault.with_key(store.secrets, key).set("wd-secret", workday.CLIENT_SECRET)
+    await Vault.with_key(store.secrets, key).set("wd-refresh", fake.refresh_token)
     workers = [
         await asyncio.create_subprocess_exec(
             sys.executable,
@@ -185,4 +185,7 @@ async def test_hub_processes_take_turns_spending_a_rotating_refresh_token(
     assert fake.refused_grants == 0
     assert fake.token_fetches >= 3 * 12 // 2  # rotated again and again, never refused
     assert len(fake.spent) == fake.token_fetches  # each refresh token spent exactly once
-    assert await Vault(store.secrets, key).resolve("secret://wd-refresh") == fake.refresh_token
+    assert (
+        await Vault.with_key(store.secrets, key).resolve("secret://wd-refresh")
+        == fake.refresh_token
+    )

@@ -6,9 +6,9 @@ import asyncio
 from typing import Any
 
 import pytest
-from cryptography.fernet import Fernet
 
 from isthmus.errors import Conflict, NotFound
+from isthmus.governance.keyring import new_key
 from isthmus.governance.vault import SecretBusy, SecretMissing, Vault, VaultKeyMismatch
 from isthmus.model import App, Connection, ResourceKey, System
 from isthmus.store import Change, StaleRevision, Store
@@ -116,7 +116,7 @@ async def test_api_keys_are_stored_as_digests(store: Store) -> None:
 
 
 async def test_vault_encrypts_at_rest(store: Store) -> None:
-    vault = Vault(store.secrets, Fernet.generate_key().decode())
+    vault = Vault.with_key(store.secrets, new_key())
     canary = "canary-" + "s3cr3t-value-7781"
     await vault.set("crm-token", canary)
     assert await vault.resolve("secret://crm-token") == canary
@@ -124,7 +124,7 @@ async def test_vault_encrypts_at_rest(store: Store) -> None:
     assert raw is not None
     assert canary.encode() not in raw
     assert await vault.names() == ["crm-token"]
-    other = Vault(store.secrets, Fernet.generate_key().decode())
+    other = Vault.with_key(store.secrets, new_key())
     with pytest.raises(VaultKeyMismatch):
         await other.resolve("secret://crm-token")
     with pytest.raises(SecretMissing):
@@ -208,7 +208,7 @@ async def test_a_lease_has_one_holder_until_released_or_expired(store: Store) ->
 
 
 async def test_the_vault_lock_makes_holders_take_turns(store: Store) -> None:
-    vault = Vault(store.secrets, Fernet.generate_key().decode())
+    vault = Vault.with_key(store.secrets, new_key())
     inside: list[str] = []
 
     async def turn(who: str) -> None:

@@ -5,14 +5,27 @@ from __future__ import annotations
 import re
 import sys
 from pathlib import Path
+from typing import Any
 
 import typer
 from rich.table import Table
 
-from isthmus.cli.common import HomeOption, console, err, fail, ok, run, settings, warn
+from isthmus.cli.common import (
+    HomeOption,
+    cli_actor,
+    console,
+    err,
+    fail,
+    ok,
+    run,
+    settings,
+    warn,
+)
 from isthmus.errors import NotFound
+from isthmus.governance.audit import AuditEntry
+from isthmus.governance.keyring import new_key
 from isthmus.governance.tokens import TokenAuthority
-from isthmus.governance.vault import Vault, vault_key
+from isthmus.governance.vault import Rekeyed, Vault
 from isthmus.model import App, Connection, ResourceKey
 from isthmus.model.base import NAME_PATTERN
 from isthmus.store import Store
@@ -94,7 +107,7 @@ def key_revoke(key_id: str, home: Path | None = HomeOption) -> None:
 
 def _vault(store: Store, home: Path | None) -> Vault:
     s = settings(home)
-    return Vault(store.secrets, vault_key(s.home, s.vault_key))
+    return Vault.open(store.secrets, s)
 
 
 @secrets.command("set")
@@ -120,7 +133,11 @@ def secret_set(
 
     async def go() -> None:
         async with _store(home) as store:
-            await _vault(store, home).set(name, value)
+            vault = _vault(store, home)
+            existed = Vault.name_of(name) in await vault.names()
+            await vault.set(name, value)
+            detail = {"replaced": existed}
+            await _audit(store, "secret.write", f"secret/{Vault.name_of(name)}", detail)
 
     run(go())
     ok(f"stored; reference it as secret://{Vault.name_of(name)}")
@@ -145,9 +162,63 @@ def secret_delete(name: str, home: Path | None = HomeOption) -> None:
     async def go() -> None:
         async with _store(home) as store:
             await _vault(store, home).delete(name)
+            await _audit(store, "secret.delete", f"secret/{Vault.name_of(name)}")
 
     run(go())
     ok(f"deleted {name}")
+
+
+@secrets.command("rekey")
+def secret_rekey(home: Path | None = HomeOption) -> None:
+    """Seal every value anew under the current master key (after changing it in the
+    configuration); prints what remains under other keys."""
+
+    async def go() -> Rekeyed:
+        async with _store(home) as store:
+            done = await _vault(store, home).rekey(store.signing_keys)
+            await _audit(store, "vault.rekey", "vault", {"resealed": done.secrets})
+            return done
+
+    done = run(go())
+    ok(f"sealed anew: {done.secrets} secrets, {done.signing_keys} signing keys")
+    if done.remaining:
+        warn(f"still under other keys (add them as previous keys): {done.remaining}")
+        raise typer.Exit(1)
+
+
+@secrets.command("rotate-master-key")
+def secret_rotate_master_key(home: Path | None = HomeOption) -> None:
+    """A new master key in the key file; every value sealed anew; the old key dropped
+    once nothing needs it. Running hubs read the file again when they meet the new key."""
+
+    async def go() -> tuple[str, Rekeyed]:
+        async with _store(home) as store:
+            vault = _vault(store, home)
+            old = vault.keys.current_id
+            new = vault.keys.rotate_file()
+            done = await vault.rekey(store.signing_keys)
+            if not done.remaining:
+                vault.keys.forget_old()
+            detail = {"resealed": done.secrets + done.signing_keys, "key": new, "previousKey": old}
+            await _audit(store, "vault.rotate", "vault", detail)
+            return new, done
+
+    new, done = run(go())
+    ok(f"master key {new}; sealed anew: {done.secrets} secrets, {done.signing_keys} signing keys")
+    if done.remaining:
+        warn(f"still under other keys, kept in the key file: {done.remaining}")
+
+
+@secrets.command("new-master-key")
+def secret_new_master_key() -> None:
+    """Print a new master key (for ISTHMUS_MASTER_KEY); nothing is stored."""
+    typer.echo(new_key())
+
+
+async def _audit(
+    store: Store, action: str, target: str, detail: dict[str, Any] | None = None
+) -> None:
+    await store.audit.append([AuditEntry(cli_actor(), action, target, "ok", detail or {})])
 
 
 @signing_keys.command("list")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import getpass
 from collections.abc import Callable, Coroutine
 from pathlib import Path
 from typing import Any, TypeVar
@@ -49,6 +50,14 @@ def folder_or_exit(directory: Path, *, force: bool) -> None:
     if not force and directory.exists() and any(directory.iterdir()):
         fail(f"{directory} is not empty (use --force to write into it anyway)")
         raise typer.Exit(1)
+
+
+def cli_actor() -> str:
+    """Who acts from the command line, as the audit log names them."""
+    try:
+        return f"cli:{getpass.getuser()}"
+    except (KeyError, OSError):  # no user name for this uid (a container)
+        return "cli"
 
 
 def settings(home: Path | None = None) -> Settings:

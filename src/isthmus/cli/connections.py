@@ -15,7 +15,7 @@ from isthmus.connectors.base import ConnectorContext, Health
 from isthmus.connectors.registry import connector_type
 from isthmus.errors import IsthmusError, NotFound
 from isthmus.governance.audit import AuditLog
-from isthmus.governance.vault import Vault, vault_key
+from isthmus.governance.vault import Vault
 from isthmus.model import Connection, ResourceKey
 from isthmus.store import Store
 
@@ -41,7 +41,7 @@ def connection_test(
                     remediation="Apply a project that declares it, or name its Environment "
                     "with --environment.",
                 )
-            vault = Vault(store.secrets, vault_key(s.home, s.vault_key))
+            vault = Vault.open(store.secrets, s)
             context = ConnectorContext(name, environment, vault, AuditLog(store.audit))
             kind = connector_type(connection.spec.connector)
             try:
@@ -98,7 +98,7 @@ def connection_authorize(
                 raise NotFound(
                     f"Connection '{name}' is not a declarative one; nothing to authorize."
                 )
-            vault = Vault(store.secrets, vault_key(s.home, s.vault_key))
+            vault = Vault.open(store.secrets, s)
             return await authorize(
                 spec,
                 config,

@@ -20,7 +20,7 @@ from isthmus.cli.common import (
     run,
     settings,
 )
-from isthmus.governance.vault import Vault, vault_key
+from isthmus.governance.vault import Vault
 from isthmus.model import (
     Connection,
     EventType,
@@ -130,7 +130,7 @@ async def _view_issues(
     everything = {r.key: r for r in current} | dict(project.resources)
     views = {r.metadata.name: r for r in everything.values() if isinstance(r, View)}
     config = settings(home)
-    vault = Vault(store.secrets, vault_key(config.home, config.vault_key))
+    vault = Vault.open(store.secrets, config)
     report = await check_views(
         views,
         changed,

@@ -24,3 +24,11 @@ async def require_admin(request: Request) -> None:
             "'.isthmus/admin-token' file.",
             headers={"WWW-Authenticate": 'Bearer realm="isthmus-admin"'},
         )
+
+
+ADMIN = "admin"
+
+
+def actor(request: Request) -> str:
+    """Who acts, as the audit log names them: the holder of the admin token."""
+    return ADMIN

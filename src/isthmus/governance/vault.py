@@ -1,8 +1,8 @@
-"""The secrets vault: values encrypted at rest with Fernet (AES-128-CBC + HMAC-SHA256).
+"""The secrets vault: values sealed with AES-256-GCM under the hub's master key.
 
 Resources hold only ``secret://name`` references; connectors resolve them when a
-Connection opens. The vault key comes from ``ISTHMUS_VAULT_KEY`` or is generated once
-into the hub's home folder, never into the store beside the ciphertext.
+Connection opens. The master keys (:mod:`isthmus.governance.keyring`) live outside the
+store — in ``ISTHMUS_MASTER_KEY`` or a key file — never beside the ciphertext.
 """
 
 from __future__ import annotations
@@ -11,17 +11,20 @@ import asyncio
 import re
 import secrets
 import time
+from collections import Counter
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
-from pathlib import Path
-
-from cryptography.fernet import Fernet, InvalidToken
+from contextlib import asynccontextmanager, suppress
+from dataclasses import dataclass
 
 from isthmus.errors import ConfigurationError, FatalError
-from isthmus.home import read_or_create
+from isthmus.governance.keyring import KeySource, MasterKeys, VaultKeyMismatch
 from isthmus.model.base import SECRET_PATTERN
+from isthmus.settings import Settings
 from isthmus.store.leases import LeaseRepository
 from isthmus.store.secrets import SecretRepository
+from isthmus.store.signing import SigningKeyRepository
+
+__all__ = ["Rekeyed", "SecretMissing", "Vault", "VaultKeyMismatch", "master_keys"]
 
 SCHEME = "secret://"
 SECRET_NAME_PATTERN = SECRET_PATTERN.replace("^secret://", "^")
@@ -32,13 +35,6 @@ class SecretMissing(ConfigurationError):
     code = "secret-missing"
     title = "A referenced secret is not in the vault"
     remediation = "Store it with 'isthmus secret set NAME' (the detail names it)."
-
-
-class VaultKeyMismatch(FatalError):
-    status = 500
-    code = "vault-key-mismatch"
-    title = "A secret cannot be decrypted"
-    remediation = "Start the hub with the vault key the secret was stored with."
 
 
 class InvalidSecretName(FatalError):
@@ -55,23 +51,48 @@ class SecretBusy(FatalError):
     remediation = "Retry shortly; if it persists, check the other hub processes' logs."
 
 
-def vault_key(home: Path, configured: str | None) -> str:
-    return configured or read_or_create(home / "vault.key", lambda: Fernet.generate_key().decode())
+def master_keys(settings: Settings) -> MasterKeys:
+    return MasterKeys.in_home(
+        settings.home,
+        settings.master_key,
+        settings.master_keys_previous,
+        settings.master_key_file,
+        settings.vault_key,
+    )
+
+
+@dataclass(frozen=True)
+class Rekeyed:
+    """What a re-encryption did: values sealed anew, and what remains under other keys."""
+
+    secrets: int
+    signing_keys: int
+    remaining: dict[str, int]
+
+
+_SEALED = b"sealed"  # the context of values the hub keeps for itself
+
+
+def _context(name: str) -> bytes:
+    return b"secret:" + name.encode()
 
 
 class Vault:
     def __init__(
-        self, repository: SecretRepository, key: str, leases: LeaseRepository | None = None
+        self, repository: SecretRepository, keys: MasterKeys, leases: LeaseRepository | None = None
     ) -> None:
         self._repository = repository
         self._leases = leases or LeaseRepository(repository.engine)
-        try:
-            self._fernet = Fernet(key.encode())
-        except ValueError as exc:
-            raise ConfigurationError(
-                "The vault key is not a valid Fernet key.",
-                remediation="Set ISTHMUS_VAULT_KEY to a key made by Fernet.generate_key().",
-            ) from exc
+        self.keys = keys
+
+    @classmethod
+    def open(cls, repository: SecretRepository, settings: Settings) -> Vault:
+        return cls(repository, master_keys(settings))
+
+    @classmethod
+    def with_key(cls, repository: SecretRepository, key: str) -> Vault:
+        """A vault on one master key (base64 of 32 bytes): for scripts and tests."""
+        return cls(repository, MasterKeys(KeySource(key)))
 
     @staticmethod
     def name_of(reference: str) -> str:
@@ -82,19 +103,14 @@ class Vault:
 
     def seal(self, plaintext: bytes) -> bytes:
         """Encrypt something the hub keeps for itself (e.g. a signing key)."""
-        return self._fernet.encrypt(plaintext)
+        return self.keys.seal(plaintext, _SEALED)
 
     def unseal(self, token: bytes) -> bytes:
-        try:
-            return self._fernet.decrypt(token)
-        except InvalidToken as exc:
-            raise VaultKeyMismatch(
-                "Stored key material was sealed under another vault key."
-            ) from exc
+        return self.keys.unseal(token, _SEALED)
 
     async def set(self, name: str, value: str) -> None:
         name = self.name_of(name)
-        await self._repository.put(name, self._fernet.encrypt(value.encode()))
+        await self._repository.put(name, self.keys.seal(value.encode(), _context(name)))
 
     async def resolve(self, reference: str) -> str:
         name = self.name_of(reference)
@@ -102,9 +118,35 @@ class Vault:
         if token is None:
             raise SecretMissing(f"The vault has no secret '{name}'.")
         try:
-            return self._fernet.decrypt(token).decode()
-        except InvalidToken as exc:
-            raise VaultKeyMismatch(f"Secret '{name}' was stored under another vault key.") from exc
+            return self.keys.unseal(token, _context(name)).decode()
+        except VaultKeyMismatch as exc:
+            raise VaultKeyMismatch(f"Secret '{name}' cannot be opened: {exc.detail}") from exc
+
+    async def rekey(self, signing: SigningKeyRepository) -> Rekeyed:
+        """Seal every value not under the current master key anew (secrets and signing
+        keys); a value written meanwhile is left to its writer. Safe to run from several
+        processes at once."""
+        done_secrets = done_signing = 0
+        for name, token in (await self._repository.sealed()).items():
+            if not self.keys.is_current(token):
+                with suppress(VaultKeyMismatch):  # its key is unknown: left, and counted
+                    plain = self.keys.unseal(token, _context(name))
+                    fresh = self.keys.seal(plain, _context(name))
+                    done_secrets += await self._repository.reseal(name, token, fresh)
+        for key in await signing.list():
+            if not self.keys.is_current(key.private_jwk):
+                with suppress(VaultKeyMismatch):
+                    fresh = self.seal(self.unseal(key.private_jwk))
+                    done_signing += await signing.reseal(key.kid, key.private_jwk, fresh)
+        current = self.keys.current_id
+        remaining = {k: n for k, n in (await self.sealed_by(signing)).items() if k != current}
+        return Rekeyed(done_secrets, done_signing, remaining)
+
+    async def sealed_by(self, signing: SigningKeyRepository) -> dict[str, int]:
+        """How many values each master key seals (by key id): what a rotation must redo."""
+        tokens = [*(await self._repository.sealed()).values()]
+        tokens += [key.private_jwk for key in await signing.list()]
+        return dict(Counter(self.keys.sealed_by(t) for t in tokens))
 
     @asynccontextmanager
     async def lock(

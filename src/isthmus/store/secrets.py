@@ -41,6 +41,23 @@ class SecretRepository:
             value = (await conn.execute(query)).scalar()
         return bytes(value) if value is not None else None
 
+    async def sealed(self) -> dict[str, bytes]:
+        """name -> ciphertext of every secret (for re-encryption under a new key)."""
+        async with self.engine.connect() as conn:
+            rows = (await conn.execute(select(secrets.c.name, secrets.c.ciphertext))).all()
+        return {row[0]: bytes(row[1]) for row in rows}
+
+    async def reseal(self, name: str, old: bytes, new: bytes) -> bool:
+        """Swap a secret's ciphertext for the same value sealed anew, unless it was
+        written meanwhile; True if swapped. The value is unchanged: no new revision."""
+        async with self.engine.begin() as conn:
+            result = await conn.execute(
+                update(secrets)
+                .where(secrets.c.name == name, secrets.c.ciphertext == old)
+                .values(ciphertext=new)
+            )
+            return bool(result.rowcount == 1)
+
     async def versions(self) -> dict[str, datetime]:
         """name -> last change, for every secret (no values)."""
         async with self.engine.connect() as conn:

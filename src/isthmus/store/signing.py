@@ -99,3 +99,13 @@ class SigningKeyRepository:
                     created_at=now,
                 )
             )
+
+    async def reseal(self, kid: str, old: bytes, new: bytes) -> bool:
+        """Swap a key's sealed private half, unless it changed meanwhile; True if swapped."""
+        async with self.engine.begin() as conn:
+            result = await conn.execute(
+                update(signing_keys)
+                .where(signing_keys.c.kid == kid, signing_keys.c.private_jwk == old)
+                .values(private_jwk=new)
+            )
+            return bool(result.rowcount == 1)
