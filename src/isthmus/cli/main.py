@@ -5,7 +5,7 @@ from __future__ import annotations
 import typer
 
 from isthmus import __version__
-from isthmus.cli import admin, audit, connections, events, imports, project, run
+from isthmus.cli import admin, audit, connections, events, exports, imports, project, run
 from isthmus.cli.common import console
 
 app = typer.Typer(
@@ -30,6 +30,7 @@ app.add_typer(admin.signing_keys, name="signing-key")
 app.add_typer(connections.connections, name="connection")
 app.add_typer(imports.imports, name="import")
 app.add_typer(events.events, name="events")
+app.add_typer(exports.apis, name="api")
 
 
 @app.command()

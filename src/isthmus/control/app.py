@@ -13,6 +13,7 @@ from isthmus.connectors import registry as connector_registry
 from isthmus.control import (
     audit,
     dead_letters,
+    exports,
     keys,
     problems,
     secrets,
@@ -47,6 +48,7 @@ def create_control_app(hub: Hub) -> FastAPI:
     for cls in kinds().values():
         admin.include_router(kind_router(cls))
     admin.include_router(keys.router)
+    admin.include_router(exports.router)
     admin.include_router(secrets.router)
     admin.include_router(signing.router)
     admin.include_router(audit.router)
