@@ -10,46 +10,33 @@ from typing import Any
 from pydantic import ValidationError
 
 from isthmus.connectors import registry as connector_registry
-from isthmus.connectors.declarative.spec import PATH_INPUT, PLACEHOLDER
 from isthmus.errors import IsthmusError
 from isthmus.events.compatibility import breaking_changes
+from isthmus.governance.literals import literal_secrets as find_literal_secrets
 from isthmus.model import Api, Connection, EventType, Resource
 from isthmus.model.api import GATEWAY_OWNED
-from isthmus.project.hints import LITERAL_SECRET, SECRET_HINT, hint_for, message_for
+from isthmus.project.hints import LITERAL_SECRET, hint_for, message_for
 from isthmus.project.source import real_path
 from isthmus.virtual.series import SOURCE as SERIES
 
 Path_ = tuple[str | int, ...]
 Finding = tuple[Path_, str, str | None]  # path, message, hint
 
-_CREDENTIAL_KEY = re.compile(
-    r"^(authorization|cookie|password|passwd|passphrase|secret|token|credentials?)$"
-    r"|(authorization|password|secret|apikey|privatekey|accesskey|token)$",
-    re.IGNORECASE,
-)
-
 
 def literal_secrets(data: Any, path: Path_ = ()) -> Iterator[Finding]:
-    """Fields whose name says 'credential' but whose value is not a secret:// reference."""
-    if isinstance(data, dict):
-        for key, value in data.items():
-            here = (*path, key)
-            normalised = re.sub(r"[-_]", "", str(key))
-            if (
-                isinstance(value, str)
-                and value
-                and _CREDENTIAL_KEY.search(normalised)
-                and not value.startswith("secret://")
-                # a connector spec's '{config.secret}' or an operation's '{input}'
-                and not PLACEHOLDER.search(value)
-                and not PATH_INPUT.fullmatch(value)
-            ):
-                yield here, LITERAL_SECRET, SECRET_HINT
-            else:
-                yield from literal_secrets(value, here)
-    elif isinstance(data, list):
-        for index, value in enumerate(data):
-            yield from literal_secrets(value, (*path, index))
+    """Literal credentials (by field name, by shape, by randomness) where a secret://
+    reference belongs; the hint names a reference to write instead."""
+    for here, what in find_literal_secrets(data, path):
+        yield here, f"{LITERAL_SECRET}: {what}", _reference_hint(here)
+
+
+def _reference_hint(path: Path_) -> str:
+    words = [str(p) for p in path if isinstance(p, str) and p not in ("spec", "config")]
+    name = re.sub(r"[^a-z0-9]+", "-", "-".join(words[-2:]).lower()).strip("-") or "name"
+    return (
+        f"store the value with 'isthmus secret set {name}' (or PUT /admin/v1/secrets/{name}) "
+        f"and write 'secret://{name}' here; literal credentials never go into resources"
+    )
 
 
 def resource_checks(resource: Resource, raw: dict[str, Any]) -> Iterator[Finding]:
