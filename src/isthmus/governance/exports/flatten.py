@@ -147,6 +147,14 @@ class Flattener:
             values = [v for v in enum if v is not None]
             if values:
                 out["enum"] = values
+                out.setdefault("type", _type_of(values))
+        if "format" not in out and out.get("type") == "string":
+            if node.get("contentEncoding") == "base64":
+                out["format"] = "byte"
+            elif "contentMediaType" in node and not str(node["contentMediaType"]).startswith(
+                ("text/", "application/json")
+            ):
+                out["format"] = "binary"  # a file's bytes, as form uploads carry them
         if "example" not in out and isinstance(node.get("examples"), list) and node["examples"]:
             out["example"] = node["examples"][0]
         _bounds(node, out)
@@ -184,6 +192,17 @@ class Flattener:
         flat = self._flat(node, trail, inputs)
         flat.setdefault("x-ms-summary", flat.get("title") or label(name))
         return flat
+
+
+def _type_of(values: list[Any]) -> str:
+    """The type an enumeration's values share (Swagger 2.0 tools want one)."""
+    if all(isinstance(v, bool) for v in values):
+        return "boolean"
+    if all(isinstance(v, int) and not isinstance(v, bool) for v in values):
+        return "integer"
+    if all(isinstance(v, int | float) and not isinstance(v, bool) for v in values):
+        return "number"
+    return "string"
 
 
 def _bounds(node: dict[str, Any], out: dict[str, Any]) -> None:

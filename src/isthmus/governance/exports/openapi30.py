@@ -13,6 +13,7 @@ less, so no valid request is refused by a tool reading the 3.0 document.
 from __future__ import annotations
 
 import copy
+import re
 from typing import Any
 
 from isthmus.governance.exports.schemas import (
@@ -73,8 +74,8 @@ def to_openapi30(document: dict[str, Any], server_url: str) -> dict[str, Any]:
     components.pop("pathItems", None)
     _security(doc)
     doc.setdefault("paths", {})
-    for item in doc["paths"].values():
-        _path_item(doc, item)
+    for path, item in doc["paths"].items():
+        _path_item(doc, item, path)
     for callback in components.get("callbacks", {}).values():
         for item in callback.values() if isinstance(callback, dict) else ():
             _path_item(doc, item)
@@ -94,17 +95,20 @@ def _inline_path_items(doc: dict[str, Any]) -> None:
             item.update({k: v for k, v in copy.deepcopy(target).items() if k not in item})
 
 
-def _path_item(doc: dict[str, Any], item: Any) -> None:
+def _path_item(doc: dict[str, Any], item: Any, path: str | None = None) -> None:
     if not isinstance(item, dict):
         return
     if "parameters" in item:
         item["parameters"] = [_reference(p) for p in item["parameters"]]
+    shared = {deref(doc, p).get("name") for p in item.get("parameters", [])}
     for method in METHODS:
         operation = item.get(method)
         if not isinstance(operation, dict):
             continue
         if "parameters" in operation:
             operation["parameters"] = [_reference(p) for p in operation["parameters"]]
+        if path is not None:
+            _declare_path_parameters(doc, path, shared, operation)
         if "requestBody" in operation:
             operation["requestBody"] = _reference(operation["requestBody"])
         responses = operation.get("responses") or {}
@@ -116,6 +120,19 @@ def _path_item(doc: dict[str, Any], item: Any) -> None:
         for callback in (operation.get("callbacks") or {}).values():
             for inner in callback.values() if isinstance(callback, dict) else ():
                 _path_item(doc, inner)
+
+
+def _declare_path_parameters(
+    doc: dict[str, Any], path: str, shared: set[Any], operation: dict[str, Any]
+) -> None:
+    """3.0 validators insist that every ``{name}`` of the path is declared; a document
+    that leaves one out gets it as text (what the gateway takes it as)."""
+    declared = shared | {deref(doc, p).get("name") for p in operation.get("parameters", [])}
+    for name in re.findall(r"{([^}]+)}", path):
+        if name not in declared:
+            operation.setdefault("parameters", []).append(
+                {"name": name, "in": "path", "required": True, "schema": {"type": "string"}}
+            )
 
 
 def _reference(node: Any) -> Any:
@@ -293,11 +310,11 @@ class _Converter:
             prefix, items = items, node.get("additionalItems", True)
         if isinstance(prefix, list) and prefix:
             # 3.0 has no tuples: every item may take any of the positions' shapes.
-            shapes = [self.schema(s) for s in prefix]
+            shapes = _distinct([self.schema(s) for s in prefix])
             if items is False:
                 out.setdefault("maxItems", len(prefix))
             elif isinstance(items, dict):
-                shapes.append(self.schema(items))
+                shapes = _distinct([*shapes, self.schema(items)])
             elif items is True or items is None:
                 shapes = []  # later items may be anything, so any item may be
             out["items"] = shapes[0] if len(shapes) == 1 else ({"anyOf": shapes} if shapes else {})
@@ -305,6 +322,10 @@ class _Converter:
             out["items"] = self.schema(items)
         if out.get("type") == "array" and "items" not in out:
             out["items"] = {}  # required beside type: array in 3.0
+
+
+def _distinct(shapes: list[Any]) -> list[Any]:
+    return [s for i, s in enumerate(shapes) if s not in shapes[:i]]
 
 
 def _is_null(schema: Any) -> bool:

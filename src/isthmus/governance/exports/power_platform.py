@@ -215,6 +215,8 @@ class _Profile:
             "schema": flat,
             "x-ms-summary": "Body",
         }
+        if out["required"]:
+            out["x-ms-visibility"] = "important"
         if body.get("description"):
             out["description"] = body["description"]
         return [out]
@@ -278,11 +280,13 @@ class _Profile:
                 entry["schema"] = self._shared(schema)
                 if media != JSON:
                     entry["description"] += f" ({media})"
+        # Headers of answers a flow reads (2xx) only: the designer offers nothing from an
+        # error's headers, and they would cost the file about a third of its size.
         headers = {
             name: _simple(self.flat.schema(deref(self.doc, h).get("schema") or {}))
             for name, h in (response.get("headers") or {}).items()
         }
-        if headers:
+        if headers and key.startswith("2"):
             entry["headers"] = headers
         return entry
 
