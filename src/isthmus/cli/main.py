@@ -5,7 +5,7 @@ from __future__ import annotations
 import typer
 
 from isthmus import __version__
-from isthmus.cli import admin, audit, connections, events, exports, imports, project, run
+from isthmus.cli import admin, audit, connections, events, exports, imports, lint, project, run
 from isthmus.cli.common import console
 
 app = typer.Typer(
@@ -21,6 +21,7 @@ app.command()(project.diff)
 app.command()(project.apply)
 app.command()(project.export)
 app.command()(project.schema)
+app.command()(lint.lint)
 app.command()(run.serve)
 app.command()(run.demo)
 app.command()(audit.audit)

@@ -19,6 +19,7 @@ from isthmus.cli.common import (
     ok,
     run,
     settings,
+    warn,
 )
 from isthmus.governance.vault import Vault
 from isthmus.model import (
@@ -68,6 +69,12 @@ def _report(project: LoadedProject, fmt: str) -> None:
         err.print(f"\n{len(project.issues)} problem(s) found.")
 
 
+def _warn(project: LoadedProject) -> None:
+    """API lint warnings: shown, and the command goes on."""
+    for issue in project.warnings:
+        warn(str(issue))
+
+
 def validate(
     directory: Path = ProjectDir,
     fmt: OutputFormat = typer.Option(OutputFormat.text, "--format", help="Report format."),
@@ -78,6 +85,7 @@ def validate(
     if not project.ok:
         raise typer.Exit(1)
     if fmt == "text":
+        _warn(project)
         ok(f"{len(project.resources)} resources are valid.")
 
 
@@ -112,6 +120,7 @@ async def _apply(directory: Path, home: Path | None, dry_run: bool, prune: bool)
             _report(project, "text")
             err.print("Nothing was applied.")
             raise typer.Exit(1)
+        _warn(project)
         _print_diff(diff)
         if dry_run or diff.empty:
             return

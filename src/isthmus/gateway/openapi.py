@@ -13,27 +13,84 @@ from collections.abc import Mapping
 from typing import Any
 
 from isthmus.errors import Problem
+from isthmus.events.naming import schema_uri
+from isthmus.gateway.filtering import MAX_LENGTH as FILTER_MAX_LENGTH
 from isthmus.model import Api, ApiVersion, EventType, Route
-from isthmus.model.api import EventTarget, path_params
+from isthmus.model.api import EventTarget, ViewTarget, path_params
 from isthmus.model.collection import Collection
 
 DOCUMENT_PATH = "/openapi.json"
 _PROBLEM = {"$ref": "#/components/schemas/Problem"}
+# What the gateway itself answers, on any route, as problems.
 _ERRORS = {
+    "400": "The request cannot be read (a body that is not JSON, or nested too deep)",
     "401": "No valid API key or access token",
     "403": "The App is not granted this Api",
+    "422": "The request does not match the contract; 'errors' lists each problem",
     "429": "The App's Plan is used up; see Retry-After",
+    "500": "The hub failed; the problem's instance names the request for its operators",
     "502": "The backend failed or could not be reached",
     "503": "The backend is unavailable, or the route is not configured",
     "504": "The backend did not answer in time",
 }
+# The draft-ietf-httpapi-ratelimit-headers fields the gateway adds to its answers when
+# the calling App's Plan sets limits (see gateway/ratelimit.py), and Retry-After on 429.
+_HEADERS: dict[str, dict[str, Any]] = {
+    "RateLimit": {
+        "description": "Where the App stands in the policy closest to its limit, e.g. "
+        "'\"rate\";r=7;t=1' (r: requests left, t: seconds until the window resets). "
+        "Sent when the App's Plan sets limits.",
+        "schema": {"type": "string", "pattern": '^"[a-z]+";r=[0-9]+;t=[0-9]+$'},
+    },
+    "RateLimit-Policy": {
+        "description": "The App's Plan: each policy's quota (q) per window (w, seconds), "
+        'e.g. \'"burst";q=20;w=1, "daily";q=10000;w=86400\'. Sent when the Plan sets limits.',
+        "schema": {
+            "type": "string",
+            "pattern": '^"[a-z]+";q=[0-9]+;w=[0-9]+(, "[a-z]+";q=[0-9]+;w=[0-9]+)*$',
+        },
+    },
+    "Retry-After": {
+        "description": "Seconds to wait before the next request can be admitted.",
+        "required": True,
+        # a window is at most a day (a Plan's period and its daily quota)
+        "schema": {"type": "integer", "format": "int32", "minimum": 0, "maximum": 86400},
+    },
+}
+_LIMIT_HEADERS = ("RateLimit", "RateLimit-Policy")
 
 
-def _problem(description: str) -> dict[str, Any]:
-    return {
+def _problem_schema() -> dict[str, Any]:
+    schema = Problem.model_json_schema()
+    # every problem the hub answers is a client (4xx) or server (5xx) error
+    schema["properties"]["status"].update(format="int32", minimum=400, maximum=599)
+    return schema
+
+
+def _header_refs(names: tuple[str, ...]) -> dict[str, Any]:
+    return {name: {"$ref": f"#/components/headers/{name}"} for name in names}
+
+
+def _problem(status: str, description: str, schema: dict[str, Any] = _PROBLEM) -> dict[str, Any]:
+    names = (*_LIMIT_HEADERS, "Retry-After") if status == "429" else _LIMIT_HEADERS
+    answer: dict[str, Any] = {
         "description": description,
-        "content": {"application/problem+json": {"schema": _PROBLEM}},
+        "content": {"application/problem+json": {"schema": schema}},
     }
+    if status.startswith("4"):  # 5xx answers come before or without counting
+        answer["headers"] = _header_refs(names)
+    return answer
+
+
+def _gateway_errors(schema: dict[str, Any] = _PROBLEM) -> dict[str, Any]:
+    return {status: _problem(status, text, schema) for status, text in _ERRORS.items()}
+
+
+def _success(description: str, content: dict[str, Any] | None = None) -> dict[str, Any]:
+    answer: dict[str, Any] = {"description": description, "headers": _header_refs(_LIMIT_HEADERS)}
+    if content is not None:
+        answer["content"] = content
+    return answer
 
 
 def _operation_id(route: Route) -> str:
@@ -91,7 +148,13 @@ def _collection_parameters(collection: Collection) -> list[dict[str, Any]]:
             "name": "limit",
             "in": "query",
             "description": f"Records per page (default {collection.default_limit}).",
-            "schema": {"type": "integer", "minimum": 1, "maximum": collection.max_limit},
+            "schema": {
+                "type": "integer",
+                "format": "int32",
+                "minimum": 1,
+                "maximum": collection.max_limit,
+            },
+            "example": collection.default_limit,
         },
         {
             "name": "cursor",
@@ -111,7 +174,7 @@ def _collection_parameters(collection: Collection) -> list[dict[str, Any]]:
             "description": "An OData filter expression over "
             f"{filterable}, e.g. \"{filterable[0] if filterable else 'name'} eq 'x'\"; "
             "eq ne gt ge lt le in, and or not, contains startswith endswith.",
-            "schema": {"type": "string"},
+            "schema": {"type": "string", "maxLength": FILTER_MAX_LENGTH},
         },
     ]
     for name in filterable:
@@ -136,7 +199,8 @@ def _envelope(route: Route) -> dict[str, Any]:
         "type": "object",
         "required": ["value"],
         "properties": {
-            "value": {"type": "array", "items": record},
+            # the gateway cuts every page to the caller's limit, at most maxLimit
+            "value": {"type": "array", "maxItems": route.collection.max_limit, "items": record},
             "nextLink": {
                 "type": "string",
                 "format": "uri",
@@ -151,22 +215,23 @@ def _operation(
 ) -> dict[str, Any]:
     if isinstance(route.target, EventTarget) and route.target.event_type in event_types:
         return _event_operation(route, route.target, event_types[route.target.event_type])
-    success: dict[str, Any] = {"description": "Success"}
+    success = _success("Success")
     if route.collection is not None:
         success["content"] = {"application/json": {"schema": _envelope(route)}}
     elif route.response is not None:
         success["content"] = {"application/json": {"schema": route.response}}
     responses: dict[str, Any] = {"200": success}
     if route.method == "POST":
-        responses["201"] = {"description": "Created"}
+        responses["201"] = _success("Created")
     if route.method == "DELETE":
-        responses["204"] = {"description": "Deleted"}
+        responses["204"] = _success("Deleted")
     # 4xx answers come from the gateway (problem+json) or from the backend, as it sent them.
     responses["4XX"] = {
         "description": "Refused by the gateway, or the backend's own answer",
+        "headers": _header_refs(_LIMIT_HEADERS),
         "content": {"application/problem+json": {"schema": _PROBLEM}, "application/json": {}},
     }
-    responses.update({status: _problem(text) for status, text in _ERRORS.items()})
+    responses.update(_gateway_errors())
     operation: dict[str, Any] = {
         "operationId": _operation_id(route),
         "parameters": _parameters(route),
@@ -174,8 +239,9 @@ def _operation(
     }
     if route.summary:
         operation["summary"] = route.summary
-    if route.description:
-        operation["description"] = route.description
+    description = route.description or _view_description(route)
+    if description:
+        operation["description"] = description
     if deprecated:
         operation["deprecated"] = True
     if route.request is not None and route.request.body is not None:
@@ -187,6 +253,20 @@ def _operation(
     if example is not None and "content" in success:
         success["content"]["application/json"]["example"] = example
     return operation
+
+
+def _view_description(route: Route) -> str | None:
+    """What the gateway does for a View route, where its author said nothing more."""
+    if not isinstance(route.target, ViewTarget):
+        return None
+    view = route.target.view
+    if route.collection is not None:
+        return (
+            f"Rows of the View '{view}', a page at a time: follow nextLink for the next "
+            "page; sort with 'sort', filter with 'filter' or a column's name."
+        )
+    named = ", ".join(path_params(route.path))
+    return f"The row of the View '{view}' whose {named} the path gives."
 
 
 def _response_example(route: Route) -> Any:
@@ -237,20 +317,39 @@ def _event_operation(route: Route, target: EventTarget, event_type: EventType) -
             },
         },
         "responses": {
-            "202": {
-                "description": "Published: the bus has it",
-                "content": {"application/json": {"schema": accepted}},
-            },
+            "202": _success(
+                "Published: the bus has it",
+                {
+                    "application/json": {
+                        "schema": accepted,
+                        "example": _accepted_example(event_type, version.version),
+                    }
+                },
+            ),
             "4XX": {
                 "description": "Refused by the gateway; nothing was published",
+                "headers": _header_refs(_LIMIT_HEADERS),
                 "content": {"application/problem+json": {"schema": _PROBLEM}},
             },
-            **{status: _problem(text) for status, text in _ERRORS.items()},
+            **_gateway_errors(),
         },
     }
+    if route.description:
+        operation["description"] = route.description
+    if route.examples is not None and route.examples.request is not None:
+        operation["requestBody"]["content"]["application/json"]["example"] = route.examples.request
     if version.deprecated:
         operation["deprecated"] = True
     return operation
+
+
+def _accepted_example(event_type: EventType, version: int) -> dict[str, Any]:
+    """The shape of the gateway's 202 answer; the id is made up, as each event's is."""
+    return {
+        "id": "0b9e0c0e8d8c4d539f5a3f1c2b7d6e41",
+        "type": event_type.cloudevents_type,
+        "dataschema": schema_uri(event_type.metadata.name, version),
+    }
 
 
 def _imported(api: Api, version: ApiVersion, issuer: str) -> dict[str, Any]:
@@ -260,29 +359,78 @@ def _imported(api: Api, version: ApiVersion, issuer: str) -> dict[str, Any]:
     name = api.metadata.name
     doc = copy.deepcopy(version.openapi)
     routed: dict[str, set[str]] = {}
+    routes = {(r.path, r.method.lower()): r for r in version.routes}
     for route in version.routes:
         routed.setdefault(route.path, set()).add(route.method.lower())
+    components = doc.setdefault("components", {})
+    # the gateway's problems, under a name the document does not use for its own schema
+    problem_name = next(
+        n for n in ("Problem", "IsthmusProblem", "GatewayProblem")
+        if n not in components.get("schemas", {})
+    )  # fmt: skip
+    problem = {"$ref": f"#/components/schemas/{problem_name}"}
     paths = {}
     for path, item in doc.get("paths", {}).items():
         if path in routed:
             paths[path] = {k: v for k, v in item.items() if k in routed[path] or k not in _METHODS}
+            for method in routed[path] & set(paths[path]):
+                _add_gateway_answers(paths[path][method], problem)
+                named = paths[path][method]
+                if isinstance(named, dict) and not named.get("operationId"):
+                    # named as the gateway names its own routes: tools need a name
+                    named["operationId"] = _operation_id(routes[(path, method)])
     doc["paths"] = paths
-    doc["servers"] = [{"url": f"{issuer}/{name}/{version.name}"}]
-    doc.setdefault("components", {}).setdefault("securitySchemes", {}).update(
-        _security(issuer, name)
-    )
+    doc["servers"] = [_server(issuer, name, version)]
+    components.setdefault("schemas", {})[problem_name] = _problem_schema()
+    components.setdefault("headers", {}).update(copy.deepcopy(_HEADERS))
+    components.setdefault("securitySchemes", {}).update(_security(issuer, name))
     doc["security"] = [{"apiKey": []}, {"oauth2": [name]}]
     return doc
+
+
+def _add_gateway_answers(operation: dict[str, Any], problem: dict[str, Any]) -> None:
+    """What the gateway answers on any route (auth, grant, rate limit, its own and the
+    backend's failures), where the imported operation does not say already."""
+    if not isinstance(operation, dict):
+        return
+    responses = operation.setdefault("responses", {})
+    for status, answer in _gateway_errors(problem).items():
+        if status == "429" and isinstance(responses.get("429"), dict):
+            headers = responses["429"].setdefault("headers", {})
+            for header, ref in _header_refs((*_LIMIT_HEADERS, "Retry-After")).items():
+                headers.setdefault(header, ref)
+        responses.setdefault(status, answer)
 
 
 _METHODS = {"get", "put", "post", "delete", "options", "head", "patch", "trace"}
 
 
+def _server(issuer: str, name: str, version: ApiVersion) -> dict[str, Any]:
+    return {
+        "url": f"{issuer}/{name}/{version.name}",
+        "description": "The Isthmus gateway, for every Environment (such as sandbox and "
+        "production): the Environment of the key or token decides which systems a call "
+        "reaches.",
+        # for the Apps granted the Api, wherever they run: not an internal-only server
+        "x-internal": False,
+    }
+
+
 def _security(issuer: str, name: str) -> dict[str, Any]:
     return {
-        "apiKey": {"type": "apiKey", "in": "header", "name": "X-Api-Key"},
+        "apiKey": {
+            "type": "apiKey",
+            "in": "header",
+            "name": "X-Api-Key",
+            "description": "One of the App's API keys, in the X-Api-Key header.",
+        },
         "oauth2": {
             "type": "oauth2",
+            "description": "A short-lived access token (a JWT signed by the hub, validated "
+            "as RFC8725 advises: the algorithm is the signing key's own, never the token's), "
+            f"from {issuer}/oauth/token with the App's name as client_id and one of its API "
+            "keys as client_secret. Ask for a new one when it expires: no refresh tokens "
+            "are issued to client credentials.",
             "flows": {
                 "clientCredentials": {
                     "tokenUrl": f"{issuer}/oauth/token",
@@ -314,10 +462,11 @@ def document(
     return {
         "openapi": "3.1.0",
         "info": info,
-        "servers": [{"url": f"{issuer}/{name}/{version.name}"}],
+        "servers": [_server(issuer, name, version)],
         "paths": paths,
         "components": {
-            "schemas": {"Problem": Problem.model_json_schema()},
+            "schemas": {"Problem": _problem_schema()},
+            "headers": copy.deepcopy(_HEADERS),
             "securitySchemes": _security(issuer, name),
         },
         "security": [{"apiKey": []}, {"oauth2": [name]}],

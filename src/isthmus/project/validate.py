@@ -15,6 +15,7 @@ from isthmus.project.evolution import evolution_findings
 from isthmus.project.hints import hint_for, message_for
 from isthmus.project.includes import inline_includes
 from isthmus.project.issues import Issue, dotted
+from isthmus.project.lint import lint_issues
 from isthmus.project.source import Document, Location, project_files, read_documents
 
 
@@ -27,6 +28,9 @@ class LoadedProject:
     # resource is reported once, at the resource, not again at every reference.
     declared: set[tuple[str, str]] = field(default_factory=set, repr=False)
     issues: list[Issue] = field(default_factory=list)
+    # API lint errors (also among the issues) and warnings (shown; they stop nothing)
+    lint_errors: list[Issue] = field(default_factory=list)
+    warnings: list[Issue] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
@@ -63,6 +67,9 @@ def load_project(root: Path, known: Iterable[tuple[str, str]] = ()) -> LoadedPro
             Issue(Location(str(root), 1, 1), "", "the project declares no resources")
         )
     project.issues += _reference_issues(project)
+    if project.resources:
+        project.lint_errors, project.warnings = lint_issues(project.resources, project.documents)
+        project.issues += project.lint_errors
     project.issues.sort(key=lambda i: (i.location.file, i.location.line, i.location.column))
     return project
 

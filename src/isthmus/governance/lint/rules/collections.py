@@ -103,31 +103,39 @@ def paging_parameters_consistent(context: VersionContext) -> Iterator[Hit]:
             continue
         if op.view_route:
             continue  # the gateway's collection, whatever its columns
+        foreign: list[tuple[int, str]] = []  # another convention's parameters
+        reserved: list[tuple[int, str]] = []  # the gateway's names, with no collection
         for index, parameter in enumerate(op.spec.get("parameters") or []):
             if not isinstance(parameter, dict) or parameter.get("in") != "query":
                 continue
             name = str(parameter.get("name"))
             plain = name.lower().replace("-", "").replace("_", "").replace("$", "")
             if plain in _OTHER_CONVENTIONS:
-                yield Hit(
-                    op,
-                    f"{op.label} takes '{name}': a paging, sorting or filtering convention "
-                    "of its own",
-                    "Declare 'collection' on the route (key and fields): the gateway then "
-                    "pages with limit and cursor, sorts with sort and filters with filter, "
-                    "as on every other list.",
-                    at=("parameters", index),
-                    field=("request", "query", name),
-                )
+                foreign.append((index, name))
             elif name in RESERVED:
-                yield Hit(
-                    op,
-                    f"{op.label} takes '{name}' but is not a collection, so it may mean "
-                    "something other than on the Api's collections",
-                    "Declare 'collection' on the route, or name the parameter otherwise.",
-                    at=("parameters", index),
-                    field=("request", "query", name),
-                )
+                reserved.append((index, name))
+        if foreign:
+            index, name = foreign[0]
+            names = ", ".join(f"'{n}'" for _, n in [*foreign, *reserved])
+            yield Hit(
+                op,
+                f"{op.label} pages, sorts or filters its own way ({names})",
+                "Declare 'collection' on the route (key and fields): the gateway then "
+                "pages with limit and cursor, sorts with sort and filters with filter, "
+                "as on every other list.",
+                at=("parameters", index),
+                field=("request", "query", name),
+            )
+        elif reserved:
+            index, name = reserved[0]
+            yield Hit(
+                op,
+                f"{op.label} takes '{name}' but is not a collection, so it may mean "
+                "something other than on the Api's collections",
+                "Declare 'collection' on the route, or name the parameter otherwise.",
+                at=("parameters", index),
+                field=("request", "query", name),
+            )
     if len(limits) > 1:
         sizes = ", ".join(f"{size} ({op.label})" for size, op in sorted(limits.items()))
         first = next(iter(limits.values()))

@@ -41,7 +41,7 @@ def operation_id(context: VersionContext) -> Iterator[Hit]:
                 at=("operationId",),
                 field=("operationId",),
             )
-        elif op.declared and not context.imported and not op.route_named:
+        elif op.declared and not op.route_named and not _named_by_document(context, op):
             yield Hit(
                 op,
                 f"{op.label} is named '{name}', made from its method and path",
@@ -134,6 +134,13 @@ def _response_examples(op: Operation) -> Iterator[Hit]:
                 at=("responses", status),
                 field=("examples", "response"),
             )
+
+
+def _named_by_document(context: VersionContext, op: Operation) -> bool:
+    """The version's imported OpenAPI document names the operation itself."""
+    item = ((context.version.openapi or {}).get("paths") or {}).get(op.path) or {}
+    original = item.get(op.method) if isinstance(item, dict) else None
+    return isinstance(original, dict) and bool(original.get("operationId"))
 
 
 def _fix(op: Operation, field: str, what: str) -> str:
