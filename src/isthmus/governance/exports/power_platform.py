@@ -27,6 +27,7 @@ from urllib.parse import urlsplit
 from isthmus.governance.exports.base import ExportLimitExceeded, serialize
 from isthmus.governance.exports.flatten import Flattener, label
 from isthmus.governance.exports.schemas import METHODS, deref
+from isthmus.governance.exports.security import security_definitions
 
 MAX_OPERATIONS = 256
 MAX_BYTES = 1_000_000  # "less than 1 MB", read strictly (decimal megabyte)
@@ -116,7 +117,7 @@ class _Profile:
                 paths[path] = operations
         out["paths"] = paths
         out["definitions"] = self.definitions
-        out.update(self._security())
+        out.update(security_definitions(self.doc))
         return out
 
     # --- operations --------------------------------------------------------------------
@@ -309,56 +310,6 @@ class _Profile:
         if name not in self.definitions:
             self.definitions[name] = self.flat.schema(schema)
         return {"$ref": f"#/definitions/{name}"}
-
-    # --- security ----------------------------------------------------------------------
-
-    def _security(self) -> dict[str, Any]:
-        schemes = ((self.doc.get("components") or {}).get("securitySchemes")) or {}
-        definitions: dict[str, Any] = {}
-        for requirement in self.doc.get("security") or []:
-            for name in requirement:
-                if name in schemes and name not in definitions:
-                    converted = _scheme(deref(self.doc, schemes[name]))
-                    if converted is not None:
-                        definitions[name] = converted
-        # The connector uses the first definition it finds: an API key, where there is one.
-        ordered = dict(sorted(definitions.items(), key=lambda kv: kv[1]["type"] != "apiKey"))
-        requirements = [
-            {name: (scopes if ordered[name]["type"] == "oauth2" else [])}
-            for requirement in self.doc.get("security") or []
-            for name, scopes in requirement.items()
-            if name in ordered
-        ]
-        requirements.sort(key=lambda r: ordered[next(iter(r))]["type"] != "apiKey")
-        return {"securityDefinitions": ordered, "security": requirements} if ordered else {}
-
-
-def _scheme(scheme: dict[str, Any]) -> dict[str, Any] | None:
-    kind = scheme.get("type")
-    if kind == "apiKey" and scheme.get("in") in ("header", "query"):
-        return {"type": "apiKey", "in": scheme["in"], "name": scheme["name"]}
-    if kind == "http" and str(scheme.get("scheme", "")).lower() == "basic":
-        return {"type": "basic"}
-    if kind == "http" and str(scheme.get("scheme", "")).lower() == "bearer":
-        return {"type": "apiKey", "in": "header", "name": "Authorization"}
-    if kind != "oauth2":
-        return None
-    flows = scheme.get("flows") or {}
-    for flow, name in (
-        ("clientCredentials", "application"),
-        ("authorizationCode", "accessCode"),
-        ("implicit", "implicit"),
-        ("password", "password"),
-    ):
-        if flow in flows:
-            spec = flows[flow]
-            out: dict[str, Any] = {"type": "oauth2", "flow": name, "scopes": spec.get("scopes", {})}
-            if "tokenUrl" in spec:
-                out["tokenUrl"] = spec["tokenUrl"]
-            if "authorizationUrl" in spec:
-                out["authorizationUrl"] = spec["authorizationUrl"]
-            return out
-    return None
 
 
 def _simple(flat: dict[str, Any]) -> dict[str, Any]:
