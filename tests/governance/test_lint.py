@@ -255,7 +255,8 @@ def test_collections_of_different_page_sizes_are_advice() -> None:
         f for f in lint_api(api(GOOD_LIST, other)) if f.rule == "paging-parameters-consistent"
     ]
     assert finding.severity is Severity.info
-    assert "100" in finding.message and "1000" in finding.message
+    assert "100 (GET /orders)" in finding.message
+    assert "1000 (GET /customers)" in finding.message
 
 
 def test_errors_without_problem_json_are_an_error() -> None:
