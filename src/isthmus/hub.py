@@ -18,6 +18,7 @@ from isthmus.gateway.metrics import GatewayMetrics
 from isthmus.gateway.pool import ConnectionPool
 from isthmus.gateway.ratelimit import STORAGE_TIMEOUT_SECONDS, RateLimiter
 from isthmus.gateway.snapshot import SnapshotHolder
+from isthmus.governance.access import AccessRequests
 from isthmus.governance.audit import AuditLog
 from isthmus.governance.tokens import TokenAuthority
 from isthmus.governance.vault import Vault
@@ -39,6 +40,8 @@ class Hub:
         self.vault = Vault.open(self.store.secrets, settings)
         self.admin_token = admin_token(settings.home, settings.admin_token)
         self.audit = AuditLog(self.store.audit)
+        self.access = AccessRequests(self.store, self.vault, self.audit)
+        self.credentials = self.access.credentials
         self.pool = ConnectionPool(self.vault, self.audit)
         self.tokens = TokenAuthority(self.store.signing_keys, self.vault, settings.token_algorithm)
         self.limiter = RateLimiter(

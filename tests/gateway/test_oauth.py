@@ -55,7 +55,7 @@ def bearer(token: str) -> dict[str, str]:
 def active_key(running: Running) -> str:
     snapshot = running.hub.snapshots.current
     assert snapshot is not None
-    return next(iter(snapshot.key_ids))
+    return next(iter(snapshot.credentials))
 
 
 def signer(running: Running) -> Any:

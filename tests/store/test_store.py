@@ -13,7 +13,7 @@ from isthmus.governance.vault import SecretBusy, SecretMissing, Vault, VaultKeyM
 from isthmus.model import App, Connection, ResourceKey, System
 from isthmus.store import Change, StaleRevision, Store
 from isthmus.store.db import current_revision, migrate
-from isthmus.store.keys import digest
+from isthmus.store.keys import ActiveKey, digest
 
 
 def system(name: str, owner: str = "team-a") -> System:
@@ -31,9 +31,9 @@ def connection(name: str, environment: str, url: str = "https://crm.example.com"
 
 
 async def test_migrations_reach_head_and_are_idempotent(store: Store) -> None:
-    assert await current_revision(store.engine) == "0007"
+    assert await current_revision(store.engine) == "0008"
     await migrate(store.engine)  # a second start must not fail or change anything
-    assert await current_revision(store.engine) == "0007"
+    assert await current_revision(store.engine) == "0008"
     assert await store.resources.revision() == 0
 
 
@@ -101,7 +101,7 @@ async def test_api_keys_are_stored_as_digests(store: Store) -> None:
     info, plain = await store.keys.create("my-app", "sandbox", "laptop")
     assert plain.startswith("isk_sandbox_" + info.id)
     index = await store.keys.active_digests()
-    assert index == {digest(plain): (info.id, "my-app", "sandbox")}
+    assert index == {digest(plain): ActiveKey(info.id, "my-app", "sandbox", "api-key", None)}
     listed = await store.keys.list("my-app")
     assert [k.id for k in listed] == [info.id]
     async with store.engine.connect() as conn:

@@ -11,6 +11,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from isthmus import __version__
 from isthmus.connectors import registry as connector_registry
 from isthmus.control import (
+    access,
     audit,
     dead_letters,
     exports,
@@ -48,6 +49,7 @@ def create_control_app(hub: Hub) -> FastAPI:
     for cls in kinds().values():
         admin.include_router(kind_router(cls))
     admin.include_router(keys.router)
+    admin.include_router(access.router)
     admin.include_router(exports.router)
     admin.include_router(secrets.router)
     admin.include_router(signing.router)

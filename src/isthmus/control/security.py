@@ -8,6 +8,7 @@ from fastapi import Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from isthmus.errors import Unauthenticated
+from isthmus.governance.people import ADMIN, Principal
 
 _bearer = HTTPBearer(auto_error=False, description="The hub's admin token.")
 
@@ -26,9 +27,11 @@ async def require_admin(request: Request) -> None:
         )
 
 
-ADMIN = "admin"
+def principal(request: Request) -> Principal:
+    """Who acts through the admin API: the holder of the admin token."""
+    return ADMIN
 
 
 def actor(request: Request) -> str:
-    """Who acts, as the audit log names them: the holder of the admin token."""
-    return ADMIN
+    """Who acts, as the audit log names them."""
+    return principal(request).name

@@ -22,7 +22,7 @@ from isthmus.errors import (
     StoreUnavailable,
 )
 from isthmus.events import receiver
-from isthmus.gateway import auth, events, oauth
+from isthmus.gateway import auth, cors, events, oauth
 from isthmus.gateway.cache import ResponseCache
 from isthmus.gateway.collections import (
     CompiledCollection,
@@ -41,7 +41,7 @@ from isthmus.gateway.http import (
     request_id_from,
 )
 from isthmus.gateway.metrics import GatewayMetrics
-from isthmus.gateway.ratelimit import NO_POLICIES, RateLimiter
+from isthmus.gateway.ratelimit import RateLimiter
 from isthmus.gateway.routing import Match
 from isthmus.gateway.snapshot import Caller, Snapshot, SnapshotHolder
 from isthmus.gateway.validation import validate_request, validate_response
@@ -176,6 +176,10 @@ class Gateway:
         snapshot = self.holder.current
         if snapshot is None:
             raise StoreUnavailable("The gateway has not loaded its configuration yet.")
+        # CORS first: browsers send preflights without the page's key or token
+        preflight = cors.apply(request, snapshot.routes.cors)
+        if preflight is not None:
+            return preflight
         if request.path in oauth.PATHS:
             return self._oauth(request, snapshot)
         if request.path.startswith(receiver.PREFIX):  # a System's webhook: signed, no key
@@ -195,10 +199,10 @@ class Gateway:
             return await self._graphql(request, snapshot, caller, *graphql)
         if request.path == sql_face.PATH and request.method == "POST":
             request.api = request.route = sql_face.PATH
+            limits = snapshot.policies_for(caller.app, "query", caller.environment)
             request.response_headers += await self.limiter.admit(
-                snapshot.policies.get(caller.app, NO_POLICIES), caller.app, "query",
-                caller.environment,
-            )  # fmt: skip
+                limits, caller.app, "query", caller.environment
+            )
             return await sql_face.answer(request, snapshot, caller, self._virtual())
         contract = snapshot.routes.document(request.path, self.issuer)
         if contract is not None and request.method == "GET":
@@ -211,7 +215,7 @@ class Gateway:
         request.route = match.route.template
         auth.authorize(snapshot, caller, match.route.api)
         request.response_headers += match.headers  # lifecycle headers, on refusals too
-        policies = snapshot.policies.get(caller.app, NO_POLICIES)
+        policies = snapshot.policies_for(caller.app, match.route.api, caller.environment)
         request.response_headers += await self.limiter.admit(
             policies, caller.app, match.route.api, caller.environment
         )
@@ -283,7 +287,10 @@ class Gateway:
         if request.method != method:
             raise MethodNotAllowed(f"{route[1:]} takes {method}.", headers={"Allow": method})
         request.response_headers += await self.limiter.admit(
-            snapshot.policies.get(caller.app, NO_POLICIES), caller.app, api, caller.environment
+            snapshot.policies_for(caller.app, api, caller.environment),
+            caller.app,
+            api,
+            caller.environment,
         )
 
     def _virtual(self) -> VirtualData:

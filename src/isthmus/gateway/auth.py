@@ -19,7 +19,19 @@ from isthmus.governance import tokens
 class NotGranted(Forbidden):
     code = "not-granted"
     title = "The App may not call this Api"
-    remediation = "Ask the Api's owner to add it to the App's 'apis' (spec.apis)."
+    remediation = (
+        "Request access to the Api in the developer portal (or POST /admin/v1/access-"
+        "requests); the Api's owner approves it. Sandbox access is granted at once."
+    )
+
+
+class ClientSecretAsKey(Unauthenticated):
+    code = "client-secret-as-key"
+    title = "A client secret is not an API key"
+    remediation = (
+        "POST it to /oauth/token (grant_type=client_credentials, client_id = the App's "
+        "name) and send the access token as 'Authorization: Bearer <token>'."
+    )
 
 
 _CHALLENGE = {"WWW-Authenticate": 'Bearer realm="isthmus"'}
@@ -50,13 +62,22 @@ def authenticate(
         claims = tokens.verify(snapshot.token_keys, key, issuer=issuer)
         if claims.app not in snapshot.grants:
             raise tokens.InvalidToken("The token's App no longer exists.")
-        if claims.key_id not in snapshot.key_ids:
-            raise tokens.InvalidToken("The API key the token was issued for is revoked.")
+        source = snapshot.credentials.get(claims.key_id)
+        if source is None or source.expired():
+            raise tokens.InvalidToken(
+                "The credential the token was issued for is revoked or past its rotation."
+            )
         return Caller(claims.token_id, claims.app, claims.environment, claims.audience)
     caller = snapshot.caller_for(key)
     if caller is None:
         raise Unauthenticated(
-            "The API key is not valid (unknown, revoked, or its App was removed).",
+            "The API key is not valid (unknown, revoked, past its rotation's grace period, "
+            "or its App was removed).",
+            headers=_CHALLENGE,
+        )
+    if caller.kind == "client-secret":
+        raise ClientSecretAsKey(
+            "A client secret was sent as an API key; it is only traded for access tokens.",
             headers=_CHALLENGE,
         )
     return caller
@@ -65,5 +86,5 @@ def authenticate(
 def authorize(snapshot: Snapshot, caller: Caller, api: str) -> None:
     if caller.audience is not None and caller.audience != api:
         raise tokens.InvalidToken(f"The token is for Api '{caller.audience}', not '{api}'.")
-    if api not in snapshot.grants.get(caller.app, frozenset()):
-        raise NotGranted(f"App '{caller.app}' is not granted Api '{api}'.")
+    if api not in snapshot.granted(caller.app, caller.environment):
+        raise NotGranted(f"App '{caller.app}' is not granted Api '{api}' ({caller.environment}).")

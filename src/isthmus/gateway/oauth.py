@@ -1,7 +1,8 @@
 """The gateway's OAuth 2.0 endpoints: token (client credentials), JWKS and metadata.
 
-``client_id`` is the App's name and ``client_secret`` one of its API keys, so an App
-that has a key can trade it for short-lived tokens, and revoking the key stops both.
+``client_id`` is the App's name and ``client_secret`` its client secret (or one of its
+API keys), so an App can trade it for short-lived tokens, and revoking the credential
+stops both.
 """
 
 from __future__ import annotations
@@ -55,7 +56,7 @@ def token(request: GatewayRequest, snapshot: Snapshot, issuer: str, ttl: int) ->
     caller = snapshot.caller_for(secret) if secret else None
     if caller is None or caller.app != client_id:
         raise OAuthError("invalid_client", "Unknown client or wrong secret.", 401)
-    granted = snapshot.grants.get(caller.app, frozenset())
+    granted = snapshot.granted(caller.app, caller.environment)
     audience = form.get("audience") or form.get("resource")
     if not audience:
         if len(granted) != 1:

@@ -8,6 +8,7 @@ single assignment, so a request sees one consistent revision from start to finis
 from __future__ import annotations
 
 import asyncio
+import time
 from dataclasses import dataclass, field
 
 import structlog
@@ -39,6 +40,11 @@ class Caller:
     app: str
     environment: str
     audience: str | None = None  # the one Api an access token is for; None for API keys
+    kind: str = "api-key"  # or client-secret: good only for trading at /oauth/token
+    expires_at: float | None = None  # a rotated credential works until then (epoch seconds)
+
+    def expired(self) -> bool:
+        return self.expires_at is not None and time.time() >= self.expires_at
 
 
 @dataclass(frozen=True)
@@ -49,7 +55,7 @@ class Snapshot:
     grants: dict[str, frozenset[str]]  # app -> Apis it may call
     policies: dict[str, Policies]  # app -> its Plan's limits
     token_keys: TokenKeys
-    key_ids: frozenset[str]  # ids of the active API keys (tokens name the key they came from)
+    credentials: dict[str, Caller]  # active credentials by id (tokens name the one they came from)
     hooks: dict[str, CompiledHook] = field(default_factory=dict)  # webhook triggers by path
     catalog: Catalog | None = None  # Views, for the virtual data layer
     published_views: dict[str, frozenset[str]] = field(default_factory=dict)  # api -> Views
@@ -57,10 +63,25 @@ class Snapshot:
     view_problems: dict[str, IsthmusError] = field(default_factory=dict)  # why not servable
     # (api, version) of served versions that publish Views: where /odata and /graphql are
     view_versions: frozenset[tuple[str, str]] = frozenset()
+    # access decided per Environment (approved requests): (app, environment) -> Api -> Plan
+    decided: dict[tuple[str, str], dict[str, Policies | None]] = field(default_factory=dict)
 
     def caller_for(self, key: str) -> Caller | None:
-        """Who an API key belongs to, if it is active (looked up by its digest)."""
-        return self.keys.get(digest(key))
+        """Who a credential belongs to, if it is active (looked up by its digest)."""
+        caller = self.keys.get(digest(key))
+        return None if caller is None or caller.expired() else caller
+
+    def granted(self, app: str, environment: str) -> frozenset[str]:
+        """The Apis ``app`` may call in ``environment``: those its spec declares (every
+        Environment) and those granted there by an approved request."""
+        decided = self.decided.get((app, environment))
+        declared = self.grants.get(app, frozenset())
+        return declared | frozenset(decided) if decided else declared
+
+    def policies_for(self, app: str, api: str, environment: str) -> Policies:
+        """The limits of ``app`` on ``api``: the Plan its grant names, else the App's."""
+        decided = self.decided.get((app, environment), {}).get(api)
+        return decided or self.policies.get(app, NO_POLICIES)
 
 
 def published_views(api: Api) -> frozenset[str]:
@@ -116,16 +137,24 @@ class SnapshotHolder:
         if self.secrets is not None:
             hooks = await with_secrets(hooks, self.secrets)
         keys = {
-            digest: Caller(key_id, app, environment)
-            for digest, (key_id, app, environment) in digests.items()
-            if app in apps  # keys of a deleted App stop working with it
-        }
+            digest: Caller(
+                k.id, k.app, k.environment, None, k.kind,
+                k.expires_at.timestamp() if k.expires_at else None,
+            )
+            for digest, k in digests.items()
+            if k.app in apps  # keys of a deleted App stop working with it
+        }  # fmt: skip
         grants = {name: frozenset(app.spec.apis) for name, app in apps.items()}
         plans = {r.metadata.name: Policies.of(r) for r in resources if isinstance(r, Plan)}
         policies = {
             name: plans.get(app.spec.plan, NO_POLICIES) if app.spec.plan else NO_POLICIES
             for name, app in apps.items()
         }
+        decided: dict[tuple[str, str], dict[str, Policies | None]] = {}
+        for grant in await self.store.access.grants():
+            if grant.app in apps:
+                plan = plans.get(grant.plan) if grant.plan else None
+                decided.setdefault((grant.app, grant.environment), {})[grant.api] = plan
         views = {r.metadata.name: r for r in resources if isinstance(r, View)}
         kept = series_types(event_types)
         series: dict[str, SeriesConnector] = {}
@@ -165,7 +194,7 @@ class SnapshotHolder:
             grants,
             policies,
             await self.tokens.load(),
-            frozenset(caller.key_id for caller in keys.values()),
+            {caller.key_id: caller for caller in keys.values()},
             hooks,
             catalog,
             published,
@@ -177,6 +206,7 @@ class SnapshotHolder:
                 for version in api.spec.versions
                 if version.views and version.status in ("published", "deprecated", "retired")
             ),
+            decided,
         )
 
     def _shapes(

@@ -55,8 +55,8 @@ class OAuthError(FatalError):
     code = "oauth-error"
     title = "The token request was refused"
     remediation = (
-        "POST grant_type=client_credentials with the App's name as client_id and one of "
-        "its API keys as client_secret (HTTP Basic or form fields)."
+        "POST grant_type=client_credentials with the App's name as client_id and its "
+        "client secret (or one of its API keys) as client_secret (HTTP Basic or form fields)."
     )
 
     def __init__(

@@ -108,6 +108,14 @@ class Vault:
     def unseal(self, token: bytes) -> bytes:
         return self.keys.unseal(token, _SEALED)
 
+    def seal_for(self, purpose: str, plaintext: str) -> bytes:
+        """Encrypt a value the hub holds for someone (a credential awaiting pickup); it
+        opens only for the same ``purpose``."""
+        return self.keys.seal(plaintext.encode(), b"held:" + purpose.encode())
+
+    def unseal_for(self, purpose: str, token: bytes) -> str:
+        return self.keys.unseal(token, b"held:" + purpose.encode()).decode()
+
     async def set(self, name: str, value: str) -> None:
         name = self.name_of(name)
         await self._repository.put(name, self.keys.seal(value.encode(), _context(name)))

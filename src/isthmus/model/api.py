@@ -19,6 +19,7 @@ from pydantic import BeforeValidator, Field, Strict, field_validator, model_vali
 from isthmus.mapping import Expression
 from isthmus.model.base import Name, Ref, Resource, Spec
 from isthmus.model.collection import Collection
+from isthmus.model.cors import Cors
 from isthmus.model.registry import register_kind
 from isthmus.model.view import ViewName
 
@@ -371,7 +372,23 @@ class ApiVersion(Spec):
 
 class ApiSpec(Spec):
     title: str | None = None
+    cors: Cors | None = Field(
+        default=None,
+        description="Browser origins that may call the Api (CORS); none without it.",
+    )
     versions: list[ApiVersion] = Field(min_length=1)
+    self_service: list[Name] = Field(
+        default_factory=lambda: ["sandbox"],
+        description="Environments where an App gets access when its owner asks, without "
+        "the Api owner's approval; never 'production'.",
+    )
+
+    @field_validator("self_service")
+    @classmethod
+    def _production_needs_approval(cls, environments: list[str]) -> list[str]:
+        if "production" in environments:
+            raise ValueError("production access always needs the Api owner's approval")
+        return environments
 
     @model_validator(mode="after")
     def _unique_versions(self) -> ApiSpec:

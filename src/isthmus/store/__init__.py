@@ -9,6 +9,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from isthmus.errors import StoreUnavailable
+from isthmus.store.access import AccessRepository
 from isthmus.store.audit import AuditRepository
 from isthmus.store.cursors import CursorRepository
 from isthmus.store.db import create_engine, migrate
@@ -19,6 +20,7 @@ from isthmus.store.resources import Change, ResourceRepository, StaleRevision
 from isthmus.store.secrets import SecretRepository
 from isthmus.store.series import SeriesRepository
 from isthmus.store.signing import SigningKeyRepository
+from isthmus.store.users import UserRepository
 
 __all__ = ["ApiKeyInfo", "Change", "StaleRevision", "Store"]
 
@@ -37,6 +39,8 @@ class Store:
         self.dead_letters = DeadLetterRepository(engine)
         self.cursors = CursorRepository(engine)
         self.series = SeriesRepository(engine)
+        self.access = AccessRepository(engine)
+        self.users = UserRepository(engine)
 
     @classmethod
     def open(cls, url: str) -> Store:

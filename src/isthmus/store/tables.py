@@ -5,6 +5,7 @@ from __future__ import annotations
 from sqlalchemy import (
     JSON,
     BigInteger,
+    Boolean,
     Column,
     DateTime,
     Index,
@@ -13,7 +14,9 @@ from sqlalchemy import (
     MetaData,
     String,
     Table,
+    Text,
     UniqueConstraint,
+    false,
 )
 
 metadata = MetaData()
@@ -53,6 +56,62 @@ api_keys = Table(
     Column("digest", String(64), nullable=False, unique=True),
     Column("created_at", DateTime(timezone=True), nullable=False),
     Column("revoked_at", DateTime(timezone=True), nullable=True),
+    # 'api-key' (sent with each call) or 'client-secret' (traded at /oauth/token only)
+    Column("kind", String(16), nullable=False, server_default="api-key"),
+    Column("expires_at", DateTime(timezone=True), nullable=True),  # set when rotated
+    Column("rotated_from", String(32), nullable=True),
+    # The plain credential sealed by the vault until its App's owner collects it (once):
+    # for credentials issued by an approval, which the approver must not see.
+    Column("pickup", LargeBinary, nullable=True),
+)
+
+# People who sign in to the portal. Ownership follows resources' metadata.owner: a
+# person owns what names them or one of their teams.
+users = Table(
+    "users",
+    metadata,
+    Column("name", String(63), primary_key=True),
+    Column("display_name", String(200), nullable=False),
+    Column("password_hash", String(300), nullable=False),
+    Column("teams", JSON, nullable=False),
+    Column("admin", Boolean, nullable=False, server_default=false()),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+)
+
+# An App's owner asks for an Api in an Environment; the Api's owner decides.
+access_requests = Table(
+    "access_requests",
+    metadata,
+    Column("id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True),
+    Column("app", String(63), nullable=False, index=True),
+    Column("api", String(63), nullable=False, index=True),
+    Column("version", String(16), nullable=False),
+    Column("environment", String(63), nullable=False),
+    Column("plan", String(63), nullable=True),
+    Column("justification", Text, nullable=False),
+    Column("status", String(16), nullable=False),  # pending approved rejected withdrawn
+    Column("requested_by", String(200), nullable=False),
+    Column("requested_at", DateTime(timezone=True), nullable=False),
+    Column("decided_by", String(200), nullable=True),
+    Column("decided_at", DateTime(timezone=True), nullable=True),
+    Column("reason", Text, nullable=True),
+)
+
+# Access given by a decision (App.spec.apis declares access for every Environment).
+grants = Table(
+    "grants",
+    metadata,
+    Column("id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True),
+    Column("app", String(63), nullable=False),
+    Column("api", String(63), nullable=False),
+    Column("environment", String(63), nullable=False),
+    Column("plan", String(63), nullable=True),
+    Column("request_id", BigInteger, nullable=True),
+    Column("granted_by", String(200), nullable=False),
+    Column("granted_at", DateTime(timezone=True), nullable=False),
+    Column("revoked_at", DateTime(timezone=True), nullable=True),
+    Column("revoked_by", String(200), nullable=True),
+    Index("ix_grants_app", "app", "environment"),
 )
 
 secrets = Table(

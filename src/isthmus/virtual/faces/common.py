@@ -17,7 +17,7 @@ from isthmus.virtual.service import Access
 def access_for(snapshot: Snapshot, caller: Caller) -> Access:
     """The Views published by the Apis the caller's App is granted (an access token:
     only those of the Api it was issued for)."""
-    granted = snapshot.grants.get(caller.app, frozenset())
+    granted = snapshot.granted(caller.app, caller.environment)
     if caller.audience is not None:
         granted = granted & {caller.audience}
     views = frozenset().union(*(snapshot.published_views.get(api, ()) for api in granted))
