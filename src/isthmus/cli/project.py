@@ -12,6 +12,7 @@ from rich.text import Text
 from isthmus.cli.common import (
     HomeOption,
     bad,
+    cli_actor,
     console,
     err,
     fail,
@@ -21,6 +22,7 @@ from isthmus.cli.common import (
     settings,
     warn,
 )
+from isthmus.governance.changes import change_entry
 from isthmus.governance.vault import Vault
 from isthmus.model import (
     Connection,
@@ -125,6 +127,9 @@ async def _apply(directory: Path, home: Path | None, dry_run: bool, prune: bool)
         if dry_run or diff.empty:
             return
         new_revision = await store.resources.apply(diff.changes, expect_revision=revision)
+        before = {r.key: r for r in current}
+        who = cli_actor()
+        await store.audit.append([change_entry(who, c, before.get(c.key)) for c in diff.changes])
         ok(f"applied (store revision {new_revision}).")
 
 

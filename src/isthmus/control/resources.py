@@ -9,9 +9,12 @@ from typing import Any
 
 from fastapi import APIRouter, Depends, Path, Query, Request, Response
 
+from isthmus.control.security import actor
 from isthmus.errors import BadRequest, Conflict, NotFound, ValidationFailed
+from isthmus.governance.changes import record_change
+from isthmus.governance.lint import lint_resource
 from isthmus.hub import Hub
-from isthmus.model import Connection, EventType, Resource, ResourceKey, View
+from isthmus.model import Api, Connection, EventType, Resource, ResourceKey, View
 from isthmus.model.base import NAME_PATTERN
 from isthmus.project.checks import Finding, resource_checks
 from isthmus.project.evolution import evolution_findings
@@ -45,7 +48,7 @@ def _refuse(findings: list[Finding]) -> None:
 
 
 async def write_checked(
-    hub: Hub, resource: Resource, action: str, read_at: int | None = None
+    hub: Hub, resource: Resource, action: str, actor: str, read_at: int | None = None
 ) -> None:
     """Check ``resource`` against everything else and write it; refused (409) if the store
     moved on since now — or since ``read_at``, the revision the caller read it at."""
@@ -57,6 +60,11 @@ async def write_checked(
     findings = list(resource_checks(resource, resource.canonical()))
     findings += list(evolution_findings(resource, stored))
     findings += list(missing_references(resource, others))
+    if isinstance(resource, Api):  # the API lint's errors refuse it, as on apply
+        findings += [
+            (f.path, f"[{f.rule}] {f.version}: {f.message}", f.remediation)
+            for f in lint_resource(resource, [*others, resource]).errors
+        ]
     _refuse(findings)
     if isinstance(resource, View):  # planned against its Connections, opened for it
         views = {r.metadata.name: r for r in others if isinstance(r, View)}
@@ -73,6 +81,7 @@ async def write_checked(
     # Checked against `revision`: if anything changed since, the write is refused (409).
     change = Change(action, resource.key, resource)  # type: ignore[arg-type]
     await hub.store.resources.apply([change], expect_revision=revision)
+    await record_change(hub.audit, actor, change, stored)
     await hub.snapshots.refresh()
 
 
@@ -102,9 +111,9 @@ def kind_router(cls: type[Resource]) -> APIRouter:
         return resource.canonical()
 
     @router.post("", status_code=201, summary=f"Create a {kind}")
-    async def create(body: cls, hub: Hub = Depends(_hub)) -> dict[str, Any]:  # type: ignore[valid-type]
+    async def create(body: cls, request: Request, hub: Hub = Depends(_hub)) -> dict[str, Any]:  # type: ignore[valid-type]
         resource: Resource = body
-        await write_checked(hub, resource, "create")
+        await write_checked(hub, resource, "create", actor(request))
         return resource.canonical()
 
     @router.put(
@@ -115,6 +124,7 @@ def kind_router(cls: type[Resource]) -> APIRouter:
     async def put(
         body: cls,  # type: ignore[valid-type]
         response: Response,
+        request: Request,
         name: str = name_param,
         hub: Hub = Depends(_hub),
     ) -> dict[str, Any]:
@@ -122,17 +132,21 @@ def kind_router(cls: type[Resource]) -> APIRouter:
         if resource.metadata.name != name:
             raise BadRequest("metadata.name must equal the name in the address.")
         exists = await hub.store.resources.get(resource.key) is not None
-        await write_checked(hub, resource, "update" if exists else "create")
+        await write_checked(hub, resource, "update" if exists else "create", actor(request))
         response.status_code = 200 if exists else 201
         return resource.canonical()
 
     @router.delete("/{name}", status_code=204, summary=f"Delete a {kind}")
     async def delete(
-        name: str = name_param, environment: str | None = env_param, hub: Hub = Depends(_hub)
+        request: Request,
+        name: str = name_param,
+        environment: str | None = env_param,
+        hub: Hub = Depends(_hub),
     ) -> Response:
         key = _key(cls, name, environment)
         revision, everything = await hub.store.resources.snapshot()
-        if not any(r.key == key for r in everything):
+        stored = next((r for r in everything if r.key == key), None)
+        if stored is None:
             raise NotFound(f"No {kind} '{name}'.")
         users = dependents(key, everything)
         if users:
@@ -141,7 +155,9 @@ def kind_router(cls: type[Resource]) -> APIRouter:
                 remediation="Change or delete those resources first.",
                 extensions={"dependents": [str(u) for u in users]},
             )
-        await hub.store.resources.apply([Change("delete", key, None)], expect_revision=revision)
+        change = Change("delete", key, None)
+        await hub.store.resources.apply([change], expect_revision=revision)
+        await record_change(hub.audit, actor(request), change, stored)
         await hub.snapshots.refresh()
         return Response(status_code=204)
 

@@ -7,6 +7,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Path, Query, Request
 
 from isthmus.control.resources import write_checked
+from isthmus.control.security import actor
 from isthmus.errors import NotFound
 from isthmus.hub import Hub
 from isthmus.model import ResourceKey, Subscription
@@ -29,7 +30,7 @@ async def _set_paused(request: Request, name: str, environment: str, paused: boo
         return stored.canonical()  # already so: nothing to write
     changed = stored.model_copy(update={"spec": stored.spec.model_copy(update={"paused": paused})})
     # written only if nothing changed since it was read: no other edit is lost
-    await write_checked(hub, changed, "update", read_at=revision)
+    await write_checked(hub, changed, "update", actor(request), read_at=revision)
     return changed.canonical()
 
 
