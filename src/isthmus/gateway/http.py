@@ -33,6 +33,8 @@ class GatewayRequest:
     collection: Any = field(default=None, repr=False)
     # Set by the gateway: passes the trace context on to backends when tracing is on.
     tracing: Any = field(default=None, repr=False)
+    # "/sandbox" on the sandbox endpoint: links the gateway writes keep it.
+    prefix: str = ""
     # What it turned out to be, for metrics and the access log ("" until known).
     api: str = ""
     version: str = ""

@@ -60,6 +60,10 @@ class ConnectionPool:
         self._open: dict[ResourceKey, _Open] = {}
         self._retired: dict[asyncio.Task[None], _Open] = {}
 
+    def declares(self, key: ResourceKey) -> bool:
+        """Is a Connection declared for this name and Environment (open or failing)?"""
+        return key in self._open
+
     def get(self, key: ResourceKey) -> Connector:
         entry = self._open.get(key)
         if entry is None:
