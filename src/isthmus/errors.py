@@ -15,6 +15,15 @@ from pydantic import BaseModel, ConfigDict, Field
 
 PROBLEM_CONTENT_TYPE = "application/problem+json"
 PROBLEM_TYPE_BASE = "https://isthmus.dev/problems/"
+# The most characters each problem field holds: longer texts are cut when the body is
+# made (problem_body), so a detail that quotes something long stays a bounded answer
+# and the published Problem schema can say so.
+MAX_TITLE_LENGTH = 200
+MAX_DETAIL_LENGTH = 2000
+MAX_REMEDIATION_LENGTH = 1000
+MAX_CODE_LENGTH = 100
+MAX_TYPE_LENGTH = len(PROBLEM_TYPE_BASE) + MAX_CODE_LENGTH
+MAX_INSTANCE_LENGTH = 2000
 
 
 class Problem(BaseModel):
@@ -22,13 +31,15 @@ class Problem(BaseModel):
 
     model_config = ConfigDict(extra="allow")
 
-    type: str
-    title: str
+    type: str = Field(max_length=MAX_TYPE_LENGTH)
+    title: str = Field(max_length=MAX_TITLE_LENGTH)
     status: int
-    detail: str
-    code: str = Field(description="Stable: program against it.")
-    remediation: str = Field(description="What the caller should do.")
-    instance: str | None = None
+    detail: str = Field(max_length=MAX_DETAIL_LENGTH)
+    code: str = Field(max_length=MAX_CODE_LENGTH, description="Stable: program against it.")
+    remediation: str = Field(
+        max_length=MAX_REMEDIATION_LENGTH, description="What the caller should do."
+    )
+    instance: str | None = Field(default=None, max_length=MAX_INSTANCE_LENGTH)
 
 
 class IsthmusError(Exception):
@@ -90,19 +101,25 @@ def problem_body(
     instance: str | None = None,
     extensions: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
+    code = cut(code, MAX_CODE_LENGTH)
     body: dict[str, Any] = {
         "type": PROBLEM_TYPE_BASE + code,
-        "title": title,
+        "title": cut(title, MAX_TITLE_LENGTH),
         "status": status,
-        "detail": detail,
+        "detail": cut(detail, MAX_DETAIL_LENGTH),
         "code": code,
-        "remediation": remediation,
+        "remediation": cut(remediation, MAX_REMEDIATION_LENGTH),
     }
     if instance:
-        body["instance"] = instance
+        body["instance"] = cut(instance, MAX_INSTANCE_LENGTH)
     for key, value in (extensions or {}).items():
         body.setdefault(key, value)
     return body
+
+
+def cut(text: str, limit: int) -> str:
+    """``text`` if it fits in ``limit`` characters, else its start and an ellipsis."""
+    return text if len(text) <= limit else text[: limit - 1] + "\u2026"
 
 
 def problem_bytes(body: dict[str, Any]) -> bytes:
