@@ -25,6 +25,15 @@ import structlog
 from isthmus.errors import FatalError
 from isthmus.gateway.counters import Counters, Verdict
 from isthmus.model import Plan
+from isthmus.model.plan import MAX_QUOTA
+
+POLICY_NAMES = ("burst", "rate", "daily")
+# The longest RateLimit and RateLimit-Policy values the gateway can send, from how they
+# are built below: a policy's name, a count up to the largest quota, and seconds up to a
+# day (the longest window, and the longest wait for it to free a request).
+_ITEM_LENGTH = len('"";r=;t=') + max(map(len, POLICY_NAMES)) + len(str(MAX_QUOTA)) + len("86400")
+RATELIMIT_MAX_LENGTH = _ITEM_LENGTH
+RATELIMIT_POLICY_MAX_LENGTH = len(POLICY_NAMES) * (_ITEM_LENGTH + len(", ")) - len(", ")
 
 log = structlog.get_logger(__name__)
 # A counter store slower than this is treated as down: the request goes on uncounted.
