@@ -8,6 +8,10 @@ The cursor is keyset-based: it holds the sort values of the last record served a
 fingerprint of the sort and filters it was made for, base64url-encoded. Records added or
 removed between pages do not shift the next page, and a cursor sent with another sort or
 filter is refused rather than silently skipping records.
+
+Every part of the query has a bound, refused when passed, and so does what the gateway
+writes: a cursor longer than ``MAX_CURSOR_LENGTH`` (sort values too long to carry) or a
+``nextLink`` longer than ``MAX_LINK_LENGTH`` is not made; the request is refused instead.
 """
 
 from __future__ import annotations
@@ -15,6 +19,7 @@ from __future__ import annotations
 import base64
 import binascii
 import hashlib
+import re
 from dataclasses import dataclass
 from datetime import datetime
 from functools import partial
@@ -28,6 +33,28 @@ from isthmus.gateway.filtering import FilterInvalid, Predicate, compile_filter, 
 from isthmus.gateway.validation import RequestInvalid
 from isthmus.mapping import Mapping, MappingError
 from isthmus.model.collection import RESERVED, Collection
+
+MAX_QUERY_LENGTH = 4096  # bytes of a collection route's whole query string
+MAX_SORT_LENGTH = 1000  # characters of 'sort'
+MAX_VALUE_LENGTH = 2000  # characters of one field's value to equal
+MAX_MOMENT_LENGTH = 64  # characters of a date-time value
+MAX_CURSOR_LENGTH = 2048  # characters of a cursor, given or made
+MAX_LINK_LENGTH = 8192  # characters of a nextLink (a URL length servers and tools accept)
+# Query values are text: an integer field's is digits, compared as a 64-bit integer.
+INTEGER_PATTERN = "^-?[0-9]{1,19}$"
+INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
+_INTEGER = re.compile(INTEGER_PATTERN)
+_CURSOR = re.compile("^[A-Za-z0-9_-]+$")
+
+
+class CannotPage(FatalError):
+    status = 422
+    code = "collection-cannot-page"
+    title = "The next page cannot be linked"
+    remediation = (
+        "Ask with a shorter query (fewer or shorter filters), or sort by shorter fields: "
+        "the link to the next page would be longer than the gateway writes."
+    )
 
 
 class RecordsNotFound(FatalError):
@@ -74,6 +101,8 @@ def _problem(errors: list[dict[str, str]]) -> RequestInvalid:
 
 def _typed(text: str, kind: str) -> Any:
     if kind == "integer":
+        if not _INTEGER.match(text) or not INT64_MIN <= int(text) <= INT64_MAX:
+            raise ValueError(text)
         return int(text)
     if kind == "number":
         return float(text)
@@ -95,6 +124,10 @@ def parse_query(collection: CompiledCollection, query_string: bytes) -> Collecti
     def error(name: str, message: str) -> None:
         errors.append({"pointer": f"/query/{name}", "message": message})
 
+    if len(query_string) > MAX_QUERY_LENGTH:
+        raise _problem(
+            [{"pointer": "/query", "message": f"is longer than {MAX_QUERY_LENGTH} bytes"}]
+        )
     limit = spec.default_limit
     if "limit" in given:
         text = given["limit"]
@@ -105,6 +138,9 @@ def parse_query(collection: CompiledCollection, query_string: bytes) -> Collecti
 
     sort: list[tuple[str, bool]] = []
     entries = given["sort"].split(",") if given.get("sort") else spec.default_sort
+    if len(given.get("sort", "")) > MAX_SORT_LENGTH:
+        error("sort", f"is longer than {MAX_SORT_LENGTH} characters")
+        entries = []
     for entry in entries:
         name = entry.strip().removeprefix("-")
         declared = spec.fields.get(name)
@@ -126,10 +162,14 @@ def parse_query(collection: CompiledCollection, query_string: bytes) -> Collecti
         if not declared.filterable:
             error(name, "cannot be filtered on")
             continue
+        longest = MAX_MOMENT_LENGTH if declared.type == "date-time" else MAX_VALUE_LENGTH
+        if len(text) > longest:
+            error(name, f"is longer than {longest} characters")
+            continue
         try:
             equals.append((name, _typed(text, declared.type)))
         except ValueError:
-            error(name, f"must be of type {declared.type}")
+            error(name, _EXPECTED.get(declared.type, f"must be of type {declared.type}"))
 
     predicate = None
     if given.get("filter"):
@@ -142,7 +182,9 @@ def parse_query(collection: CompiledCollection, query_string: bytes) -> Collecti
         orjson.dumps([sort, [(n, str(v)) for n, v in equals], given.get("filter", "")])
     ).hexdigest()[:16]
     after = None
-    if given.get("cursor"):
+    if len(given.get("cursor", "")) > MAX_CURSOR_LENGTH:
+        error("cursor", "is longer than any cursor this Api gives out; use the whole 'nextLink'")
+    elif given.get("cursor"):
         after = _read_cursor(given["cursor"], fingerprint, len(sort), error)
     if errors:
         raise _problem(errors)
@@ -151,6 +193,9 @@ def parse_query(collection: CompiledCollection, query_string: bytes) -> Collecti
 
 
 def _read_cursor(text: str, fingerprint: str, keys: int, error: Any) -> tuple[Any, ...] | None:
+    if not _CURSOR.match(text):  # base64url without padding, as write_cursor makes them
+        error("cursor", "is not a cursor this Api gave out; use the whole 'nextLink'")
+        return None
     try:
         data = orjson.loads(base64.urlsafe_b64decode(text + "=" * (-len(text) % 4)))
     except (binascii.Error, ValueError):
@@ -165,9 +210,31 @@ def _read_cursor(text: str, fingerprint: str, keys: int, error: Any) -> tuple[An
     return tuple(data["after"])
 
 
+_EXPECTED = {"integer": f"must be a whole number (digits) from {INT64_MIN} to {INT64_MAX}"}
+
+
 def write_cursor(after: list[Any], fingerprint: str) -> str:
+    """The cursor after a record with these sort values; :class:`CannotPage` when they
+    are too long to carry in one."""
     raw = orjson.dumps({"q": fingerprint, "after": after}, default=_plain)
-    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+    cursor = base64.urlsafe_b64encode(raw).decode().rstrip("=")
+    if len(cursor) > MAX_CURSOR_LENGTH:
+        raise CannotPage(
+            "The values of the sort fields are too long to carry in a cursor "
+            f"(at most {MAX_CURSOR_LENGTH} characters)."
+        )
+    return cursor
+
+
+def next_link(base: str, params: tuple[tuple[str, str], ...], cursor: str) -> str:
+    """The URL of the next page: the request's query with the new cursor;
+    :class:`CannotPage` when it would be longer than ``MAX_LINK_LENGTH``."""
+    link = f"{base}?{urlencode([*params, ('cursor', cursor)])}"
+    if len(link) > MAX_LINK_LENGTH:
+        raise CannotPage(
+            f"The link to the next page would be longer than {MAX_LINK_LENGTH} characters."
+        )
+    return link
 
 
 def _plain(value: Any) -> Any:
@@ -240,7 +307,7 @@ def page(
     if len(selected) > query.limit:
         last = value[-1]
         cursor = write_cursor([last.get(n) for n, _ in query.sort], query.fingerprint)
-        body["nextLink"] = f"{link_base}?{urlencode([*query.params, ('cursor', cursor)])}"
+        body["nextLink"] = next_link(link_base, query.params, cursor)
     return body
 
 

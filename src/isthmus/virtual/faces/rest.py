@@ -11,12 +11,11 @@ parameters answers the one row whose columns of those names equal them.
 from __future__ import annotations
 
 from typing import Any
-from urllib.parse import urlencode
 
 from sqlglot import exp
 
 from isthmus.errors import NotFound
-from isthmus.gateway.collections import CollectionQuery
+from isthmus.gateway.collections import CollectionQuery, next_link
 from isthmus.gateway.filtering import FilterInvalid
 from isthmus.gateway.http import GatewayRequest, GatewayResponse
 from isthmus.gateway.routing import Match
@@ -68,7 +67,7 @@ async def answer(
     if len(result.rows) > query.limit:
         last = result.rows[query.limit - 1]
         cursor = token([last.get(n) for n, _ in query.sort], query.fingerprint)
-        body["nextLink"] = f"{link_base}?{urlencode([*query.params, ('cursor', cursor)])}"
+        body["nextLink"] = next_link(link_base, query.params, cursor)
     return json_answer(200, body)
 
 
