@@ -126,6 +126,13 @@ class Settings(BaseSettings):
     virtual_memory_mb: int = Field(
         default=512, ge=64, description="Memory DuckDB may use for virtual queries."
     )
+    virtual_max_text_length: int = Field(
+        default=65_536,
+        ge=1,
+        le=100_000_000,
+        description="Longest text one value of a virtual query's answer may hold: a longer "
+        "one fails the query (declared as maxLength of View columns in Api documents).",
+    )
     virtual_max_api_calls: int = Field(
         default=200,
         ge=1,

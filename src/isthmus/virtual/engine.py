@@ -21,6 +21,7 @@ import pyarrow.compute as pc
 
 from isthmus.connectors.base import TALLY, ReadTally, Record
 from isthmus.errors import FatalError, UpstreamTimeout
+from isthmus.virtual.bounds import check_bounds
 from isthmus.virtual.cache import SourceCache
 from isthmus.virtual.duck import close_quietly, interruptible
 from isthmus.virtual.limits import Limits
@@ -136,7 +137,7 @@ class Engine:
                 read |= {scan.name: result for scan, result in zip(then, done, strict=True)}
                 tables = {name: rows for name, (rows, _) in read.items()}
                 if plan.passthrough:
-                    rows = self._handed_on(tables[plan.scans[0].name])
+                    rows = self._handed_on(tables[plan.scans[0].name], plan.columns)
                 else:
                     rows = await self._finish(plan, {n: t.table for n, t in tables.items()})
         except TimeoutError:
@@ -244,10 +245,11 @@ class Engine:
 
     # -- the rest, in DuckDB ------------------------------------------------------------
 
-    def _handed_on(self, rows: Rows) -> list[dict[str, Any]]:
+    def _handed_on(self, rows: Rows, columns: Sequence[Column]) -> list[dict[str, Any]]:
         """A lone scan's rows as the answer (the source did all the query asked)."""
         if rows.count > self.limits.max_rows:
             raise TooManyRows(f"The query returns more than {self.limits.max_rows:,} rows.")
+        check_bounds(rows.table, columns, self.limits.max_text_length)
         return rows.answer()
 
     async def _finish(self, plan: Plan, tables: dict[str, pa.Table]) -> list[dict[str, Any]]:
@@ -255,16 +257,14 @@ class Engine:
             cursor = self._database.cursor()
         params = {name: plan.values[name] for name in plan.parameters}
         try:
-            return await interruptible(
-                cursor, lambda: self._execute(cursor, plan.sql, tables, params)
-            )
+            return await interruptible(cursor, lambda: self._execute(cursor, plan, tables, params))
         finally:
             close_quietly(cursor)
 
     def _execute(
         self,
         cursor: duckdb.DuckDBPyConnection,
-        sql: str,
+        plan: Plan,
         tables: dict[str, pa.Table],
         params: dict[str, Any],
     ) -> list[dict[str, Any]]:
@@ -272,7 +272,9 @@ class Engine:
             cursor.register(name, table)
         cap = self.limits.max_rows
         try:
-            reader = cursor.sql(sql, params=params or None).to_arrow_reader(min(cap + 1, 10_000))
+            reader = cursor.sql(plan.sql, params=params or None).to_arrow_reader(
+                min(cap + 1, 10_000)
+            )
             batches: list[pa.RecordBatch] = []
             total = 0
             for batch in reader:
@@ -288,6 +290,7 @@ class Engine:
         except duckdb.Error as exc:
             reason = str(exc).split("\n", 1)[0][:300]
             raise QueryFailed(f"DuckDB could not run the query: {reason}") from None
+        check_bounds(table, plan.columns, self.limits.max_text_length)
         return _rows(table)
 
 

@@ -11,6 +11,9 @@ from isthmus.errors import FatalError
 from isthmus.settings import Settings
 from isthmus.virtual.plans import Plan, Scan
 
+# the default of ISTHMUS_VIRTUAL_MAX_TEXT_LENGTH, where no settings are at hand (the lint)
+MAX_TEXT_LENGTH: int = Settings.model_fields["virtual_max_text_length"].default
+
 
 class UnboundedScan(FatalError):
     status = 422
@@ -34,6 +37,7 @@ class Limits:
     memory_mb: int = 512
     max_api_calls: int = 200
     threads: int = 2
+    max_text_length: int = MAX_TEXT_LENGTH
 
     @classmethod
     def of(cls, settings: Settings) -> Limits:
@@ -43,6 +47,7 @@ class Limits:
             settings.virtual_max_scan_rows,
             settings.virtual_memory_mb,
             settings.virtual_max_api_calls,
+            max_text_length=settings.virtual_max_text_length,
         )
 
 

@@ -172,7 +172,7 @@ class VirtualData:
             except IsthmusError as error:
                 reasons.append(f"{environment}: {error.detail}")
                 continue
-            found = ViewShape(catalog.views[view], chosen.columns)
+            found = ViewShape(catalog.views[view], chosen.columns, self.limits.max_text_length)
             problems = mismatches(found.view, chosen.columns)
             if problems:
                 raise ViewUnavailable(f"View '{view}' does not match its declaration: "

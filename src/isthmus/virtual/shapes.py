@@ -12,15 +12,26 @@ from typing import Any
 
 from isthmus.model.collection import FIELD_NAME, RESERVED, Collection, CollectionField
 from isthmus.model.view import View
+from isthmus.virtual.bounds import INT64_MAX, INT64_MIN
+from isthmus.virtual.limits import MAX_TEXT_LENGTH
 from isthmus.virtual.plans import Column
 
+# Columns as the answers write them. Integers are 64-bit and texts at most the hub's
+# text limit (virtual/bounds.py refuses any other answer); dates and times are written
+# by the answers' JSON encoder: 'YYYY-MM-DD', and RFC 3339 with at most microseconds and
+# an offset (32 characters).
 _JSON: dict[str, dict[str, Any]] = {
     "string": {"type": ["string", "null"]},
-    "integer": {"type": ["integer", "null"]},
+    "integer": {
+        "type": ["integer", "null"],
+        "format": "int64",
+        "minimum": INT64_MIN,
+        "maximum": INT64_MAX,
+    },
     "number": {"type": ["number", "null"]},
     "boolean": {"type": ["boolean", "null"]},
-    "date": {"type": ["string", "null"], "format": "date"},
-    "date-time": {"type": ["string", "null"], "format": "date-time"},
+    "date": {"type": ["string", "null"], "format": "date", "maxLength": 10},
+    "date-time": {"type": ["string", "null"], "format": "date-time", "maxLength": 32},
 }
 _FIELD_TYPES = {"date": "date-time"}  # collection filters compare dates as times
 
@@ -29,6 +40,7 @@ _FIELD_TYPES = {"date": "date-time"}  # collection filters compare dates as time
 class ViewShape:
     view: View
     columns: tuple[Column, ...]
+    max_text: int = MAX_TEXT_LENGTH  # the hub's limit on text values in answers
 
     @property
     def name(self) -> str:
@@ -52,6 +64,8 @@ class ViewShape:
         properties: dict[str, Any] = {}
         for column in self.columns:
             schema = dict(_JSON[column.type])
+            if column.type == "string":
+                schema["maxLength"] = self.max_text
             if text := self.description(column.name):
                 schema["description"] = text
             properties[column.name] = schema
