@@ -19,6 +19,7 @@ import orjson
 from isthmus.errors import FatalError, MethodNotAllowed, NotFound
 from isthmus.events.compose import CompiledEvent
 from isthmus.gateway.collections import CompiledCollection
+from isthmus.gateway.cors import CorsPolicy
 from isthmus.gateway.imported import ImportedContract
 from isthmus.gateway.openapi import DOCUMENT_PATH, document
 from isthmus.gateway.schemas import SchemaCheck
@@ -139,7 +140,10 @@ class RouteTable:
         self._contracts: dict[tuple[str, str], tuple[Api, ApiVersion]] = {}
         self._documents: dict[tuple[str, str], bytes] = {}
         self._published: dict[str, list[str]] = {}
+        self.cors: dict[str, CorsPolicy] = {}  # the Apis browsers may call, by name
         for api in apis:
+            if api.spec.cors is not None:
+                self.cors[api.metadata.name] = CorsPolicy.of(api.spec.cors)
             for declared in api.spec.versions:
                 if declared.status == "draft":
                     continue
