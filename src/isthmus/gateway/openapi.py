@@ -14,10 +14,18 @@ from typing import Any
 
 from isthmus.errors import Problem
 from isthmus.events.naming import schema_uri
-from isthmus.gateway.filtering import MAX_LENGTH as FILTER_MAX_LENGTH
+from isthmus.gateway.declarations import (
+    ALLOW_ORIGIN,
+    ANSWER_HEADERS,
+    collection_parameters,
+    header_refs,
+    headers,
+    next_link_schema,
+    security,
+)
+from isthmus.gateway.events import MAX_ATTRIBUTE_LENGTH, MAX_TIME_LENGTH
 from isthmus.model import Api, ApiVersion, EventType, Route
 from isthmus.model.api import EventTarget, ViewTarget, path_params
-from isthmus.model.collection import Collection
 
 DOCUMENT_PATH = "/openapi.json"
 _PROBLEM = {"$ref": "#/components/schemas/Problem"}
@@ -33,31 +41,6 @@ _ERRORS = {
     "503": "The backend is unavailable, or the route is not configured",
     "504": "The backend did not answer in time",
 }
-# The draft-ietf-httpapi-ratelimit-headers fields the gateway adds to its answers when
-# the calling App's Plan sets limits (see gateway/ratelimit.py), and Retry-After on 429.
-_HEADERS: dict[str, dict[str, Any]] = {
-    "RateLimit": {
-        "description": "Where the App stands in the policy closest to its limit, e.g. "
-        "'\"rate\";r=7;t=1' (r: requests left, t: seconds until the window resets). "
-        "Sent when the App's Plan sets limits.",
-        "schema": {"type": "string", "pattern": '^"[a-z]+";r=[0-9]+;t=[0-9]+$'},
-    },
-    "RateLimit-Policy": {
-        "description": "The App's Plan: each policy's quota (q) per window (w, seconds), "
-        'e.g. \'"burst";q=20;w=1, "daily";q=10000;w=86400\'. Sent when the Plan sets limits.',
-        "schema": {
-            "type": "string",
-            "pattern": '^"[a-z]+";q=[0-9]+;w=[0-9]+(, "[a-z]+";q=[0-9]+;w=[0-9]+)*$',
-        },
-    },
-    "Retry-After": {
-        "description": "Seconds to wait before the next request can be admitted.",
-        "required": True,
-        # a window is at most a day (a Plan's period and its daily quota)
-        "schema": {"type": "integer", "format": "int32", "minimum": 0, "maximum": 86400},
-    },
-}
-_LIMIT_HEADERS = ("RateLimit", "RateLimit-Policy")
 
 
 def _problem_schema() -> dict[str, Any]:
@@ -67,18 +50,14 @@ def _problem_schema() -> dict[str, Any]:
     return schema
 
 
-def _header_refs(names: tuple[str, ...]) -> dict[str, Any]:
-    return {name: {"$ref": f"#/components/headers/{name}"} for name in names}
-
-
 def _problem(status: str, description: str, schema: dict[str, Any] = _PROBLEM) -> dict[str, Any]:
-    names = (*_LIMIT_HEADERS, "Retry-After") if status == "429" else _LIMIT_HEADERS
+    names = (*ANSWER_HEADERS, "Retry-After") if status == "429" else ANSWER_HEADERS
     answer: dict[str, Any] = {
         "description": description,
         "content": {"application/problem+json": {"schema": schema}},
     }
     if status.startswith("4"):  # 5xx answers come before or without counting
-        answer["headers"] = _header_refs(names)
+        answer["headers"] = header_refs(names)
     return answer
 
 
@@ -87,7 +66,7 @@ def _gateway_errors(schema: dict[str, Any] = _PROBLEM) -> dict[str, Any]:
 
 
 def _success(description: str, content: dict[str, Any] | None = None) -> dict[str, Any]:
-    answer: dict[str, Any] = {"description": description, "headers": _header_refs(_LIMIT_HEADERS)}
+    answer: dict[str, Any] = {"description": description, "headers": header_refs(ANSWER_HEADERS)}
     if content is not None:
         answer["content"] = content
     return answer
@@ -127,7 +106,7 @@ def _parameters(route: Route) -> list[dict[str, Any]]:
                     entry["example"] = parameter.example
                 out.append(entry)
     if route.collection is not None:
-        out += _collection_parameters(route.collection)
+        out += collection_parameters(route.collection)
     return out
 
 
@@ -138,55 +117,6 @@ _SCHEMA_OF = {
     "boolean": {"type": "boolean"},
     "date-time": {"type": "string", "format": "date-time"},
 }
-
-
-def _collection_parameters(collection: Collection) -> list[dict[str, Any]]:
-    sortable = [n for n, f in collection.fields.items() if f.sortable]
-    filterable = [n for n, f in collection.fields.items() if f.filterable]
-    out: list[dict[str, Any]] = [
-        {
-            "name": "limit",
-            "in": "query",
-            "description": f"Records per page (default {collection.default_limit}).",
-            "schema": {
-                "type": "integer",
-                "format": "int32",
-                "minimum": 1,
-                "maximum": collection.max_limit,
-            },
-            "example": collection.default_limit,
-        },
-        {
-            "name": "cursor",
-            "in": "query",
-            "description": "Where the next page starts: follow 'nextLink' rather than building it.",
-            "schema": {"type": "string"},
-        },
-        {
-            "name": "sort",
-            "in": "query",
-            "description": f"Fields to sort by, comma-separated, '-' for descending: {sortable}.",
-            "schema": {"type": "string"},
-        },
-        {
-            "name": "filter",
-            "in": "query",
-            "description": "An OData filter expression over "
-            f"{filterable}, e.g. \"{filterable[0] if filterable else 'name'} eq 'x'\"; "
-            "eq ne gt ge lt le in, and or not, contains startswith endswith.",
-            "schema": {"type": "string", "maxLength": FILTER_MAX_LENGTH},
-        },
-    ]
-    for name in filterable:
-        field = collection.fields[name]
-        entry: dict[str, Any] = {
-            "name": name,
-            "in": "query",
-            "description": field.description or f"Only records whose {name} equals this.",
-            "schema": _SCHEMA_OF[field.type],
-        }
-        out.append(entry)
-    return out
 
 
 def _envelope(route: Route) -> dict[str, Any]:
@@ -201,11 +131,7 @@ def _envelope(route: Route) -> dict[str, Any]:
         "properties": {
             # the gateway cuts every page to the caller's limit, at most maxLimit
             "value": {"type": "array", "maxItems": route.collection.max_limit, "items": record},
-            "nextLink": {
-                "type": "string",
-                "format": "uri",
-                "description": "The next page; absent on the last.",
-            },
+            "nextLink": next_link_schema(),
         },
     }
 
@@ -228,7 +154,7 @@ def _operation(
     # 4xx answers come from the gateway (problem+json) or from the backend, as it sent them.
     responses["4XX"] = {
         "description": "Refused by the gateway, or the backend's own answer",
-        "headers": _header_refs(_LIMIT_HEADERS),
+        "headers": header_refs(ANSWER_HEADERS),
         "content": {"application/problem+json": {"schema": _PROBLEM}, "application/json": {}},
     }
     responses.update(_gateway_errors())
@@ -287,11 +213,15 @@ def _event_operation(route: Route, target: EventTarget, event_type: EventType) -
         "required": ["specversion", "id", "source", "type", "data"],
         "properties": {
             "specversion": {"const": "1.0"},
-            "id": {"type": "string"},
-            "source": {"type": "string"},
+            "id": {"type": "string", "maxLength": MAX_ATTRIBUTE_LENGTH},
+            "source": {
+                "type": "string",
+                "format": "uri-reference",
+                "maxLength": MAX_ATTRIBUTE_LENGTH,
+            },
             "type": {"const": event_type.cloudevents_type},
-            "subject": {"type": "string"},
-            "time": {"type": "string", "format": "date-time"},
+            "subject": {"type": "string", "maxLength": MAX_ATTRIBUTE_LENGTH},
+            "time": {"type": "string", "format": "date-time", "maxLength": MAX_TIME_LENGTH},
             "data": version.data_schema,
         },
     }
@@ -299,9 +229,13 @@ def _event_operation(route: Route, target: EventTarget, event_type: EventType) -
         "type": "object",
         "required": ["id", "type", "dataschema"],
         "properties": {
-            "id": {"type": "string"},
-            "type": {"type": "string"},
-            "dataschema": {"type": "string"},
+            # the caller's id (bounded as the request says) or the hub's own
+            "id": {"type": "string", "maxLength": MAX_ATTRIBUTE_LENGTH},
+            "type": {"const": event_type.cloudevents_type},
+            "dataschema": {
+                "const": schema_uri(event_type.metadata.name, version.version),
+                "format": "uri",
+            },
         },
     }
     operation: dict[str, Any] = {
@@ -328,7 +262,7 @@ def _event_operation(route: Route, target: EventTarget, event_type: EventType) -
             ),
             "4XX": {
                 "description": "Refused by the gateway; nothing was published",
-                "headers": _header_refs(_LIMIT_HEADERS),
+                "headers": header_refs(ANSWER_HEADERS),
                 "content": {"application/problem+json": {"schema": _PROBLEM}},
             },
             **_gateway_errors(),
@@ -382,8 +316,8 @@ def _imported(api: Api, version: ApiVersion, issuer: str) -> dict[str, Any]:
     doc["paths"] = paths
     doc["servers"] = [_server(issuer, name, version)]
     components.setdefault("schemas", {})[problem_name] = _problem_schema()
-    components.setdefault("headers", {}).update(copy.deepcopy(_HEADERS))
-    components.setdefault("securitySchemes", {}).update(_security(issuer, name))
+    components.setdefault("headers", {}).update(headers(api))
+    components.setdefault("securitySchemes", {}).update(security(issuer, name))
     doc["security"] = [{"apiKey": []}, {"oauth2": [name]}]
     return doc
 
@@ -396,10 +330,14 @@ def _add_gateway_answers(operation: dict[str, Any], problem: dict[str, Any]) -> 
     responses = operation.setdefault("responses", {})
     for status, answer in _gateway_errors(problem).items():
         if status == "429" and isinstance(responses.get("429"), dict):
-            headers = responses["429"].setdefault("headers", {})
-            for header, ref in _header_refs((*_LIMIT_HEADERS, "Retry-After")).items():
-                headers.setdefault(header, ref)
+            named = responses["429"].setdefault("headers", {})
+            for header, ref in header_refs((*ANSWER_HEADERS, "Retry-After")).items():
+                named.setdefault(header, ref)
         responses.setdefault(status, answer)
+    # the gateway adds its CORS header to the backend's answers too
+    for answer in responses.values():
+        if isinstance(answer, dict) and isinstance(answer.get("headers"), dict):
+            answer["headers"].setdefault(ALLOW_ORIGIN, header_refs((ALLOW_ORIGIN,))[ALLOW_ORIGIN])
 
 
 _METHODS = {"get", "put", "post", "delete", "options", "head", "patch", "trace"}
@@ -413,31 +351,6 @@ def _server(issuer: str, name: str, version: ApiVersion) -> dict[str, Any]:
         "reaches.",
         # for the Apps granted the Api, wherever they run: not an internal-only server
         "x-internal": False,
-    }
-
-
-def _security(issuer: str, name: str) -> dict[str, Any]:
-    return {
-        "apiKey": {
-            "type": "apiKey",
-            "in": "header",
-            "name": "X-Api-Key",
-            "description": "One of the App's API keys, in the X-Api-Key header.",
-        },
-        "oauth2": {
-            "type": "oauth2",
-            "description": "A short-lived access token (a JWT signed by the hub, validated "
-            "as RFC8725 advises: the algorithm is the signing key's own, never the token's), "
-            f"from {issuer}/oauth/token with the App's name as client_id and one of its API "
-            "keys as client_secret. Ask for a new one when it expires: no refresh tokens "
-            "are issued to client credentials.",
-            "flows": {
-                "clientCredentials": {
-                    "tokenUrl": f"{issuer}/oauth/token",
-                    "scopes": {name: f"Call {name}"},
-                }
-            },
-        },
     }
 
 
@@ -466,8 +379,8 @@ def document(
         "paths": paths,
         "components": {
             "schemas": {"Problem": _problem_schema()},
-            "headers": copy.deepcopy(_HEADERS),
-            "securitySchemes": _security(issuer, name),
+            "headers": headers(api),
+            "securitySchemes": security(issuer, name),
         },
         "security": [{"apiKey": []}, {"oauth2": [name]}],
     }
