@@ -219,3 +219,54 @@ async def test_the_versions_openapi_documents_event_routes(running: Running, eve
     assert "202" in latest["responses"]
     assert "deprecated" not in latest
     assert reply.json()["paths"]["/legacy"]["post"]["deprecated"] is True
+
+
+async def test_attributes_longer_than_declared_are_refused_as_sent(
+    running: Running, events: Inbox
+) -> None:
+    from isthmus.gateway.events import MAX_ATTRIBUTE_LENGTH, MAX_TIME_LENGTH
+
+    structured = {
+        "specversion": "1.0",
+        "id": "e" * (MAX_ATTRIBUTE_LENGTH + 1),
+        "source": "/crm",
+        "type": "com.acme.crm.customer.created",
+        "data": {"id": "c-1", "name": "Ada"},
+    }
+    reply = await running.call(
+        "POST",
+        "/crm-events/v1/customers",
+        running.key,
+        headers={"Content-Type": "application/cloudevents+json"},
+        body=orjson.dumps(structured),
+    )
+    body = assert_problem(reply, 422, "validation-failed")
+    assert body["errors"] == [
+        {"pointer": "/id", "message": f"is longer than {MAX_ATTRIBUTE_LENGTH} characters"}
+    ]
+    binary = {
+        "Content-Type": "application/json",
+        "ce-specversion": "1.0",
+        "ce-id": "e-1",
+        "ce-source": "/crm",
+        "ce-type": "com.acme.crm.customer.created",
+        "ce-time": "2026-12-01T09:00:00" + "0" * MAX_TIME_LENGTH + "Z",
+    }
+    reply = await running.call(
+        "POST", "/crm-events/v1/customers", running.key, headers=binary,
+        body=b'{"id": "c-1", "name": "Ada"}',
+    )  # fmt: skip
+    assert assert_problem(reply, 422, "validation-failed")["errors"][0]["pointer"] == "/time"
+    # at the bound: published
+    structured["id"] = "e" * MAX_ATTRIBUTE_LENGTH
+    reply = await running.call(
+        "POST",
+        "/crm-events/v1/customers",
+        running.key,
+        headers={"Content-Type": "application/cloudevents+json"},
+        body=orjson.dumps(structured),
+    )
+    assert reply.status == 202, reply.body
+    assert reply.json()["id"] == structured["id"]
+    (delivery,) = await events.take(1)
+    await delivery.ack()
