@@ -22,7 +22,7 @@ from isthmus.errors import (
     StoreUnavailable,
 )
 from isthmus.events import receiver
-from isthmus.gateway import auth, cors, events, oauth
+from isthmus.gateway import auth, cors, events, mock, oauth, sandbox
 from isthmus.gateway.cache import ResponseCache
 from isthmus.gateway.collections import (
     CompiledCollection,
@@ -176,14 +176,17 @@ class Gateway:
         snapshot = self.holder.current
         if snapshot is None:
             raise StoreUnavailable("The gateway has not loaded its configuration yet.")
+        under_sandbox = sandbox.split(request.path)
+        if under_sandbox is not None:  # the same contract, for sandbox credentials
+            request.prefix, request.path = sandbox.PREFIX, under_sandbox
         # CORS first: browsers send preflights without the page's key or token
         preflight = cors.apply(request, snapshot.routes.cors)
         if preflight is not None:
             return preflight
-        if request.path in oauth.PATHS:
+        if request.path in oauth.PATHS and not request.prefix:
             return self._oauth(request, snapshot)
-        if request.path.startswith(receiver.PREFIX):  # a System's webhook: signed, no key
-            return await self._trigger(request, snapshot)
+        if request.path.startswith(receiver.PREFIX) and not request.prefix:
+            return await self._trigger(request, snapshot)  # a System's webhook: signed, no key
         # only versions publishing Views serve /odata and /graphql (their own routes may)
         odata = odata_face.split(request.path) if snapshot.view_versions else None
         if odata is not None and odata[:2] not in snapshot.view_versions:
@@ -192,6 +195,8 @@ class Gateway:
         query_key = odata_face.KEY_PARAMETER if odata else None
         caller = auth.authenticate(snapshot, request, self.issuer, query_key)
         request.app = caller.app
+        if request.prefix:
+            sandbox.check(caller.environment)
         if odata is not None:
             return await self._odata(request, snapshot, caller, *odata)
         graphql = graphql_face.split(request.path) if snapshot.view_versions else None
@@ -204,7 +209,7 @@ class Gateway:
                 limits, caller.app, "query", caller.environment
             )
             return await sql_face.answer(request, snapshot, caller, self._virtual())
-        contract = snapshot.routes.document(request.path, self.issuer)
+        contract = snapshot.routes.document(request.path, self.issuer, bool(request.prefix))
         if contract is not None and request.method == "GET":
             api, body = contract
             request.api, request.route = api, "/openapi.json"
@@ -235,15 +240,17 @@ class Gateway:
             return await self._publish(request, match, caller.environment)
         if isinstance(target, ViewTarget):  # the sources page: no list to cut here
             response = await rest_face.answer(
-                request, match, snapshot, caller, self._virtual(), self.issuer + request.path
+                request, match, snapshot, caller, self._virtual(), self._link(request)
             )
         else:
-            connector = self.holder.pool.get(
-                ResourceKey("Connection", target.connection, caller.environment)
-            )
-            response = await DISPATCH[target.type](request, match, connector)
-            if collection is not None:
-                response = self._page(request, collection, response)
+            key = ResourceKey("Connection", target.connection, caller.environment)
+            if mock.wanted(self.holder.pool, key):  # a System without a sandbox
+                response = mock.answer(match.route, request, self._link(request))
+            else:
+                connector = self.holder.pool.get(key)
+                response = await DISPATCH[target.type](request, match, connector)
+                if collection is not None:
+                    response = self._page(request, collection, response)
         compiled = match.route
         if (
             compiled.response is not None
@@ -261,7 +268,7 @@ class Gateway:
     ) -> GatewayResponse:  # fmt: skip
         try:
             await self._admit_face(request, snapshot, caller, api, version, "/odata", "GET")
-            root = f"{self.issuer}/{api}/{version}/{odata_face.SEGMENT}/"
+            root = f"{self.issuer}{request.prefix}/{api}/{version}/{odata_face.SEGMENT}/"
             return await odata_face.answer(
                 request, snapshot, caller, self._virtual(), api, version, rest, root
             )
@@ -323,6 +330,10 @@ class Gateway:
             )
         return await receiver.receive(request, snapshot.hooks, bus)
 
+    def _link(self, request: GatewayRequest) -> str:
+        """The address the caller used, for links in answers (next pages)."""
+        return self.issuer + request.prefix + request.path
+
     def _page(
         self, request: GatewayRequest, collection: CompiledCollection, response: GatewayResponse
     ) -> GatewayResponse:
@@ -335,7 +346,7 @@ class Gateway:
         except orjson.JSONDecodeError:
             raise RecordsNotFound("The backend's answer is not JSON.") from None
         records = select_records(collection, answer)
-        body = page(collection, request.collection, records, self.issuer + request.path)
+        body = page(collection, request.collection, records, self._link(request))
         kept = [(k, v) for k, v in response.headers if k not in (b"content-type", b"etag")]
         return json_response(200, body, kept)
 

@@ -22,6 +22,7 @@ from isthmus.gateway.collections import CompiledCollection
 from isthmus.gateway.cors import CorsPolicy
 from isthmus.gateway.imported import ImportedContract
 from isthmus.gateway.openapi import DOCUMENT_PATH, document
+from isthmus.gateway.sandbox import document as sandbox_document
 from isthmus.gateway.schemas import SchemaCheck
 from isthmus.gateway.transform import CompiledMapping, compile_mapping
 from isthmus.gateway.validation import CompiledContract, compile_contract
@@ -138,7 +139,7 @@ class RouteTable:
         self._event_types = event_types
         self._versions: dict[tuple[str, str], VersionTable] = {}
         self._contracts: dict[tuple[str, str], tuple[Api, ApiVersion]] = {}
-        self._documents: dict[tuple[str, str], bytes] = {}
+        self._documents: dict[tuple[str, str, bool], bytes] = {}
         self._published: dict[str, list[str]] = {}
         self.cors: dict[str, CorsPolicy] = {}  # the Apis browsers may call, by name
         for api in apis:
@@ -184,15 +185,21 @@ class RouteTable:
                     else:
                         table.templated.append(compiled)
 
-    def document(self, path: str, issuer: str) -> tuple[str, bytes] | None:
-        """``(api, OpenAPI JSON)`` if ``path`` is ``/{api}/{version}/openapi.json``."""
+    def document(
+        self, path: str, issuer: str, sandbox: bool = False
+    ) -> tuple[str, bytes] | None:
+        """``(api, OpenAPI JSON)`` if ``path`` is ``/{api}/{version}/openapi.json``; with
+        ``sandbox``, the sandbox endpoint's document (its server differs, nothing else)."""
         _, api, version, rest = [*path.split("/", 3), "", "", ""][:4]
         if "/" + rest != DOCUMENT_PATH or (api, version) not in self._contracts:
             return None
-        key = (api, version)
+        key = (api, version, sandbox)
         if key not in self._documents:  # built once per snapshot, on first request
-            resource, spec = self._contracts[key]
-            self._documents[key] = orjson.dumps(document(resource, spec, issuer, self._event_types))
+            resource, spec = self._contracts[(api, version)]
+            built = document(resource, spec, issuer, self._event_types)
+            if sandbox:
+                built = sandbox_document(built, issuer, api, version)
+            self._documents[key] = orjson.dumps(built)
         return api, self._documents[key]
 
     def version(self, api: str, version: str) -> VersionTable:
