@@ -43,7 +43,7 @@ $(NPM_TOOLS):
 	mkdir -p .cache/npm
 	npm install --silent --no-audit --no-fund --prefix .cache/npm \
 	  @stoplight/spectral-cli@6.16.3 @stoplight/spectral-owasp-ruleset@2.0.1 \
-	  @apidevtools/swagger-cli@4.0.4
+	  @apidevtools/swagger-cli@4.0.4 @backstage/catalog-model@1.10.1
 	touch $(NPM_TOOLS)
 
 test: $(STAMP) $(GITHUB_OPENAPI) $(ASYNCAPI_SCHEMA) $(NPM_TOOLS)

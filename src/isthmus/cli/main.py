@@ -5,7 +5,18 @@ from __future__ import annotations
 import typer
 
 from isthmus import __version__
-from isthmus.cli import admin, audit, connections, events, exports, imports, lint, project, run
+from isthmus.cli import (
+    admin,
+    audit,
+    catalog,
+    connections,
+    events,
+    exports,
+    imports,
+    lint,
+    project,
+    run,
+)
 from isthmus.cli.common import console
 
 app = typer.Typer(
@@ -32,6 +43,7 @@ app.add_typer(connections.connections, name="connection")
 app.add_typer(imports.imports, name="import")
 app.add_typer(events.events, name="events")
 app.add_typer(exports.apis, name="api")
+app.add_typer(catalog.catalog, name="catalog")
 
 
 @app.command()

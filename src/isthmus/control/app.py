@@ -13,6 +13,7 @@ from isthmus.connectors import registry as connector_registry
 from isthmus.control import (
     access,
     audit,
+    catalog,
     dead_letters,
     exports,
     keys,
@@ -56,6 +57,7 @@ def create_control_app(hub: Hub) -> FastAPI:
     admin.include_router(audit.router)
     admin.include_router(dead_letters.router)
     admin.include_router(subscriptions.router)
+    admin.include_router(catalog.router)
 
     @admin.get("/connectors", tags=["Connector"], summary="Installed connector types")
     async def connectors() -> list[dict[str, Any]]:
