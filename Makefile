@@ -46,7 +46,14 @@ $(NPM_TOOLS):
 	  @apidevtools/swagger-cli@4.0.4 @backstage/catalog-model@1.10.1
 	touch $(NPM_TOOLS)
 
-test: $(STAMP) $(GITHUB_OPENAPI) $(ASYNCAPI_SCHEMA) $(NPM_TOOLS)
+# The portal's browser test drives Debian's Chromium (Playwright cannot download browsers
+# here); installed as root, else the test says how to install it.
+CHROMIUM := /usr/bin/chromium
+$(CHROMIUM):
+	@if [ "$$(id -u)" = 0 ]; then apt-get install -y -q chromium >/dev/null; \
+	else echo "note: install Debian's chromium package for the portal's browser test"; fi
+
+test: $(STAMP) $(GITHUB_OPENAPI) $(ASYNCAPI_SCHEMA) $(NPM_TOOLS) $(CHROMIUM)
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 	$(BIN)/ruff check src tests benchmarks
 	$(BIN)/mypy

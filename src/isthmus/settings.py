@@ -46,6 +46,11 @@ class Settings(BaseSettings):
         description="The Fernet key of vaults made before AES-GCM (default: 'home'/vault.key "
         "if present): still opens their values until they are rekeyed.",
     )
+    portal_secret: str | None = Field(
+        default=None,
+        description="Key that signs the portal's session cookies; default: generated once "
+        "into 'home' (set the same value on every control-plane process).",
+    )
     host: str = Field(default="127.0.0.1", description="Address the gateway listens on.")
     control_host: str = Field(
         default="127.0.0.1",

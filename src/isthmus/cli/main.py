@@ -16,6 +16,7 @@ from isthmus.cli import (
     lint,
     project,
     run,
+    users,
 )
 from isthmus.cli.common import console
 
@@ -44,6 +45,7 @@ app.add_typer(imports.imports, name="import")
 app.add_typer(events.events, name="events")
 app.add_typer(exports.apis, name="api")
 app.add_typer(catalog.catalog, name="catalog")
+app.add_typer(users.users, name="user")
 
 
 @app.command()

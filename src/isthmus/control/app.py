@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import APIRouter, Depends, FastAPI, Request
-from fastapi.responses import PlainTextResponse
+from fastapi.responses import PlainTextResponse, RedirectResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from isthmus import __version__
@@ -28,6 +28,8 @@ from isthmus.errors import StoreUnavailable
 from isthmus.events.asyncapi import events_document
 from isthmus.hub import Hub
 from isthmus.model import kinds
+from isthmus.portal.app import PREFIX as PORTAL
+from isthmus.portal.app import create_portal_app
 
 ADMIN_PREFIX = "/admin/v1"
 
@@ -103,6 +105,13 @@ def create_control_app(hub: Hub) -> FastAPI:
         return PlainTextResponse(
             generate_latest(hub.metrics.registry), media_type=CONTENT_TYPE_LATEST
         )
+
+    # the developer portal: server-rendered pages, signed-in people, its own errors
+    app.mount(PORTAL, create_portal_app(hub))
+
+    @app.get("/", include_in_schema=False)
+    async def home() -> RedirectResponse:
+        return RedirectResponse(PORTAL + "/", status_code=307)
 
     @app.get("/healthz", tags=["Health"], summary="The process is alive")
     async def healthz() -> dict[str, str]:
