@@ -38,12 +38,14 @@ $(ASYNCAPI_SCHEMA):
 
 # Command-line checkers the governance tests run exported documents through: Spectral with
 # the OWASP ruleset, and swagger-cli (Swagger 2.0, for the Power Platform profile).
-NPM_TOOLS := .cache/npm/.installed-1
+NPM_PACKAGES := @stoplight/spectral-cli@6.16.3 @stoplight/spectral-owasp-ruleset@2.0.1 \
+  @apidevtools/swagger-cli@4.0.4 @backstage/catalog-model@1.10.1
+# the stamp names the package list: a changed list installs again
+NPM_TOOLS := .cache/npm/.installed-$(shell echo '$(NPM_PACKAGES)' | sha1sum | cut -c1-12)
 $(NPM_TOOLS):
 	mkdir -p .cache/npm
-	npm install --silent --no-audit --no-fund --prefix .cache/npm \
-	  @stoplight/spectral-cli@6.16.3 @stoplight/spectral-owasp-ruleset@2.0.1 \
-	  @apidevtools/swagger-cli@4.0.4 @backstage/catalog-model@1.10.1
+	npm install --silent --no-audit --no-fund --prefix .cache/npm $(NPM_PACKAGES)
+	rm -f .cache/npm/.installed-*
 	touch $(NPM_TOOLS)
 
 # The portal's browser test drives Debian's Chromium (Playwright cannot download browsers
