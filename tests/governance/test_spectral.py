@@ -20,7 +20,7 @@ from pathlib import Path
 import pytest
 
 from isthmus.demo.crm import start_crm
-from isthmus.demo.run import prepare
+from isthmus.demo.run import DemoCrm, prepare
 from isthmus.hub import Hub
 from isthmus.model import Api
 from isthmus.settings import Settings
@@ -48,11 +48,12 @@ async def exported(tmp_path: Path) -> dict[str, Path]:
     """Every version of each demo Api, as the demo's gateway serves it, written to a file."""
     token = secrets.token_urlsafe(16)
     port = free_port()
-    crm = await start_crm(token, "127.0.0.1", port)
+    crm, _ = await start_crm(token, "127.0.0.1", port)
     files: dict[str, Path] = {}
     try:
         async with Hub(Settings(home=tmp_path / "home")) as hub:
-            await prepare(hub, f"http://127.0.0.1:{port}", token)
+            url = f"http://127.0.0.1:{port}"
+            await prepare(hub, DemoCrm(url, token, url, token))
             snapshot = await hub.snapshots.refresh(force=True)
             apis = {a.metadata.name: a for a in await hub.store.resources.list("Api")}
             assert set(APIS) <= set(apis)

@@ -63,6 +63,18 @@ CUSTOMERS: list[dict[str, Any]] = [
 ]
 
 
+# The production CRM's customers: other people than the sandbox's, so a call shows which
+# Environment answered it.
+PRODUCTION_CUSTOMERS: list[dict[str, Any]] = [
+    {"id": 101, "name": "Mary Jackson", "company": "Langley Research", "tier": "gold",
+     "email": "mary@example.com", "country": "US"},
+    {"id": 102, "name": "Karen Spärck Jones", "company": "Cambridge Retrieval", "tier": "silver",
+     "email": "karen@example.com", "country": "GB"},
+    {"id": 103, "name": "Hedy Lamarr", "company": "Frequency Hopping Inc", "tier": "platinum",
+     "email": "hedy@example.com", "country": "AT"},
+]  # fmt: skip
+
+
 def crm_app(token: str, customers: list[dict[str, Any]] | None = None) -> web.Application:
     records = [dict(c) for c in (customers if customers is not None else CUSTOMERS)]
     expected = f"Bearer {token}".encode()
@@ -97,8 +109,13 @@ def crm_app(token: str, customers: list[dict[str, Any]] | None = None) -> web.Ap
     return app
 
 
-async def start_crm(token: str, host: str, port: int) -> web.AppRunner:
-    runner = web.AppRunner(crm_app(token), access_log=None)
+async def start_crm(
+    token: str, host: str, port: int, customers: list[dict[str, Any]] | None = None
+) -> tuple[web.AppRunner, int]:
+    """The CRM listening on ``port`` (0: any free port); the runner and the port."""
+    runner = web.AppRunner(crm_app(token, customers), access_log=None)
     await runner.setup()
-    await web.TCPSite(runner, host, port).start()
-    return runner
+    site = web.TCPSite(runner, host, port)
+    await site.start()
+    bound = runner.addresses[0][1] if runner.addresses else port
+    return runner, int(bound)

@@ -5,14 +5,16 @@ from __future__ import annotations
 import asyncio
 import secrets
 from collections.abc import Callable
+from dataclasses import dataclass
 from importlib.resources import as_file, files
 from pathlib import Path
 from typing import Any
 
 import orjson
 
-from isthmus.demo.crm import start_crm
+from isthmus.demo.crm import PRODUCTION_CUSTOMERS, start_crm
 from isthmus.demo.data import write_billing, write_readings
+from isthmus.governance.people import hash_password
 from isthmus.hub import Hub
 from isthmus.model import Connection, Resource, ResourceKey
 from isthmus.project.diff import compute_diff
@@ -29,29 +31,50 @@ GRAPHQL_EXAMPLE = orjson.dumps(
 ).decode()
 
 
-def demo_resources(crm_url: str, home: Path) -> dict[ResourceKey, Resource]:
-    """The demo project, its Connections pointed at this run's CRM and data files."""
+@dataclass(frozen=True)
+class DemoCrm:
+    """Where this run's CRMs listen, and the tokens they take."""
+
+    url: str
+    token: str
+    production_url: str
+    production_token: str
+
+
+# People who sign in to the portal in the demo: (name, display name, teams).
+PEOPLE = (
+    ("dana", "Dana (citizen developer)", ["field-apps"]),
+    ("olivia", "Olivia (owner of the customers Api)", ["sales-ops"]),
+)
+
+
+def demo_resources(crm: DemoCrm, home: Path) -> dict[ResourceKey, Resource]:
+    """The demo project, its Connections pointed at this run's CRMs and data files."""
     with as_file(files("isthmus.demo") / "project") as folder:
         project = load_project(Path(folder))
     if not project.ok:  # the shipped project is tested; this guards edits to it
         raise RuntimeError("demo project is invalid: " + "; ".join(map(str, project.issues)))
     resources = dict(project.resources)
     where = {
-        "crm": {"baseUrl": crm_url},
+        "crm": {"baseUrl": crm.url},
         "billing": {"url": f"sqlite+aiosqlite:///{billing_path(home)}"},
         "plant": {"root": str(plant_folder(home))},
     }
     for name, changes in where.items():
         _configure(resources, name, changes)
+    _configure(resources, "crm", {"baseUrl": crm.production_url}, "production")
     records = resources[ResourceKey("Connection", "crm-records", "sandbox")]
     assert isinstance(records, Connection)
-    values = dict(records.spec.config["values"]) | {"url": crm_url}
+    values = dict(records.spec.config["values"]) | {"url": crm.url}
     _configure(resources, "crm-records", {"values": values})
     return resources
 
 
-def _configure(resources: dict[ResourceKey, Resource], name: str, changes: dict[str, Any]) -> None:
-    key = ResourceKey("Connection", name, "sandbox")
+def _configure(
+    resources: dict[ResourceKey, Resource], name: str, changes: dict[str, Any],
+    environment: str = "sandbox",
+) -> None:  # fmt: skip
+    key = ResourceKey("Connection", name, environment)
     connection = resources[key]
     assert isinstance(connection, Connection)
     config = dict(connection.spec.config) | changes
@@ -67,33 +90,58 @@ def plant_folder(home: Path) -> Path:
     return home / "demo" / "plant"
 
 
-async def prepare(hub: Hub, crm_url: str, crm_token: str) -> str:
-    """Write the demo's data, apply the demo project and return a fresh API key for the
-    demo App."""
+@dataclass(frozen=True)
+class Prepared:
+    key: str  # a sandbox API key of the demo App
+    logins: dict[str, str]  # portal sign-ins: name -> this run's password
+
+
+async def prepare(hub: Hub, crm: DemoCrm) -> Prepared:
+    """Write the demo's data, apply the demo project, give the portal's people fresh
+    passwords and return them with a fresh API key for the demo App."""
     home = hub.settings.home
     await asyncio.to_thread(write_billing, billing_path(home))
     await asyncio.to_thread(write_readings, plant_folder(home))
-    await hub.vault.set("crm-token", crm_token)
+    await hub.vault.set("crm-token", crm.token)
+    await hub.vault.set("crm-token-production", crm.production_token)
     _, current = await hub.store.resources.snapshot()
-    diff = compute_diff(demo_resources(crm_url, home), current)
+    diff = compute_diff(demo_resources(crm, home), current)
     await hub.store.resources.apply(diff.changes)
     for old in await hub.store.keys.list(DEMO_APP):
         if old.label == "demo" and old.revoked_at is None:
             await hub.store.keys.revoke(old.id)
     _, key = await hub.store.keys.create(DEMO_APP, "sandbox", "demo")
+    logins = {}
+    for name, display, teams in PEOPLE:
+        password = secrets.token_urlsafe(12)
+        hashed = hash_password(password)
+        if await hub.store.users.get(name) is None:
+            await hub.store.users.add(name, display, hashed, teams, admin=False)
+        else:
+            await hub.store.users.set_password(name, hashed)
+        logins[name] = password
     await hub.snapshots.refresh()
-    return key
+    return Prepared(key, logins)
 
 
 async def run_demo(settings: Settings, crm_port: int, announce: Callable[[str], None]) -> None:
-    token = secrets.token_urlsafe(24)
-    runner = await start_crm(token, settings.host, crm_port)
+    token, production_token = secrets.token_urlsafe(24), secrets.token_urlsafe(24)
+    runner, _ = await start_crm(token, settings.host, crm_port)
+    production, production_port = await start_crm(
+        production_token, settings.host, 0, PRODUCTION_CUSTOMERS
+    )
     crm_url = f"http://{settings.host}:{crm_port}"
+    crm = DemoCrm(crm_url, token, f"http://{settings.host}:{production_port}", production_token)
 
     async def ready(hub: Hub) -> None:
-        key = await prepare(hub, crm_url, token)
+        prepared = await prepare(hub, crm)
+        key = prepared.key
         gateway = f"http://{settings.host}:{settings.gateway_port}"
         control = f"http://{settings.control_host}:{settings.control_port}"
+        people = [
+            f"  portal sign-in      {name} / {password}   ({display})"
+            for (name, display, _), password in zip(PEOPLE, prepared.logins.values(), strict=True)
+        ]
         announce(
             "\n".join(
                 [
@@ -101,9 +149,15 @@ async def run_demo(settings: Settings, crm_port: int, announce: Callable[[str], 
                     "Isthmus demo is running (embedded mode). Ctrl-C stops everything.",
                     "",
                     f"  demo CRM (backend)  {crm_url}   (needs a token the hub keeps in its vault)",
+                    f"  production CRM      {crm.production_url}   (other customers)",
                     f"  gateway             {gateway}",
+                    f"  developer portal    {control}/portal/",
+                    *people,
                     f"  admin API           {control}/admin/docs",
                     f"  admin token         {settings.home / 'admin-token'}",
+                    "",
+                    "In the portal, Dana finds the customers Api, takes a sandbox key, asks for",
+                    "production access; Olivia approves; Dana collects the client secret.",
                     "",
                     "List customers through the gateway:",
                     "",
@@ -147,3 +201,4 @@ async def run_demo(settings: Settings, crm_port: int, announce: Callable[[str], 
         await serve(settings, on_ready=ready)
     finally:
         await runner.cleanup()
+        await production.cleanup()
