@@ -19,13 +19,14 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from functools import partial
 from typing import Any
 from urllib.parse import quote, urlencode
 
 from isthmus.gateway.samples import sample
+from isthmus.portal import literals
 
 LANGUAGES = ("curl", "python", "javascript", "powershell", "power-platform")
 METHODS = ("get", "put", "post", "delete", "options", "head", "patch", "trace")
@@ -34,7 +35,6 @@ KEY_HEADER = "X-Api-Key"
 # Headers the examples set themselves; a parameter of that name is not the caller's to set.
 _OWN_HEADERS = frozenset({"x-api-key", "authorization", "content-type", "accept"})
 _VARIABLE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
-_WIDTH = 72  # a literal that fits on one line this long stays on one line
 
 
 @dataclass(frozen=True)
@@ -252,91 +252,6 @@ def _answers_json(document: dict[str, Any], operation: dict[str, Any]) -> bool:
     return False
 
 
-# --- literals ----------------------------------------------------------------------------
-
-
-def _literal(
-    value: Any,
-    scalar: Callable[[Any], str],
-    key: Callable[[str], str],
-    unit: str,
-    depth: int = 0,
-) -> str:
-    """``value`` as a nested literal: on one line when it fits, else one entry a line."""
-    if not isinstance(value, dict | list) or not value:
-        return scalar(value)
-    items = list(value.items()) if isinstance(value, dict) else list(enumerate(value))
-    parts = [
-        (f"{key(str(k))}: " if isinstance(value, dict) else "")
-        + _literal(v, scalar, key, unit, depth + 1)
-        for k, v in items
-    ]
-    opening, closing = "{}" if isinstance(value, dict) else "[]"
-    inline = opening + ", ".join(parts) + closing
-    if "\n" not in inline and len(inline) + len(unit) * depth <= _WIDTH:
-        return inline
-    inner = unit * (depth + 1)
-    return opening + "\n" + "".join(f"{inner}{p},\n" for p in parts) + unit * depth + closing
-
-
-def _string(text: str, fallback: Callable[[str], str]) -> str:
-    """JSON's string syntax, which Python and JavaScript share, keeping readable characters
-    as they are; ``fallback`` for lone surrogates, which UTF-8 source cannot hold."""
-    quoted = json.dumps(text, ensure_ascii=False)
-    return quoted if _encodable(quoted) else fallback(text)
-
-
-def _py_string(text: str) -> str:
-    return _string(text, repr)
-
-
-def _py_scalar(value: Any) -> str:
-    if isinstance(value, bool) or value is None:
-        return {True: "True", False: "False", None: "None"}[value]
-    return _py_string(value) if isinstance(value, str) else json.dumps(value)
-
-
-def _js_string(text: str) -> str:
-    return _string(text, json.dumps)  # \u escapes are UTF-16 units, as JS strings are
-
-
-def _js_key(name: str) -> str:
-    # A literal "__proto__" key sets the object's prototype instead of making a property.
-    return f"[{_js_string(name)}]" if name == "__proto__" else _js_string(name)
-
-
-def _js_scalar(value: Any) -> str:
-    return _js_string(value) if isinstance(value, str) else json.dumps(value)
-
-
-def _json_text(value: Any, *, ascii_only: bool) -> str:
-    """JSON on one line when it fits, else indented; \\u escapes for lone surrogates,
-    which no UTF-8 text can hold."""
-    ascii_only = ascii_only or not _encodable(json.dumps(value, ensure_ascii=False))
-    text = json.dumps(value, ensure_ascii=ascii_only)
-    if len(text) <= _WIDTH:
-        return text
-    return json.dumps(value, ensure_ascii=ascii_only, indent=2)
-
-
-def _encodable(text: str) -> bool:
-    try:
-        text.encode()
-    except UnicodeEncodeError:
-        return False
-    return True
-
-
-def _sh(text: str) -> str:
-    """A POSIX shell word: single quotes keep everything literal but ' itself."""
-    return "'" + text.replace("'", "'\\''") + "'"
-
-
-def _ps(text: str) -> str:
-    """A PowerShell verbatim string; it also ends at the typographic single quotes."""
-    return "'" + re.sub("(['\u2018\u2019\u201a\u201b])", r"\1\1", text) + "'"
-
-
 # --- the languages -----------------------------------------------------------------------
 
 
@@ -345,12 +260,14 @@ def _curl(request: ExampleRequest, key_variable: str) -> str:
     lines = [
         "curl -sS --fail-with-body" + ("" if request.method == "GET" else f" -X {request.method}")
     ]
-    lines.append(_sh(request.url))
+    lines.append(literals.sh(request.url))
     lines.append(f'-H "{KEY_HEADER}: ${key_variable}"')
-    lines += [f"-H {_sh(f'{name}: {value}')}" for name, value in request.headers.items()]
+    lines += [f"-H {literals.sh(f'{name}: {value}')}" for name, value in request.headers.items()]
     if request.media_type is not None:
-        lines.append(f"-H {_sh('Content-Type: ' + request.media_type)}")
-        lines.append(f"--data-raw {_sh(_json_text(request.body, ascii_only=False))}")
+        lines.append(f"-H {literals.sh('Content-Type: ' + request.media_type)}")
+        lines.append(
+            f"--data-raw {literals.sh(literals.json_text(request.body, ascii_only=False))}"
+        )
     return " \\\n  ".join(lines) + "\n"
 
 
@@ -359,17 +276,24 @@ def _python(request: ExampleRequest, key_variable: str) -> str:
     if request.media_type not in (None, "application/json"):
         headers["Content-Type"] = str(request.media_type)
     entries = [
-        f"    {_py_string(name)}: "
-        + (f"os.environ[{_py_string(key_variable)}]" if value is None else _py_string(value))
+        f"    {literals.py_string(name)}: "
+        + (
+            f"os.environ[{literals.py_string(key_variable)}]"
+            if value is None
+            else literals.py_string(value)
+        )
         + ","
         for name, value in headers.items()
     ]
     lines = ["import json", "import os", "", "import requests", ""]
-    lines.append(f"url = {_py_string(request.url)}")
+    lines.append(f"url = {literals.py_string(request.url)}")
     lines += ["headers = {", *entries, "}"]
     call = f"requests.{request.method.lower()}(url, headers=headers"
     if request.media_type is not None:
-        lines.append("body = " + _literal(request.body, _py_scalar, _py_string, "    "))
+        lines.append(
+            "body = "
+            + literals.literal(request.body, literals.py_scalar, literals.py_string, "    ")
+        )
         call += ", json=body"  # a Content-Type in the headers (a +json type) is kept
     lines += ["", f"response = {call}, timeout=30)", "response.raise_for_status()"]
     shown = "print(json.dumps(response.json(), indent=2, ensure_ascii=False))"
@@ -386,16 +310,22 @@ def _python(request: ExampleRequest, key_variable: str) -> str:
 
 
 def _javascript(request: ExampleRequest, key_variable: str) -> str:
-    headers = [f"    {_js_string(KEY_HEADER)}: process.env.{key_variable},"]
-    headers += [f"    {_js_string(n)}: {_js_string(v)}," for n, v in request.headers.items()]
+    headers = [f"    {literals.js_string(KEY_HEADER)}: process.env.{key_variable},"]
+    headers += [
+        f"    {literals.js_string(n)}: {literals.js_string(v)}," for n, v in request.headers.items()
+    ]
     lines = [
         "// An ES module: save as a .mjs file and run it with Node.js 18 or later.",
         "// (In a browser, never put the key in page code: call from your own back end.)",
-        f"const url = {_js_string(request.url)};",
+        f"const url = {literals.js_string(request.url)};",
     ]
     if request.media_type is not None:
-        headers.append(f'    "Content-Type": {_js_string(request.media_type)},')
-        lines.append("const body = " + _literal(request.body, _js_scalar, _js_key, "  ") + ";")
+        headers.append(f'    "Content-Type": {literals.js_string(request.media_type)},')
+        lines.append(
+            "const body = "
+            + literals.literal(request.body, literals.js_scalar, literals.js_key, "  ")
+            + ";"
+        )
     lines += ["", "const response = await fetch(url, {", f'  method: "{request.method}",']
     lines += ["  headers: {", *headers, "  },"]
     if request.media_type is not None:
@@ -417,18 +347,18 @@ def _javascript(request: ExampleRequest, key_variable: str) -> str:
 
 
 def _powershell(request: ExampleRequest, key_variable: str) -> str:
-    lines = ["$headers = @{", f"    {_ps(KEY_HEADER)} = $env:{key_variable}"]
-    lines += [f"    {_ps(n)} = {_ps(v)}" for n, v in request.headers.items()]
+    lines = ["$headers = @{", f"    {literals.ps(KEY_HEADER)} = $env:{key_variable}"]
+    lines += [f"    {literals.ps(n)} = {literals.ps(v)}" for n, v in request.headers.items()]
     lines.append("}")
     call = (
         f"$answer = Invoke-RestMethod -Method {request.method.capitalize()} "
-        f"-Uri {_ps(request.url)} -Headers $headers"
+        f"-Uri {literals.ps(request.url)} -Headers $headers"
     )
     if request.media_type is not None:
         # A verbatim here-string: nothing inside is expanded, and it ends only at a line
         # starting with '@, which indented JSON never has. ASCII only: see the module doc.
-        lines += ["$body = @'", _json_text(request.body, ascii_only=True), "'@"]
-        call += f" -ContentType {_ps(request.media_type)} -Body $body"
+        lines += ["$body = @'", literals.json_text(request.body, ascii_only=True), "'@"]
+        call += f" -ContentType {literals.ps(request.media_type)} -Body $body"
     lines.append(call)
     if request.answers_json:
         lines.append("ConvertTo-Json -InputObject $answer -Depth 20")
