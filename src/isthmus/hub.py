@@ -92,7 +92,7 @@ class Hub:
             self._stack.push_async_callback(self.triggers.aclose)
             self.snapshots.triggers = self.triggers
             self.snapshots.secrets = self.vault
-            await self._rekey()
+            await self._check_vault()
             await self.tokens.ensure_key()
             await self.snapshots.refresh(force=True)
         except BaseException:
@@ -103,14 +103,15 @@ class Hub:
         )
         return self
 
-    async def _rekey(self) -> None:
-        """Values still sealed under an older master key (a rotation by configuration,
-        or the vault's old format) are sealed anew under the current one at start."""
-        done = await self.vault.rekey(self.store.signing_keys)
-        if done.secrets or done.signing_keys:
-            log.info("vault.rekeyed", secrets=done.secrets, signing_keys=done.signing_keys)
-        if done.remaining:
-            log.warning("vault.rekey_incomplete", remaining=done.remaining)
+    async def _check_vault(self) -> None:
+        """Say so when values are still sealed under older master keys. Not resealed
+        here: in a rolling restart, hubs not yet given the new key could no longer read
+        them (``isthmus secret rekey`` does it once every hub has the key)."""
+        current = self.vault.keys.current_id
+        older = {k: n for k, n in (await self.vault.sealed_by()).items() if k != current}
+        if older:
+            hint = "run 'isthmus secret rekey' once every hub has the key"
+            log.warning("vault.values_under_older_keys", sealed_by=older, remediation=hint)
 
     async def __aexit__(
         self,

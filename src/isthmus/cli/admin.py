@@ -175,38 +175,50 @@ def secret_rekey(home: Path | None = HomeOption) -> None:
 
     async def go() -> Rekeyed:
         async with _store(home) as store:
-            done = await _vault(store, home).rekey(store.signing_keys)
-            await _audit(store, "vault.rekey", "vault", {"resealed": done.secrets})
+            done = await _vault(store, home).rekey()
+            await _audit(store, "vault.rekey", "vault", {"resealed": done.resealed})
             return done
 
     done = run(go())
-    ok(f"sealed anew: {done.secrets} secrets, {done.signing_keys} signing keys")
+    ok(f"sealed anew: {done.resealed} values")
     if done.remaining:
-        warn(f"still under other keys (add them as previous keys): {done.remaining}")
+        warn(f"still under other keys (give the hub those keys): {done.remaining}")
         raise typer.Exit(1)
 
 
 @secrets.command("rotate-master-key")
 def secret_rotate_master_key(home: Path | None = HomeOption) -> None:
-    """A new master key in the key file; every value sealed anew; the old key dropped
-    once nothing needs it. Running hubs read the file again when they meet the new key."""
+    """A new master key in the key file; every value sealed anew. The old key stays in
+    the file (running hubs switch to the new one at their next write) until
+    'isthmus secret forget-old-keys'."""
 
     async def go() -> tuple[str, Rekeyed]:
         async with _store(home) as store:
             vault = _vault(store, home)
             old = vault.keys.current_id
             new = vault.keys.rotate_file()
-            done = await vault.rekey(store.signing_keys)
-            if not done.remaining:
-                vault.keys.forget_old()
-            detail = {"resealed": done.secrets + done.signing_keys, "key": new, "previousKey": old}
+            done = await vault.rekey()
+            detail = {"resealed": done.resealed, "key": new, "previousKey": old}
             await _audit(store, "vault.rotate", "vault", detail)
             return new, done
 
     new, done = run(go())
-    ok(f"master key {new}; sealed anew: {done.secrets} secrets, {done.signing_keys} signing keys")
-    if done.remaining:
-        warn(f"still under other keys, kept in the key file: {done.remaining}")
+    ok(f"master key {new}; sealed anew: {done.resealed} values")
+    warn("the old key stays in the key file: run 'isthmus secret forget-old-keys' next")
+
+
+@secrets.command("forget-old-keys")
+def secret_forget_old_keys(home: Path | None = HomeOption) -> None:
+    """Drop the key file's older keys, once every value is sealed under the current one."""
+
+    async def go() -> Rekeyed:
+        async with _store(home) as store:
+            done = await _vault(store, home).forget_old_keys()
+            await _audit(store, "vault.forget-old-keys", "vault", {"resealed": done.resealed})
+            return done
+
+    done = run(go())
+    ok(f"only the current key is left (sealed anew first: {done.resealed} values)")
 
 
 @secrets.command("new-master-key")

@@ -64,35 +64,45 @@ async def delete_secret(name: SecretName, request: Request) -> None:
 @router.get("/vault", summary="Which master key encrypts, and what each key seals")
 async def vault_state(request: Request) -> VaultState:
     hub: Hub = request.app.state.hub
-    sealed = await hub.vault.sealed_by(hub.store.signing_keys)
-    return VaultState(current_key=hub.vault.keys.current_id, sealed_by=sealed)
+    return VaultState(current_key=hub.vault.keys.current_id, sealed_by=await hub.vault.sealed_by())
 
 
 @router.post(
     "/vault/rotate",
     summary="Rotate the master key (key file): a new key, every value sealed anew",
-    description="Only when the master key is kept in the key file; with ISTHMUS_MASTER_KEY, "
-    "set the new key in the configuration (the old one in ISTHMUS_MASTER_KEYS_PREVIOUS) "
-    "and call /vault/rekey.",
+    description="Only when the master key is kept in the key file. The older key stays in "
+    "the file for hub processes that still hold values sealed under it; drop it with "
+    "/vault/forget-old-keys. With ISTHMUS_MASTER_KEY, rotate by configuration (see the "
+    "governance docs) and call /vault/rekey.",
 )
 async def rotate(request: Request) -> Rekeying:
     hub: Hub = request.app.state.hub
     old = hub.vault.keys.current_id
     new = hub.vault.keys.rotate_file()
-    done = await hub.vault.rekey(hub.store.signing_keys)
-    if not done.remaining:
-        hub.vault.keys.forget_old()
-    await _audit_rekey(hub, request, "vault.rotate", done.secrets + done.signing_keys, old, new)
-    return await _rekeying(hub, done.secrets + done.signing_keys)
+    done = await hub.vault.rekey()
+    await _audit_rekey(hub, request, "vault.rotate", done.resealed, old, new)
+    return await _rekeying(hub, done.resealed)
 
 
 @router.post("/vault/rekey", summary="Seal every value under the current master key")
 async def rekey(request: Request) -> Rekeying:
     hub: Hub = request.app.state.hub
-    done = await hub.vault.rekey(hub.store.signing_keys)
+    done = await hub.vault.rekey()
+    await _audit_rekey(hub, request, "vault.rekey", done.resealed, None, hub.vault.keys.current_id)
+    return await _rekeying(hub, done.resealed)
+
+
+@router.post(
+    "/vault/forget-old-keys",
+    summary="Drop the key file's older keys, once nothing is sealed under them",
+    responses={409: {"description": "Values are still sealed under an older key"}},
+)
+async def forget_old_keys(request: Request) -> Rekeying:
+    hub: Hub = request.app.state.hub
+    done = await hub.vault.forget_old_keys()
     current = hub.vault.keys.current_id
-    await _audit_rekey(hub, request, "vault.rekey", done.secrets + done.signing_keys, None, current)
-    return await _rekeying(hub, done.secrets + done.signing_keys)
+    await _audit_rekey(hub, request, "vault.forget-old-keys", done.resealed, None, current)
+    return await _rekeying(hub, done.resealed)
 
 
 async def _audit_rekey(
@@ -103,5 +113,5 @@ async def _audit_rekey(
 
 
 async def _rekeying(hub: Hub, resealed: int) -> Rekeying:
-    sealed = await hub.vault.sealed_by(hub.store.signing_keys)
+    sealed = await hub.vault.sealed_by()
     return Rekeying(current_key=hub.vault.keys.current_id, sealed_by=sealed, resealed=resealed)

@@ -14,7 +14,7 @@ from datetime import UTC, datetime
 
 from isthmus.errors import BadRequest, Conflict, NotFound
 from isthmus.governance.audit import AuditEntry, AuditSink
-from isthmus.governance.credentials import Credentials, Issued, purpose
+from isthmus.governance.credentials import Credentials, Issued
 from isthmus.governance.people import NotOwner, Principal
 from isthmus.governance.vault import Vault
 from isthmus.model import Api, ResourceKey
@@ -163,7 +163,7 @@ class AccessRequests:
             grant_in.append(SANDBOX)  # production access comes with the sandbox's
 
         def seal(key_id: str, plain: str) -> bytes:
-            return self.vault.seal_for(purpose(key_id), plain)
+            return self.vault.seal_for(key_id, plain)
 
         issued: list[Issued] = []
         async with self.store.engine.begin() as conn:

@@ -32,10 +32,6 @@ class Issued:
     value: str
 
 
-def purpose(key_id: str) -> str:
-    return f"credential:{key_id}"
-
-
 class Credentials:
     def __init__(self, store: Store, vault: Vault, audit: AuditSink) -> None:
         self.store = store
@@ -83,8 +79,9 @@ class Credentials:
     async def collect(self, actor: Principal, key_id: str) -> Issued:
         """The value an approval issued, handed out once."""
         info = await self._owned(actor, key_id, "collect its credentials")
-        sealed = await self.store.keys.collect(key_id)
-        plain = self.vault.unseal_for(purpose(key_id), sealed)
+        # opened before it is taken: a value that cannot be opened stays to collect
+        plain = await self.store.keys.collect(key_id, lambda sealed: self.vault.unseal_for(
+            key_id, sealed))  # fmt: skip
         await self.record(actor, "credential.collect", info)
         return Issued(await self.store.keys.get(key_id), plain)
 

@@ -85,6 +85,12 @@ def _file_keys(path: Path) -> list[bytes]:
     return keys
 
 
+def _stamp(path: Path) -> tuple[int, int]:
+    """What changes when the key file is replaced (it is replaced whole, never edited)."""
+    status = path.stat()
+    return status.st_mtime_ns, status.st_ino
+
+
 def write_key_file(path: Path, keys: list[str]) -> None:
     """Replace the key file in one step (never half written), owner-only."""
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -111,6 +117,7 @@ class MasterKeys:
         self.source = source
         self._legacy = Fernet(source.legacy.encode()) if source.legacy else None
         self._reloaded_at = 0.0  # when an unknown key id last made us read the file
+        self._file_stamp: tuple[int, int] | None = None
         self._load()
 
     @classmethod
@@ -134,9 +141,17 @@ class MasterKeys:
             keys += [parse_key(k, "ISTHMUS_MASTER_KEYS_PREVIOUS") for k in source.previous]
         else:
             assert source.file is not None
+            self._file_stamp = _stamp(source.file)
             keys = _file_keys(source.file)
         self._current = keys[0]
         self._ids = {key_id(k): AESGCM(k) for k in keys}
+
+    def _follow_file(self) -> None:
+        """Read the key file again if another process rotated it: a value this process
+        seals must be under the file's current key, or a later 'forget-old-keys' would
+        strand it."""
+        if self.source.file is not None and _stamp(self.source.file) != self._file_stamp:
+            self._load()
 
     @property
     def current_id(self) -> str:
@@ -145,6 +160,7 @@ class MasterKeys:
     def seal(self, plaintext: bytes, context: bytes) -> bytes:
         """Encrypt under the current key; ``context`` (what the value is, e.g. the
         secret's name) is authenticated, so a value moved to another row fails to open."""
+        self._follow_file()
         nonce = secrets.token_bytes(NONCE_BYTES)
         ident = key_id(self._current)
         sealed = self._ids[ident].encrypt(nonce, plaintext, context)
@@ -198,8 +214,10 @@ class MasterKeys:
         if self.source.file is None:
             raise ConfigurationError(
                 "The master key comes from ISTHMUS_MASTER_KEY, not a file.",
-                remediation="Set the new key as ISTHMUS_MASTER_KEY, the old one in "
-                "ISTHMUS_MASTER_KEYS_PREVIOUS, restart, then run 'isthmus secret rekey'.",
+                remediation="Rotate by configuration: add the new key to "
+                "ISTHMUS_MASTER_KEYS_PREVIOUS on every hub and restart them; then make it "
+                "ISTHMUS_MASTER_KEY (the old one in PREVIOUS) and restart again; then run "
+                "'isthmus secret rekey'.",
             )
         old = [base64.urlsafe_b64encode(k).decode() for k in _file_keys(self.source.file)]
         write_key_file(self.source.file, [new_key(), *old])
@@ -207,7 +225,8 @@ class MasterKeys:
         return self.current_id
 
     def forget_old(self) -> None:
-        """Keep only the current key in the key file (once nothing needs the others)."""
+        """Keep only the current key in the key file. The caller checks first that
+        nothing is sealed under the others (:meth:`Vault.forget_old_keys`)."""
         if self.source.file is not None:
             write_key_file(self.source.file, [base64.urlsafe_b64encode(self._current).decode()])
             self._load()

@@ -12,19 +12,21 @@ import re
 import secrets
 import time
 from collections import Counter
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager, suppress
 from dataclasses import dataclass
+from typing import Protocol
 
 from isthmus.errors import ConfigurationError, FatalError
 from isthmus.governance.keyring import KeySource, MasterKeys, VaultKeyMismatch
 from isthmus.model.base import SECRET_PATTERN
 from isthmus.settings import Settings
+from isthmus.store.keys import KeyRepository
 from isthmus.store.leases import LeaseRepository
 from isthmus.store.secrets import SecretRepository
 from isthmus.store.signing import SigningKeyRepository
 
-__all__ = ["Rekeyed", "SecretMissing", "Vault", "VaultKeyMismatch", "master_keys"]
+__all__ = ["Rekeyed", "SecretMissing", "Vault", "VaultKeyMismatch", "master_keys", "purpose"]
 
 SCHEME = "secret://"
 SECRET_NAME_PATTERN = SECRET_PATTERN.replace("^secret://", "^")
@@ -65,12 +67,34 @@ def master_keys(settings: Settings) -> MasterKeys:
 class Rekeyed:
     """What a re-encryption did: values sealed anew, and what remains under other keys."""
 
-    secrets: int
-    signing_keys: int
+    resealed: int
     remaining: dict[str, int]
 
 
+class SealedValues(Protocol):
+    """A store table holding values the master key seals, by id."""
+
+    async def sealed(self) -> dict[str, bytes]: ...
+
+    async def reseal(self, ident: str, old: bytes, new: bytes) -> bool: ...
+
+
+class OldKeysInUse(FatalError):
+    status = 409
+    code = "vault-old-keys-in-use"
+    title = "Values are still sealed under older master keys"
+    remediation = (
+        "Give every hub process the current key, run 'isthmus secret rekey', and try again; "
+        "a value under a key no process has must be stored anew."
+    )
+
+
 _SEALED = b"sealed"  # the context of values the hub keeps for itself
+
+
+def purpose(key_id: str) -> str:
+    """What a credential awaiting pickup is sealed as: it opens as that one only."""
+    return f"credential:{key_id}"
 
 
 def _context(name: str) -> bytes:
@@ -108,13 +132,13 @@ class Vault:
     def unseal(self, token: bytes) -> bytes:
         return self.keys.unseal(token, _SEALED)
 
-    def seal_for(self, purpose: str, plaintext: str) -> bytes:
-        """Encrypt a value the hub holds for someone (a credential awaiting pickup); it
-        opens only for the same ``purpose``."""
-        return self.keys.seal(plaintext.encode(), b"held:" + purpose.encode())
+    def seal_for(self, key_id: str, plaintext: str) -> bytes:
+        """Encrypt a credential the hub holds for its App's owner until collected; it
+        opens only as that credential's."""
+        return self.keys.seal(plaintext.encode(), b"held:" + purpose(key_id).encode())
 
-    def unseal_for(self, purpose: str, token: bytes) -> str:
-        return self.keys.unseal(token, b"held:" + purpose.encode()).decode()
+    def unseal_for(self, key_id: str, token: bytes) -> str:
+        return self.keys.unseal(token, b"held:" + purpose(key_id).encode()).decode()
 
     async def set(self, name: str, value: str) -> None:
         name = self.name_of(name)
@@ -130,31 +154,51 @@ class Vault:
         except VaultKeyMismatch as exc:
             raise VaultKeyMismatch(f"Secret '{name}' cannot be opened: {exc.detail}") from exc
 
-    async def rekey(self, signing: SigningKeyRepository) -> Rekeyed:
-        """Seal every value not under the current master key anew (secrets and signing
-        keys); a value written meanwhile is left to its writer. Safe to run from several
-        processes at once."""
-        done_secrets = done_signing = 0
-        for name, token in (await self._repository.sealed()).items():
-            if not self.keys.is_current(token):
-                with suppress(VaultKeyMismatch):  # its key is unknown: left, and counted
-                    plain = self.keys.unseal(token, _context(name))
-                    fresh = self.keys.seal(plain, _context(name))
-                    done_secrets += await self._repository.reseal(name, token, fresh)
-        for key in await signing.list():
-            if not self.keys.is_current(key.private_jwk):
-                with suppress(VaultKeyMismatch):
-                    fresh = self.seal(self.unseal(key.private_jwk))
-                    done_signing += await signing.reseal(key.kid, key.private_jwk, fresh)
-        current = self.keys.current_id
-        remaining = {k: n for k, n in (await self.sealed_by(signing)).items() if k != current}
-        return Rekeyed(done_secrets, done_signing, remaining)
+    def _holders(self) -> list[tuple[SealedValues, Callable[[str], bytes]]]:
+        """Everything in the store that the master key seals, with how each value's
+        context is made: secrets, token signing keys, credentials awaiting pickup."""
+        engine = self._repository.engine
+        return [
+            (self._repository, _context),
+            (SigningKeyRepository(engine), lambda _: _SEALED),
+            (KeyRepository(engine), lambda key_id: b"held:" + purpose(key_id).encode()),
+        ]
 
-    async def sealed_by(self, signing: SigningKeyRepository) -> dict[str, int]:
+    async def rekey(self) -> Rekeyed:
+        """Seal every value not under the current master key anew; a value written
+        meanwhile is left to its writer, one under an unknown key is left and counted.
+        Safe to run from several processes at once."""
+        done = 0
+        for holder, context in self._holders():
+            for ident, token in (await holder.sealed()).items():
+                if self.keys.is_current(token):
+                    continue
+                with suppress(VaultKeyMismatch):
+                    fresh = self.keys.seal(self.keys.unseal(token, context(ident)), context(ident))
+                    done += await holder.reseal(ident, token, fresh)
+        current = self.keys.current_id
+        remaining = {k: n for k, n in (await self.sealed_by()).items() if k != current}
+        return Rekeyed(done, remaining)
+
+    async def sealed_by(self) -> dict[str, int]:
         """How many values each master key seals (by key id): what a rotation must redo."""
-        tokens = [*(await self._repository.sealed()).values()]
-        tokens += [key.private_jwk for key in await signing.list()]
-        return dict(Counter(self.keys.sealed_by(t) for t in tokens))
+        counts: Counter[str] = Counter()
+        for holder, _ in self._holders():
+            counts.update(self.keys.sealed_by(t) for t in (await holder.sealed()).values())
+        return dict(counts)
+
+    async def forget_old_keys(self) -> Rekeyed:
+        """Drop the key file's older keys, once every value is sealed under the current
+        one (resealed first); refused while any value still needs an older key."""
+        done = await self.rekey()
+        if done.remaining:
+            raise OldKeysInUse(
+                f"{sum(done.remaining.values())} values are still sealed under older keys "
+                f"({', '.join(sorted(done.remaining))}).",
+                extensions={"sealedBy": done.remaining},
+            )
+        self.keys.forget_old()
+        return done
 
     @asynccontextmanager
     async def lock(

@@ -180,8 +180,9 @@ class KeyRepository:
             )
         return await self.get(fresh_id), plain
 
-    async def collect(self, key_id: str) -> bytes:
-        """The sealed plain value awaiting pickup, removed in the same step (once only)."""
+    async def collect(self, key_id: str, open_: Callable[[bytes], str]) -> str:
+        """The plain value awaiting pickup, opened by ``open_`` and removed in the same
+        transaction: handed out once, and kept if it cannot be opened."""
         async with self.engine.begin() as conn:
             row = (
                 await conn.execute(select(api_keys.c.pickup).where(api_keys.c.id == key_id))
@@ -191,14 +192,32 @@ class KeyRepository:
                     f"Credential '{key_id}' has no value waiting: it was collected already.",
                     remediation="Rotate the credential to get a new value.",
                 )
+            plain = open_(bytes(row[0]))
             taken = await conn.execute(
                 update(api_keys)
-                .where(api_keys.c.id == key_id, api_keys.c.pickup.is_not(None))
+                .where(api_keys.c.id == key_id, api_keys.c.pickup == row[0])
                 .values(pickup=None)
             )
             if taken.rowcount != 1:
                 raise NotFound(f"Credential '{key_id}' was collected meanwhile.")
-            return bytes(row[0])
+            return plain
+
+    async def sealed(self) -> dict[str, bytes]:
+        """id -> sealed value, of credentials awaiting pickup (for re-encryption)."""
+        query = select(api_keys.c.id, api_keys.c.pickup).where(api_keys.c.pickup.is_not(None))
+        async with self.engine.connect() as conn:
+            rows = (await conn.execute(query)).all()
+        return {row[0]: bytes(row[1]) for row in rows}
+
+    async def reseal(self, key_id: str, old: bytes, new: bytes) -> bool:
+        """Swap a waiting value for the same one sealed anew, unless it was collected."""
+        async with self.engine.begin() as conn:
+            result = await conn.execute(
+                update(api_keys)
+                .where(api_keys.c.id == key_id, api_keys.c.pickup == old)
+                .values(pickup=new)
+            )
+            return bool(result.rowcount == 1)
 
     async def revoke(self, key_id: str) -> None:
         async with self.engine.begin() as conn:

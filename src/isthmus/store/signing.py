@@ -100,6 +100,10 @@ class SigningKeyRepository:
                 )
             )
 
+    async def sealed(self) -> dict[str, bytes]:
+        """kid -> sealed private half, of every key (for re-encryption)."""
+        return {key.kid: key.private_jwk for key in await self.list()}
+
     async def reseal(self, kid: str, old: bytes, new: bytes) -> bool:
         """Swap a key's sealed private half, unless it changed meanwhile; True if swapped."""
         async with self.engine.begin() as conn:
