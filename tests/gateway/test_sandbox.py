@@ -104,7 +104,8 @@ async def test_the_sandbox_endpoint_serves_the_same_routes_to_sandbox_credential
     unknown = await running.get("/sandbox/nothing/v1/x", key=running.key)
     assert_problem(unknown, 404, "route-not-found")
     token_path = await running.call("POST", "/sandbox/oauth/token", key=running.key)
-    assert token_path.status == 404  # the token endpoint is not under the sandbox
+    body = assert_problem(token_path, 404, "route-not-found")  # one token endpoint for all
+    assert "/oauth/token" in body["remediation"]
 
 
 async def test_sandbox_and_production_documents_differ_only_in_their_servers(

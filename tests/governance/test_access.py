@@ -206,6 +206,10 @@ async def test_rotation_keeps_the_old_value_for_the_grace_period(running: Runnin
         401,
         "unauthenticated",
     )
+    again = await running.admin_call(
+        "POST", f"/admin/v1/keys/{old['id']}/rotate", body=js({"grace_seconds": 3600})
+    )
+    assert_problem(again, 409, "conflict")  # rotated once: its successor rotates
     too_long = await running.admin_call(
         "POST", f"/admin/v1/keys/{old['id']}/rotate", body=js({"grace_seconds": 10**8})
     )
@@ -315,3 +319,19 @@ def test_production_is_never_self_service() -> None:
                 "spec": {"versions": [{"name": "v1"}], "selfService": ["production"]},
             }
         )
+
+
+async def test_asking_for_another_plan_is_for_the_owner_to_decide(running: Running) -> None:
+    await add(
+        running,
+        {"kind": "Plan", "metadata": {"name": "platinum"}, "spec": {"rate": {"requests": 999}}},
+        {"kind": "App", "metadata": {"name": "field", "owner": "field-apps"}},
+        {"kind": "Api", "metadata": {"name": "orders", "owner": "sales-ops"},
+         "spec": {"versions": [{"name": "v1", "routes": [
+             {"path": "/orders", "target": {"type": "proxy", "connection": "crm"}}]}]}},
+    )  # fmt: skip
+    outcome = await running.hub.access.ask(
+        DANA, "field", "orders", "v1", "sandbox", WHY, plan="platinum"
+    )
+    assert outcome.request.status == "pending"
+    assert outcome.issued == []

@@ -114,10 +114,48 @@ async def test_pages_need_a_signed_in_person(portal: Running) -> None:
     assert "httponly" in signed.headers["set-cookie"].lower()
     assert "samesite=lax" in signed.headers["set-cookie"].lower()
     assert (await visitor.get("/portal/apps")).status == 200
-    elsewhere = await Visitor(portal).post(
+    stranger = Visitor(portal)
+    await stranger.get("/portal/sign-in")
+    elsewhere = await stranger.post(
         "/portal/sign-in", {"name": "dana", "password": PASSWORD, "next": "https://evil.test/"}
     )
     assert elsewhere.headers["location"] == "/portal/"  # never an open redirect
+    forged = await Visitor(portal).post("/portal/sign-in", {"name": "dana", "password": PASSWORD})
+    assert forged.status == 403  # another site's form cannot sign anybody in
+    assert "set-cookie" not in forged.headers or "eyJ1c2Vy" not in forged.headers["set-cookie"]
+
+
+async def test_signing_out_ends_the_session_even_if_its_cookie_is_kept(portal: Running) -> None:
+    visitor = Visitor(portal)
+    await visitor.sign_in("dana")
+    kept = visitor.cookie
+    page = await visitor.get("/portal/apps")
+    assert page.headers["cache-control"] == "no-store"
+    await visitor.post("/portal/sign-out", {})
+    replay = Visitor(portal, cookie=kept)
+    assert (await replay.get("/portal/apps")).status == 303  # back to sign-in
+
+
+async def test_nothing_is_tried_for_someone_not_signed_in(portal: Running, backend: Any) -> None:
+    anonymous = Visitor(portal)
+    await anonymous.get("/portal/sign-in")  # a session with a CSRF token, nobody in it
+    seen = len(backend.seen)
+    reply = await anonymous.post(
+        "/portal/apis/customers/try",
+        {"version": "v2", "operation": "get_customers", "key": portal.key},
+    )
+    assert reply.status == 303
+    assert len(backend.seen) == seen
+
+
+async def test_a_bad_form_is_a_page_not_json(portal: Running) -> None:
+    visitor = Visitor(portal)
+    await visitor.sign_in("dana")
+    await visitor.get("/portal/apps")
+    reply = await visitor.post("/portal/apps/field/keys", {"environment": "bad env/<x>"})
+    assert reply.status == 422
+    assert reply.headers["content-type"].startswith("text/html")
+    assert "<x>" not in reply.body.decode()
 
 
 async def test_the_catalog_finds_the_customers_api(portal: Running) -> None:

@@ -54,6 +54,13 @@ def user_add(
 
     async def go() -> None:
         async with _store(home) as store:
+            people = await store.users.list()
+            # owners name people or teams: one name must not mean both
+            teams = {t for p in people for t in p.teams}
+            clash = ({name} & teams) | (set(team) & {p.name for p in people})
+            if clash:
+                fail(f"'{', '.join(sorted(clash))}' names both a person and a team")
+                raise typer.Exit(1)
             await store.users.add(name, display_name or name, hashed, team, admin)
             await _audit(store, "user.add", name, {"teams": team, "admin": admin})
 

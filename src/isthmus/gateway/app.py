@@ -183,7 +183,9 @@ class Gateway:
         preflight = cors.apply(request, snapshot.routes.cors)
         if preflight is not None:
             return preflight
-        if request.path in oauth.PATHS and not request.prefix:
+        if request.path in oauth.PATHS:
+            if request.prefix:  # one token endpoint for every Environment
+                raise sandbox.NotUnderSandbox(f"'{sandbox.PREFIX}{request.path}' is not served.")
             return self._oauth(request, snapshot)
         if request.path.startswith(receiver.PREFIX) and not request.prefix:
             return await self._trigger(request, snapshot)  # a System's webhook: signed, no key

@@ -99,10 +99,11 @@ def security(issuer: str, name: str) -> dict[str, Any]:
             "type": "oauth2",
             "description": "A short-lived access token (a JWT signed by the hub, validated "
             "as RFC8725 advises: the algorithm is the signing key's own, never the token's), "
-            f"from {token_url} with the App's name as client_id and one of its API keys as "
-            f"client_secret. Tokens live at most {minutes} minutes. No refresh tokens are "
-            "issued to client credentials (RFC 6749 4.4.3): to refresh, ask the token URL "
-            "again with the client credentials (so refreshUrl is the token URL).",
+            f"from {token_url} with the App's name as client_id and its client secret (or one "
+            f"of its API keys) as client_secret. Tokens live at most {minutes} minutes. No "
+            "refresh tokens are issued to client credentials (RFC 6749 4.4.3): to refresh, "
+            "ask the token URL again with the client credentials (so refreshUrl is the "
+            "token URL).",
             "flows": {
                 "clientCredentials": {
                     "tokenUrl": token_url,

@@ -185,9 +185,7 @@ class RouteTable:
                     else:
                         table.templated.append(compiled)
 
-    def document(
-        self, path: str, issuer: str, sandbox: bool = False
-    ) -> tuple[str, bytes] | None:
+    def document(self, path: str, issuer: str, sandbox: bool = False) -> tuple[str, bytes] | None:
         """``(api, OpenAPI JSON)`` if ``path`` is ``/{api}/{version}/openapi.json``; with
         ``sandbox``, the sandbox endpoint's document (its server differs, nothing else)."""
         _, api, version, rest = [*path.split("/", 3), "", "", ""][:4]

@@ -12,7 +12,7 @@ from __future__ import annotations
 import copy
 from typing import Any
 
-from isthmus.errors import Forbidden
+from isthmus.errors import Forbidden, NotFound
 
 PREFIX = "/sandbox"
 ENVIRONMENT = "sandbox"
@@ -24,6 +24,16 @@ class NotSandboxCredential(Forbidden):
     remediation = (
         "Use a sandbox API key (isk_sandbox_…) or a token from a sandbox credential; call "
         "production without the '/sandbox' prefix."
+    )
+
+
+class NotUnderSandbox(NotFound):
+    code = "route-not-found"
+    title = "Not under the sandbox"
+    remediation = (
+        "The token endpoint and the key set are the same for every Environment: use "
+        "/oauth/token and /.well-known/… without '/sandbox'; a sandbox credential gives "
+        "sandbox tokens."
     )
 
 

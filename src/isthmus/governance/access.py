@@ -63,7 +63,9 @@ class AccessRequests:
             )
         if plan is not None and await self.store.resources.get(ResourceKey("Plan", plan)) is None:
             raise BadRequest(f"No Plan '{plan}'.", remediation="Pick a Plan from the catalog.")
-        self_service = environment in target.spec.self_service
+        # a Plan other than the App's own changes its limits: the Api's owner decides that
+        own_plan = (await self.credentials.app(app)).spec.plan
+        self_service = environment in target.spec.self_service and plan in (None, own_plan)
         if not self_service and len(justification.strip()) < MIN_JUSTIFICATION:
             raise BadRequest(
                 "Say why the App needs this access (a sentence the Api's owner can judge).",

@@ -44,6 +44,7 @@ class Principal:
     display_name: str = ""
     teams: frozenset[str] = field(default_factory=frozenset)
     admin: bool = False
+    session_epoch: int = 0
 
     def owns(self, resource: Resource) -> bool:
         owner = resource.metadata.owner
@@ -88,7 +89,9 @@ _DECOY = hash_password("decoy-password-never-matches")
 
 
 def principal_of(user: StoredUser) -> Principal:
-    return Principal(user.name, user.display_name, frozenset(user.teams), user.admin)
+    return Principal(
+        user.name, user.display_name, frozenset(user.teams), user.admin, user.session_epoch
+    )
 
 
 async def sign_in(users: UserRepository, name: str, password: str) -> Principal:

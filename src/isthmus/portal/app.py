@@ -14,6 +14,7 @@ from urllib.parse import quote
 
 import structlog
 from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
@@ -80,6 +81,22 @@ def create_portal_app(hub: Hub) -> FastAPI:
     async def sign_in_first(request: Request, error: session.SignInNeeded) -> Response:
         target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
         return RedirectResponse(f"{PREFIX}/sign-in?next={quote(target)}", status_code=303)
+
+    @app.middleware("http")
+    async def no_store(request: Request, call_next: Any) -> Response:
+        """Pages may show a credential once: no browser or proxy may keep a copy."""
+        response: Response = await call_next(request)
+        if "/static/" not in request.url.path:
+            response.headers["Cache-Control"] = "no-store"
+        return response
+
+    @app.exception_handler(RequestValidationError)
+    async def form_page(request: Request, error: RequestValidationError) -> Response:
+        fields = sorted({".".join(str(p) for p in e["loc"][1:]) for e in error.errors()})
+        shown = {"status": 422, "title": "The form is not valid", "code": "validation-failed",
+                 "detail": f"Check: {', '.join(fields) or 'the form'}.",
+                 "remediation": "Go back, correct the fields and send it again."}  # fmt: skip
+        return await render(request, "error.html", {"error": shown}, 422)
 
     @app.exception_handler(IsthmusError)
     async def problem_page(request: Request, error: IsthmusError) -> Response:

@@ -20,6 +20,7 @@ from isthmus.hub import Hub
 
 COOKIE = "isthmus_portal"
 _USER = "user"
+_EPOCH = "epoch"
 _CSRF = "csrf"
 
 
@@ -44,11 +45,17 @@ def hub_of(request: Request) -> Hub:
 def start(request: Request, principal: Principal) -> None:
     request.session.clear()
     request.session[_USER] = principal.name
+    request.session[_EPOCH] = principal.session_epoch
     request.session[_CSRF] = secrets.token_urlsafe(24)
 
 
-def end(request: Request) -> None:
+async def end(request: Request) -> None:
+    """Sign out: this cookie, and every session of the person (the cookie is signed, not
+    stored, so ending it anywhere means ending the person's sessions)."""
+    name = request.session.get(_USER)
     request.session.clear()
+    if isinstance(name, str):
+        await hub_of(request).store.users.end_sessions(name)
 
 
 def csrf_token(request: Request) -> str:
@@ -72,8 +79,8 @@ async def current(request: Request) -> Principal | None:
     if not isinstance(name, str):
         return None
     user = await hub_of(request).store.users.get(name)
-    if user is None:
-        end(request)
+    if user is None or request.session.get(_EPOCH) != user.session_epoch:
+        request.session.clear()  # removed, signed out elsewhere, or a new password
         return None
     return principal_of(user)
 

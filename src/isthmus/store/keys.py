@@ -21,7 +21,7 @@ from typing import Any, Literal, cast
 from sqlalchemy import insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from isthmus.errors import NotFound
+from isthmus.errors import Conflict, NotFound
 from isthmus.store.db import utc
 from isthmus.store.resources import bump_revision
 from isthmus.store.tables import api_keys
@@ -155,17 +155,31 @@ class KeyRepository:
         old = await self.get(key_id)
         if not old.active(datetime.now(UTC)):
             raise NotFound(f"No active credential '{key_id}'.")
+        if old.expires_at is not None:
+            ends = f"{old.expires_at:%Y-%m-%d %H:%M} UTC"
+            raise Conflict(
+                f"Credential '{key_id}' was rotated already; it ends {ends}.",
+                remediation="Rotate its successor, or revoke it to end it now.",
+            )
         fresh_id, plain = new_key(old.environment, cast(CredentialKind, old.kind))
         now = datetime.now(UTC)
         async with self.engine.begin() as conn:
             await bump_revision(conn)
             ended = await conn.execute(
                 update(api_keys)
-                .where(api_keys.c.id == key_id, api_keys.c.revoked_at.is_(None))
+                .where(
+                    api_keys.c.id == key_id,
+                    api_keys.c.revoked_at.is_(None),
+                    api_keys.c.expires_at.is_(None),  # rotated once: its successor rotates
+                )
                 .values(expires_at=expires_at, pickup=None)
             )
             if ended.rowcount != 1:
-                raise NotFound(f"No active credential '{key_id}'.")
+                raise Conflict(
+                    f"Credential '{key_id}' was rotated already.",
+                    remediation="Rotate its successor (the credential whose rotated_from "
+                    "names it), or revoke it to end it now.",
+                )
             await conn.execute(
                 insert(api_keys).values(
                     id=fresh_id,

@@ -76,6 +76,8 @@ users = Table(
     Column("teams", JSON, nullable=False),
     Column("admin", Boolean, nullable=False, server_default=false()),
     Column("created_at", DateTime(timezone=True), nullable=False),
+    # bumped by signing out and by a new password: sessions of an older epoch are over
+    Column("session_epoch", Integer, nullable=False, server_default="0"),
 )
 
 # An App's owner asks for an Api in an Environment; the Api's owner decides.

@@ -100,6 +100,7 @@ async def power_platform(request: Request, name: str, version: str) -> Response:
 async def try_it(request: Request, name: str) -> Response:
     """Send one request to the sandbox endpoint with the key the person typed (kept
     nowhere) and show the answer on the page."""
+    await session.required(request)  # nothing is sent for someone not signed in
     form = await request.form()
     session.check_csrf(request, form.get("csrf"))
     hub = session.hub_of(request)

@@ -10,6 +10,7 @@ from fastapi.responses import RedirectResponse, Response
 
 from isthmus.governance.credentials import MAX_GRACE
 from isthmus.model import App
+from isthmus.model.base import NAME_PATTERN
 from isthmus.portal import session
 from isthmus.portal.app import PREFIX, render
 
@@ -46,7 +47,7 @@ async def issue(
     app: str,
     csrf: Annotated[str, Form()],
     kind: Annotated[Literal["api-key", "client-secret"], Form()] = "api-key",
-    environment: Annotated[str, Form()] = "sandbox",
+    environment: Annotated[str, Form(pattern=NAME_PATTERN)] = "sandbox",
     label: Annotated[str, Form(max_length=200)] = "",
 ) -> Response:
     session.check_csrf(request, csrf)

@@ -33,7 +33,9 @@ async def sign_in_form(
     name: Annotated[str, Form()],
     password: Annotated[str, Form()],
     next: Annotated[str, Form()] = "",
+    csrf: Annotated[str, Form()] = "",
 ) -> Response:
+    session.check_csrf(request, csrf)  # no signing in from another site's form
     try:
         principal = await sign_in(session.hub_of(request).store.users, name, password)
     except Unauthenticated as error:
@@ -46,5 +48,5 @@ async def sign_in_form(
 @router.post("/sign-out")
 async def sign_out(request: Request, csrf: Annotated[str, Form()] = "") -> Response:
     session.check_csrf(request, csrf)
-    session.end(request)
+    await session.end(request)
     return RedirectResponse(PREFIX + "/sign-in", status_code=303)

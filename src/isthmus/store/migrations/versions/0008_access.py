@@ -29,6 +29,7 @@ def upgrade() -> None:
         sa.Column("teams", sa.JSON, nullable=False),
         sa.Column("admin", sa.Boolean, nullable=False, server_default=sa.false()),
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("session_epoch", sa.Integer, nullable=False, server_default="0"),
     )
     op.create_table(
         "access_requests",
