@@ -144,3 +144,93 @@ async def test_the_admin_api_refuses_with_a_problem_naming_the_field(running: Ru
     assert "password in a URL" in error["message"]
     assert "secret://" in error["hint"]
     assert RANDOM not in reply.body.decode()
+
+
+# Ordinary configuration values a project really holds: none may be refused.
+ORDINARY = [
+    ("baseUrl", "https://api.contoso.com/v2/customers?api-version=2024-01-01"),
+    ("url", "postgresql+asyncpg://shop@db.internal:5432/shop"),
+    ("expression", "$sum(Account.Order.Product.(Price*Quantity))"),
+    ("id", "3F2B1C9E-8D7A-4B6C-9E5F-1A2B3C4D5E6F"),
+    ("path", "C:\\Data\\Exports\\Invoices2024Q1Final"),
+    ("object", "Opportunity_Line_Item_2024__c"),
+    ("nodeId", "ns=2;s=Line1.Machine07.SpindleTemperature"),
+    ("image", "ghcr.io/ContosoLtd/IntegrationWorker:v2024.10.1"),
+    ("email", "Jane.Doe2024@ContosoPharma.com"),
+    ("consumerGroup", "CRM-Sync-Worker-EU-West-2024"),
+    ("sheet", "Sales_Report_Q3_2024_FINAL_v2"),
+    ("sharepointSite", "ContosoSalesTeamSite2024Europe"),
+    ("dataverseEntity", "cr7b2_SalesOrderLineItems"),
+    ("nextToken", "$.meta.nextPageToken"),
+    ("cursorToken", "response.body.next_token"),
+    ("authorization", "none"),
+    ("sessionToken", "header"),
+    ("tokenUrl", "https://login.microsoftonline.com/contoso/oauth2/v2.0/token"),
+    ("passwordSelector", "#ctl00_MainContent_txtPassword"),
+    (
+        "logo",
+        "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNkYPhfDwAChwGA60e6kgAAAABJRU5ErkJggg==",
+    ),
+]
+# Credentials in the forms they take in configuration: every one refused.
+LEAKED = [
+    ("url", "redis://:S3cr3tPassw0rd@cache.internal:6379/0"),
+    ("url", "https://contoso-fn.azurewebsites.net/api/Orders?code=q8Zx1kAaPz0bX7cVt3Nw"),
+    ("url", "https://api.newsapi.org/v2/top?apiKey=4f9a2c7e1b8d4e6fa0c3b5d7e9f1a2c4"),
+    ("url", "https://contoso.azure-api.net/orders?subscription-key=0123456789abcdef0123"),
+    ("dsn", "host=db.internal port=5432 user=app password=hunter2xyz dbname=shop"),
+    ("Ocp-Apim-Subscription-Key", "0123456789abcdef0123456789abcdef"),
+    ("pwd", "Summer2024!"),
+    ("webhook", "https://hooks.slack.com/services/T00000000/B00000000/XXXXXXXXXXXXXXXXXXXXXXXX"),
+    ("teams", "https://contoso.webhook.office.com/webhookb2/1a2b@3c4d/IncomingWebhook/5e6f/7a8b"),
+    ("basic", "basic YWRtaW46aHVudGVyMg=="),
+]
+
+
+@pytest.mark.parametrize(("name", "value"), ORDINARY)
+def test_ordinary_configuration_values_are_not_refused(name: str, value: str) -> None:
+    assert list(literal_secrets({"config": {name: value}})) == []
+
+
+@pytest.mark.parametrize(("name", "value"), LEAKED)
+def test_credentials_in_their_usual_forms_are_refused(name: str, value: str) -> None:
+    assert len(list(literal_secrets({"config": {name: value}}))) == 1
+
+
+def test_examples_are_data_and_a_false_alarm_can_be_waived(tmp_path: Path) -> None:
+    api = (
+        "kind: Api\nmetadata: {name: users}\nspec:\n  versions:\n    - name: v1\n"
+        "      routes:\n        - method: POST\n          path: /users\n"
+        "          target: {type: proxy, connection: crm}\n"
+        "          examples: {request: {name: Ada, password: correct-horse-battery}}\n"
+    )
+    project = load_project(write_project(tmp_path / "a", {"api.yaml": SYSTEM + api}))
+    assert [i for i in project.issues if "literal secret" in i.message] == []
+
+    text = connection(f"    baseUrl: https://x.example\n    headers: {{X-Tenant: {RANDOM}}}\n")
+    flagged = load_project(write_project(tmp_path / "b", {"c.yaml": text}))
+    assert [i.path for i in flagged.issues] == ["spec.config.headers.X-Tenant"]
+    waived = text.replace(
+        "metadata: {name: crm, environment: sandbox}",
+        "metadata:\n  name: crm\n  environment: sandbox\n"
+        "  labels: {isthmus.dev/not-a-secret: spec.config.headers.X-Tenant}",
+    )
+    assert load_project(write_project(tmp_path / "c", {"c.yaml": waived})).issues == []
+
+
+def test_a_real_key_in_an_imported_document_is_refused(tmp_path: Path) -> None:
+    example = {"application/json": {"example": {"key": GITHUB}}}
+    ok = {"200": {"description": "ok", "content": example}}
+    document = orjson.dumps(
+        {"openapi": "3.1.0", "info": {"title": "x", "version": "1"},
+         "paths": {"/x": {"get": {"responses": ok}}}}
+    ).decode()  # fmt: skip
+    api = (
+        "kind: Api\nmetadata: {name: leaky}\nspec:\n  versions:\n    - name: v1\n"
+        f"      openapi: {document}\n"
+        "      routes: [{method: GET, path: /x, target: {type: proxy, connection: crm}}]\n"
+    )
+    project = load_project(write_project(tmp_path, {"api.yaml": SYSTEM + api}))
+    found = [i for i in project.issues if "GitHub token" in i.message]
+    assert len(found) == 1
+    assert found[0].path.startswith("spec.versions[0].openapi")

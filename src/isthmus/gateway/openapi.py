@@ -306,20 +306,44 @@ def _imported(api: Api, version: ApiVersion, issuer: str) -> dict[str, Any]:
     paths = {}
     for path, item in doc.get("paths", {}).items():
         if path in routed:
-            paths[path] = {k: v for k, v in item.items() if k in routed[path] or k not in _METHODS}
+            paths[path] = {
+                k: v for k, v in item.items()
+                if (k in routed[path] or k not in _METHODS) and k != "servers"
+            }  # fmt: skip
             for method in routed[path] & set(paths[path]):
                 _add_gateway_answers(paths[path][method], problem)
                 named = paths[path][method]
+                if isinstance(named, dict):
+                    _as_gateway(named)
                 if isinstance(named, dict) and not named.get("operationId"):
                     # named as the gateway names its own routes: tools need a name
                     named["operationId"] = _operation_id(routes[(path, method)])
     doc["paths"] = paths
     doc["servers"] = [_server(issuer, name, version)]
+    doc.pop("webhooks", None)  # the backend's callbacks to others: not the gateway's to serve
     components.setdefault("schemas", {})[problem_name] = _problem_schema()
     components.setdefault("headers", {}).update(headers(api))
-    components.setdefault("securitySchemes", {}).update(security(issuer, name))
+    # callers authenticate to the gateway, never to the backend: its schemes are not ours
+    components["securitySchemes"] = security(issuer, name)
     doc["security"] = [{"apiKey": []}, {"oauth2": [name]}]
     return doc
+
+
+def _as_gateway(operation: dict[str, Any]) -> None:
+    """An imported operation as the gateway serves it: no backend server of its own (an
+    internal address, and a way around the gateway), the gateway's authentication."""
+    operation.pop("servers", None)
+    operation.pop("security", None)  # the document's, which is the gateway's
+    for answer in (operation.get("responses") or {}).values():
+        for link in (
+            ((answer or {}).get("links") or {}).values() if isinstance(answer, dict) else ()
+        ):
+            if isinstance(link, dict):
+                link.pop("server", None)
+    for callback in (operation.get("callbacks") or {}).values():
+        for item in callback.values() if isinstance(callback, dict) else ():
+            if isinstance(item, dict):
+                item.pop("servers", None)
 
 
 def _add_gateway_answers(operation: dict[str, Any], problem: dict[str, Any]) -> None:

@@ -16,6 +16,7 @@ from isthmus.governance.literals import literal_secrets as find_literal_secrets
 from isthmus.model import Api, Connection, EventType, Resource
 from isthmus.model.api import GATEWAY_OWNED
 from isthmus.project.hints import LITERAL_SECRET, hint_for, message_for
+from isthmus.project.issues import dotted
 from isthmus.project.source import real_path
 from isthmus.virtual.series import SOURCE as SERIES
 
@@ -23,11 +24,25 @@ Path_ = tuple[str | int, ...]
 Finding = tuple[Path_, str, str | None]  # path, message, hint
 
 
-def literal_secrets(data: Any, path: Path_ = ()) -> Iterator[Finding]:
+NOT_A_SECRET = "isthmus.dev/not-a-secret"
+
+
+def literal_secrets(
+    data: Any, path: Path_ = (), labels: Any = None, shapes_only: bool = False
+) -> Iterator[Finding]:
     """Literal credentials (by field name, by shape, by randomness) where a secret://
-    reference belongs; the hint names a reference to write instead."""
-    for here, what in find_literal_secrets(data, path):
-        yield here, f"{LITERAL_SECRET}: {what}", _reference_hint(here)
+    reference belongs; the hint names a reference to write instead. Fields the resource
+    lists in its label ``isthmus.dev/not-a-secret`` (dotted paths, comma-separated) are
+    passed: the way out of a false alarm."""
+    allowed = _not_secrets(labels)
+    for here, what in find_literal_secrets(data, path, shapes_only=shapes_only):
+        if dotted(here) not in allowed:
+            yield here, f"{LITERAL_SECRET}: {what}", _reference_hint(here)
+
+
+def _not_secrets(labels: Any) -> set[str]:
+    text = labels.get(NOT_A_SECRET) if isinstance(labels, dict) else None
+    return {p.strip() for p in text.split(",") if p.strip()} if isinstance(text, str) else set()
 
 
 def _reference_hint(path: Path_) -> str:
@@ -51,6 +66,7 @@ def resource_checks(resource: Resource, raw: dict[str, Any]) -> Iterator[Finding
 
 def _all_checks(resource: Resource, raw: dict[str, Any]) -> Iterator[Finding]:
     spec = raw.get("spec")
+    labels = (raw.get("metadata") or {}).get("labels") if isinstance(raw, dict) else None
     if isinstance(spec, dict) and isinstance(spec.get("versions"), list):
         # an imported OpenAPI document is a contract: its examples are not credentials
         versions = [
@@ -60,7 +76,11 @@ def _all_checks(resource: Resource, raw: dict[str, Any]) -> Iterator[Finding]:
             for version in spec["versions"]
         ]
         spec = {**spec, "versions": versions}
-    yield from literal_secrets(spec, ("spec",))
+        for index, version in enumerate(raw["spec"]["versions"]):
+            if isinstance(version, dict) and "openapi" in version:
+                at = ("spec", "versions", index, "openapi")
+                yield from literal_secrets(version["openapi"], at, labels, shapes_only=True)
+    yield from literal_secrets(spec, ("spec",), labels)
     if isinstance(resource, Api) and resource.metadata.name in GATEWAY_OWNED:
         # a check, not a model rule: a store that already holds such an Api still loads
         yield (

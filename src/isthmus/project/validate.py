@@ -131,7 +131,8 @@ def _load_document(project: LoadedProject, document: Document, folder: Path, roo
                 )
             )
         # A literal secret is worth knowing about at once, whatever else is wrong.
-        for path, problem, advice in literal_secrets(data.get("spec"), ("spec",)):
+        labels = (data.get("metadata") or {}).get("labels") if isinstance(data, dict) else None
+        for path, problem, advice in literal_secrets(data.get("spec"), ("spec",), labels):
             if path not in reported:
                 project.issues.append(Issue(document.locate(path), dotted(path), problem, advice))
         return
