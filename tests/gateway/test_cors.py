@@ -161,3 +161,14 @@ def test_origins_are_written_as_browsers_send_them(origin: str) -> None:
     with pytest.raises(ValidationError):
         Cors.model_validate({"allowOrigins": [origin]})
     assert Cors.model_validate({"allowOrigins": [PAGE, "http://localhost:8080"]})
+
+
+async def test_a_body_too_large_is_refused_readably_for_an_allowed_page(allowed: Running) -> None:
+    reply = await allowed.call(
+        "POST", "/browser/v1/customers", allowed.key,
+        headers={"Origin": PAGE, "Content-Type": "application/json"},
+        body=b'{"x":"' + b"a" * 5000 + b'"}',
+    )  # fmt: skip
+    assert reply.status == 413
+    assert reply.headers["access-control-allow-origin"] == PAGE
+    assert "Origin" in reply.headers["vary"]

@@ -318,6 +318,15 @@ def test_credential_names(name: str, credential: bool) -> None:
     assert looks_like_credential(name) is credential
 
 
+@pytest.mark.parametrize(
+    ("name", "credential"),
+    [("key", False), ("sessionId", False), ("objectKey", False), ("apiKey", True),
+     ("token", True), ("password", True)],
+)  # fmt: skip
+def test_in_a_path_only_unmistakable_credentials_count(name: str, credential: bool) -> None:
+    assert looks_like_credential(name, "path") is credential
+
+
 def test_a_credential_in_the_query_is_an_error_at_its_field() -> None:
     leaky = route(
         GOOD_ROUTE, request={"path": GOOD_ROUTE["request"]["path"], "query": {"token": {}}}

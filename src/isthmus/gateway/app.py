@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Awaitable, Callable, MutableMapping
+from dataclasses import replace
 from typing import Any
 
 import orjson
@@ -134,7 +135,11 @@ class Gateway:
             request.tracing = self.tracing
             try:
                 if receive is not None:
-                    request.body = await _read_body(receive, self.max_body_bytes)
+                    try:
+                        request.body = await _read_body(receive, self.max_body_bytes)
+                    except IsthmusError:  # refused before handle(): still readable by pages
+                        self._cors_headers(request)
+                        raise
                 response = await self.handle(request)
             except ClientGone:
                 return None  # nobody to answer; a half-received body must not reach a backend
@@ -331,6 +336,16 @@ class Gateway:
                 remediation="Run the hub (isthmus serve), which opens the bus.",
             )
         return await receiver.receive(request, snapshot.hooks, bus)
+
+    def _cors_headers(self, request: GatewayRequest) -> None:
+        """The CORS headers an answer on this path carries, for a refusal made before
+        the request was handled (a body too large)."""
+        snapshot = self.holder.current
+        if snapshot is not None:
+            path = sandbox.split(request.path) or request.path
+            probe = replace(request, path=path, method="GET", response_headers=[])
+            cors.apply(probe, snapshot.routes.cors)
+            request.response_headers += probe.response_headers
 
     def _link(self, request: GatewayRequest) -> str:
         """The address the caller used, for links in answers (next pages)."""

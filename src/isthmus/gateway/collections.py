@@ -45,6 +45,7 @@ INTEGER_PATTERN = "^-?[0-9]{1,19}$"
 INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
 _INTEGER = re.compile(INTEGER_PATTERN)
 _CURSOR = re.compile("^[A-Za-z0-9_-]+$")
+_DIGITS = re.compile(r"[0-9]{1,9}")
 
 
 class CannotPage(FatalError):
@@ -131,7 +132,8 @@ def parse_query(collection: CompiledCollection, query_string: bytes) -> Collecti
     limit = spec.default_limit
     if "limit" in given:
         text = given["limit"]
-        if not text.isdigit() or not 1 <= int(text) <= spec.max_limit:
+        # ASCII digits only: str.isdigit() also takes '²', which int() refuses
+        if not _DIGITS.fullmatch(text) or not 1 <= int(text) <= spec.max_limit:
             error("limit", f"must be a whole number from 1 to {spec.max_limit}")
         else:
             limit = int(text)

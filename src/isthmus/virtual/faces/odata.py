@@ -300,7 +300,7 @@ def _whole(options: Mapping[str, str], name: str) -> int | None:
     if name not in options:
         return None
     text = options[name]
-    if not text.isdigit():
+    if not text.isascii() or not text.isdigit() or len(text) > 12:  # no '²', no huge skips
         raise BadRequest(f"{name} is a whole number, not '{text}'.")
     return int(text)
 

@@ -26,13 +26,20 @@ _CREDENTIAL = re.compile(
     r"|(apikey|accesskey|secretkey|privatekey|token|secret|password|passwd|passphrase"
     r"|credentials?|sessionid)$"
 )
+# In a path, 'key' and a session id name the thing addressed (GET /settings/{key}, an
+# S3 object key, /chat-sessions/{sessionId}): only unmistakable credentials count there.
+_PATH_CREDENTIAL = re.compile(
+    r"(apikey|accesskey|secretkey|privatekey|accesstoken|token|secret|password|passwd"
+    r"|passphrase|credentials?)$"
+)
 # Names that end like a credential but are paging cursors.
 _NOT_CREDENTIALS = frozenset({"pagetoken", "nexttoken", "continuationtoken", "synctoken"})
 
 
-def looks_like_credential(name: str) -> bool:
+def looks_like_credential(name: str, where: str = "query") -> bool:
     plain = re.sub(r"[-_.$\s]", "", name).lower()
-    return plain not in _NOT_CREDENTIALS and bool(_CREDENTIAL.search(plain))
+    pattern = _PATH_CREDENTIAL if where == "path" else _CREDENTIAL
+    return plain not in _NOT_CREDENTIALS and bool(pattern.search(plain))
 
 
 def _declared(path: str, name: str) -> bool:
@@ -48,10 +55,9 @@ def no_secret_in_query(context: VersionContext) -> Iterator[Hit]:
         for index, parameter in enumerate([*own, *shared]):
             if not isinstance(parameter, dict) or parameter.get("in") not in ("query", "path"):
                 continue
-            name = str(parameter.get("name"))
-            if not looks_like_credential(name) or _declared(op.path, name):
+            name, where = str(parameter.get("name")), str(parameter["in"])
+            if not looks_like_credential(name, where) or _declared(op.path, name):
                 continue
-            where = parameter["in"]
             yield Hit(
                 op,
                 f"{op.label} takes '{name}' in its {where}: a credential in the URL is "
