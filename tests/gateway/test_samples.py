@@ -10,6 +10,16 @@ import pytest
 from isthmus.gateway.samples import sample
 
 SCHEMAS: list[dict[str, Any]] = [
+    {"type": "string", "pattern": "^[0-9]+$", "minLength": 4},
+    {"type": "object", "required": ["id"]},
+    {"type": "integer", "minimum": 1, "multipleOf": 5},
+    {"type": "array", "items": {"type": "string"}, "minItems": 2, "uniqueItems": True},
+    {
+        "anyOf": [
+            {"type": "null"},
+            {"type": "object", "required": ["a"], "properties": {"a": {"type": "string"}}},
+        ]
+    },
     {"type": "integer", "minimum": 10, "maximum": 20},
     {"type": "integer", "exclusiveMinimum": 0},
     {"type": "number", "maximum": -5},

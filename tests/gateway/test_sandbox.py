@@ -182,3 +182,22 @@ async def test_the_mock_pages_with_links_under_the_sandbox(
     path, _, query = path.partition("?")
     second = await running.get(path, key=running.key, query=query)
     assert [r["id"] for r in second.json()["value"]] == ["LE-000002"]
+
+
+async def test_a_mock_that_cannot_fit_its_contract_says_so(
+    running: Running, backend: Backend
+) -> None:
+    await with_ledger(running, backend)
+    ledger = LEDGER[2]
+    code = {"type": "string", "pattern": "^a$", "minLength": 3}  # no string is both
+    impossible = {"type": "object", "required": ["code"], "properties": {"code": code}}
+    route = {"path": "/odd", "target": {"type": "proxy", "connection": "ledger"},
+             "response": impossible}  # fmt: skip
+    routes = [*ledger["spec"]["versions"][0]["routes"], route]
+    await declare(
+        running, backend, {**ledger, "spec": {"versions": [{"name": "v1", "routes": routes}]}}
+    )
+    reply = await running.get("/sandbox/ledger/v1/odd", key=running.key)
+    body = assert_problem(reply, 501, "mock-cannot-answer")
+    assert "examples.response" in body["remediation"]
+    assert reply.headers["x-isthmus-mock"] == "none"

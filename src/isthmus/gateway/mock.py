@@ -10,8 +10,12 @@ them for a System's.
 
 from __future__ import annotations
 
+import weakref
 from typing import Any
 
+from jsonschema import Draft202012Validator
+
+from isthmus.errors import FatalError
 from isthmus.gateway.collections import page
 from isthmus.gateway.http import GatewayRequest, GatewayResponse, json_response
 from isthmus.gateway.pool import ConnectionPool
@@ -29,10 +33,34 @@ def wanted(pool: ConnectionPool, key: ResourceKey) -> bool:
     return key.environment == ENVIRONMENT and not pool.declares(key)
 
 
+class MockCannotAnswer(FatalError):
+    status = 501
+    code = "mock-cannot-answer"
+    title = "The sandbox's mock has no answer that fits the contract"
+    remediation = (
+        "Give the route an example answer (examples.response), or ask the Api's owner to; "
+        "the sandbox answers it as it is."
+    )
+
+
+# What each route's mock answers, made once per compiled route (a snapshot's), by id:
+# compiled routes are not hashable; each entry goes with its route.
+_MADE: dict[int, tuple[Any, str, bool]] = {}
+
+
 def answer(compiled: CompiledRoute, request: GatewayRequest, link_base: str) -> GatewayResponse:
     route = compiled.route
-    body, source = _body(compiled)
+    if id(compiled) not in _MADE:
+        body, source = _body(compiled)
+        _MADE[id(compiled)] = (body, source, _fits(compiled, body, source))
+        weakref.finalize(compiled, _MADE.pop, id(compiled), None)
+    body, source, fits = _MADE[id(compiled)]
     headers = [(HEADER, source.encode())]
+    if not fits:
+        request.response_headers.append((HEADER, b"none"))
+        raise MockCannotAnswer(
+            f"No sample of the answer's schema for {route.method} {route.path} fits it."
+        )
     if compiled.collection is not None:
         assert request.collection is not None
         records = body if isinstance(body, list) else [body]
@@ -42,6 +70,16 @@ def answer(compiled: CompiledRoute, request: GatewayRequest, link_base: str) -> 
     if route.method == "DELETE":
         return GatewayResponse(204, b"", headers)
     return json_response(201 if route.method == "POST" else 200, body, headers)
+
+
+def _fits(compiled: CompiledRoute, body: Any, source: str) -> bool:
+    """Does a sample fit the route's response schema (one record, for a collection)?
+    Examples are the author's and answered as they are."""
+    schema = compiled.route.response
+    if source != "schema" or not isinstance(schema, dict):
+        return True
+    made = body if compiled.collection is None else (body[0] if body else None)
+    return next(Draft202012Validator(schema).iter_errors(made), None) is None
 
 
 def _body(compiled: CompiledRoute) -> tuple[Any, str]:

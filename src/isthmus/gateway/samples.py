@@ -11,6 +11,7 @@ string from exrex), lengths and bounds.
 from __future__ import annotations
 
 import itertools
+import math
 from typing import Any
 
 import exrex
@@ -52,8 +53,11 @@ def sample(schema: Any, root: Any = None, depth: int = 0) -> Any:
                 merged.update(value)
         return merged
     for choice in ("oneOf", "anyOf"):
-        if isinstance(schema.get(choice), list) and schema[choice]:
-            return sample(schema[choice][0], root, depth + 1)
+        options = schema.get(choice)
+        if isinstance(options, list) and options:
+            # a value says more than null: the first branch that is not only null
+            real = [o for o in options if not (isinstance(o, dict) and o.get("type") == "null")]
+            return sample((real or options)[0], root, depth + 1)
     kind = schema.get("type")
     if isinstance(kind, list):
         kind = next((k for k in kind if k != "null"), "null")
@@ -65,11 +69,17 @@ def sample(schema: Any, root: Any = None, depth: int = 0) -> Any:
 def _typed(kind: str, schema: dict[str, Any], root: Any, depth: int) -> Any:
     if kind == "object":
         properties = schema.get("properties") or {}
-        return {name: sample(part, root, depth + 1) for name, part in properties.items()}
+        out = {name: sample(part, root, depth + 1) for name, part in properties.items()}
+        extra = schema.get("additionalProperties")
+        for name in schema.get("required") or []:
+            if name not in out:  # required, but not described: what additional ones are
+                out[name] = sample(extra if isinstance(extra, dict) else {}, root, depth + 1)
+        return out
     if kind == "array":
         count = max(1, int(schema.get("minItems", 1)))
         count = min(count, int(schema.get("maxItems", count)))
-        return [sample(schema.get("items", {}), root, depth + 1) for _ in range(count)]
+        items = [sample(schema.get("items", {}), root, depth + 1) for _ in range(count)]
+        return _distinct(items) if schema.get("uniqueItems") else items
     if kind == "integer":
         return int(_number(schema, 1))
     if kind == "number":
@@ -88,16 +98,37 @@ def _number(schema: dict[str, Any], fallback: float) -> float:
     if isinstance(schema.get("exclusiveMaximum"), int | float):
         high = schema["exclusiveMaximum"] - 1
     value = low if low is not None else fallback
+    step = schema.get("multipleOf")
+    if isinstance(step, int | float) and step > 0:
+        value = math.ceil(value / step) * step
     if high is not None and value > high:
         value = high
     return float(value)
 
 
+def _distinct(items: list[Any]) -> list[Any]:
+    """Items made different from each other the least visible way (uniqueItems)."""
+    out: list[Any] = []
+    for index, item in enumerate(items):
+        if item in out and isinstance(item, str):
+            item = f"{item}{index}"
+        elif item in out and isinstance(item, int | float) and not isinstance(item, bool):
+            item = item + index
+        out.append(item)
+    return out
+
+
 def _string(schema: dict[str, Any]) -> str:
     shortest, longest = int(schema.get("minLength", 0)), schema.get("maxLength")
     if "pattern" in schema:
-        found = next(itertools.islice(exrex.generate(schema["pattern"], limit=4), 1), None)
-        text = found if isinstance(found, str) else ""
+        fits = (
+            t for t in itertools.islice(exrex.generate(schema["pattern"], limit=64), 4096)
+            if len(t) >= shortest and (not isinstance(longest, int) or len(t) <= longest)
+        )  # fmt: skip
+        found = next(fits, None)
+        if found is not None:
+            return str(found)
+        text = ""
     else:
         text = _FORMATS.get(str(schema.get("format", "")), "text")
     text = text.ljust(shortest, "x")
