@@ -521,8 +521,9 @@ def test_openapi30_says_the_same_things() -> None:
 
 
 def test_openapi30_of_an_imported_document() -> None:
-    native = people("v2")
-    assert "webhooks" in native
+    # The gateway serves no backend webhooks; a 3.1 document that has some still
+    # converts (3.0 has no place for them).
+    native = {**people("v2"), "webhooks": THINGS["webhooks"]}
     assert native["info"]["license"]["identifier"] == "MIT"
     converted = to_openapi30(native, ISSUER)
     assert "webhooks" not in converted
@@ -635,9 +636,9 @@ def test_power_platform_flattens_and_labels() -> None:
     address = person["properties"]["address"]  # the $ref, written in place
     assert address["properties"]["geo"]["properties"]["lat"]["exclusiveMinimum"] is True
     assert address["x-ms-summary"] == "Address"
-    assert person["properties"]["email"] == {
+    assert person["properties"]["email"] == {  # no `email` format in a connector
         "type": "string",
-        "format": "email",
+        "description": "An e-mail address.",
         "x-ms-summary": "Email",
     }
     assert person["properties"]["tier"]["enum"] == ["gold", "silver"]

@@ -14,6 +14,7 @@ from typing import Any
 
 from isthmus.governance.exports.base import ExportLimitExceeded, UnknownExportFormat, serialize
 from isthmus.governance.exports.openapi30 import to_openapi30
+from isthmus.governance.exports.openapi31 import is_openapi30, up_convert
 from isthmus.governance.exports.postman import to_postman
 from isthmus.governance.exports.power_platform import to_power_platform
 
@@ -21,8 +22,9 @@ Render = Callable[[dict[str, Any], str], dict[str, Any]]
 
 
 def to_openapi31(document: dict[str, Any], server_url: str) -> dict[str, Any]:
-    """The native document itself, on the chosen endpoint."""
-    out = copy.deepcopy(document)
+    """The native document itself, on the chosen endpoint; a version whose imported
+    document is 3.0 gets it up-converted, as the file's name and media type promise."""
+    out = up_convert(document) if is_openapi30(document) else copy.deepcopy(document)
     out["servers"] = [{"url": server_url}]
     return out
 

@@ -4,6 +4,8 @@ Copilot Studio and Logic Apps import as a custom connector ("Import an OpenAPI f
 What the connector designer needs, and what this profile therefore does:
 
 - Swagger 2.0 only (3.x files are refused), one ``host``, a ``basePath`` and ``schemes``.
+- Only the ``format`` values Microsoft's connector schema allows (see
+  ``connector_formats``); the meaning of any other is said in the description.
 - Flat schemas (see ``flatten``): fields show in the designer and as dynamic content only
   when the schema is written out in place.
 - ``operationId`` in PascalCase, letters and digits; a ``summary`` (the action's name)
@@ -25,6 +27,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from isthmus.governance.exports.base import ExportLimitExceeded, serialize
+from isthmus.governance.exports.connector_formats import restrict_formats
 from isthmus.governance.exports.flatten import Flattener, label
 from isthmus.governance.exports.schemas import METHODS, deref
 from isthmus.governance.exports.security import security_definitions
@@ -61,6 +64,7 @@ def to_power_platform(document: dict[str, Any], server_url: str) -> dict[str, An
 
     Raises :class:`ExportLimitExceeded` if the platform would refuse the file."""
     out = _Profile(document, server_url).build()
+    restrict_formats(out)
     count = sum(1 for item in out["paths"].values() for _ in item)
     if count > MAX_OPERATIONS:
         raise ExportLimitExceeded(

@@ -60,6 +60,24 @@ def subschemas(schema: Any, pointer: str) -> Iterator[tuple[str, Any]]:
                 yield f"{pointer}/{key}/{i}", sub
 
 
+def with_subschemas(schema: dict[str, Any], fn: Callable[[Any], Any]) -> dict[str, Any]:
+    """A copy of ``schema`` with each schema directly inside it replaced by ``fn``'s
+    answer (the same places ``subschemas`` walks)."""
+    out = dict(schema)
+    for key in _ONE:
+        if isinstance(schema.get(key), dict):
+            out[key] = fn(schema[key])
+    if isinstance(schema.get("items"), list):
+        out["items"] = [fn(item) for item in schema["items"]]
+    for key in _MAP:
+        if isinstance(schema.get(key), dict):
+            out[key] = {name: fn(sub) for name, sub in schema[key].items()}
+    for key in _LIST:
+        if isinstance(schema.get(key), list):
+            out[key] = [fn(sub) for sub in schema[key]]
+    return out
+
+
 def resolve(document: dict[str, Any], ref: str) -> Any:
     """The value a local ``#/…`` pointer names; ``None`` if it names nothing (or points
     outside the document, which an export cannot follow)."""
