@@ -29,7 +29,15 @@ from isthmus.governance.catalog.backstage import (
     backstage_entities,
     backstage_yaml,
 )
-from isthmus.governance.catalog.backstage_refs import entity_name, label_ok, owner_ref, tag
+from isthmus.governance.catalog.backstage_refs import (
+    Claim,
+    entity_name,
+    label_ok,
+    numbered,
+    owner_ref,
+    tag,
+    unique_names,
+)
 from isthmus.governance.exports.native import native_document
 from isthmus.model import Api, EventType
 from isthmus.model import Resource as IsthmusResource
@@ -315,6 +323,176 @@ def test_names_and_refs() -> None:
     assert tag("!!!") is None
     assert label_ok("isthmus.dev/tier", "gold")
     assert not label_ok("x", "two words")
+
+
+def _api(name: str) -> IsthmusResource:
+    route = {"path": "/x", "target": {"type": "proxy", "connection": "crm"}}
+    return resource(
+        {
+            "kind": "Api",
+            "metadata": {"name": name, "owner": "t"},
+            "spec": {"versions": [{"name": "v1", "routes": [route]}]},
+        }
+    )
+
+
+def colliding() -> list[IsthmusResource]:
+    """Resources whose Backstage names would meet: an Api named like an EventType's
+    entity, an App named like the hub, a View named like a Connection's Resource, and a
+    View whose cleaned name is another's."""
+    view = resource(
+        {
+            "kind": "View",
+            "metadata": {"name": "connection_crm", "owner": "t"},
+            "spec": {"sql": "SELECT * FROM crm.accounts"},
+        }
+    )
+    return [
+        resource({"kind": "System", "metadata": {"name": "crm", "owner": "t"}}),
+        resource(
+            {
+                "kind": "Connection",
+                "metadata": {"name": "crm", "environment": "production"},
+                "spec": {"system": "crm", "connector": "memory"},
+            }
+        ),
+        _api("event-orders"),
+        resource(
+            {
+                "kind": "EventType",
+                "metadata": {"name": "orders", "owner": "t"},
+                "spec": {"versions": [{"version": 1, "schema": {"type": "object"}}]},
+            }
+        ),
+        _api("isthmus-gateway"),
+        resource(
+            {
+                "kind": "App",
+                "metadata": {"name": "isthmus-gateway", "owner": "t"},
+                "spec": {"apis": ["event-orders"]},
+            }
+        ),
+        renamed(view, "connection-crm"),
+        resource({"kind": "View", "metadata": {"name": "a_b"}, "spec": {"sql": "SELECT 1"}}),
+        resource({"kind": "View", "metadata": {"name": "a__b"}, "spec": {"sql": "SELECT 1"}}),
+    ]
+
+
+def renamed(found: IsthmusResource, name: str) -> IsthmusResource:
+    """``found`` under a name its kind's pattern refuses today (View names have no '-'):
+    the export must not rely on one kind's naming rule to keep names apart."""
+    return found.model_copy(update={"metadata": found.metadata.model_copy(update={"name": name})})
+
+
+def source(entity: dict[str, Any]) -> tuple[str, str]:
+    annotations = entity["metadata"]["annotations"]
+    return annotations["isthmus.dev/kind"], annotations.get("isthmus.dev/name", "")
+
+
+def test_colliding_names_are_made_unique_and_refs_follow() -> None:
+    resources = colliding()
+    entities = export(resources)
+    keys = [(e["kind"], e["metadata"]["name"].casefold()) for e in entities]
+    assert len(keys) == len(set(keys)), keys
+    named = {source(e): e["metadata"]["name"] for e in entities}
+    # A resource keeps its own name; a name the export made up takes a number.
+    assert named[("Api", "event-orders")] == "event-orders"
+    assert named[("EventType", "orders")] == "event-orders-2"
+    assert named[("Api", "isthmus-gateway")] == "isthmus-gateway"  # an API: no clash
+    assert named[("App", "isthmus-gateway")] == "isthmus-gateway"
+    assert named[("Hub", "")] == "isthmus-gateway-2"
+    assert named[("View", "connection-crm")] == "connection-crm"
+    assert named[("Connection", "crm")] == "connection-crm-2"
+    assert named[("View", "a_b")] == "a_b"
+    assert named[("View", "a__b")] == "a_b-2"
+    refs = by_ref(entities)
+    hub = refs["component:default/isthmus-gateway-2"]
+    assert hub["spec"]["providesApis"] == [
+        "api:default/event-orders", "api:default/event-orders-2", "api:default/isthmus-gateway"
+    ]  # fmt: skip
+    assert hub["spec"]["dependsOn"] == [
+        "resource:default/a_b", "resource:default/a_b-2", "resource:default/connection-crm",
+        "resource:default/connection-crm-2",
+    ]  # fmt: skip
+    view = refs["resource:default/connection-crm"]
+    assert view["spec"]["dependsOn"] == ["resource:default/connection-crm-2"]
+    app = refs["component:default/isthmus-gateway"]
+    assert app["spec"]["consumesApis"] == ["api:default/event-orders"]
+    for entity in entities:
+        spec = entity["spec"]
+        targets = [spec.get("system"), *spec.get("providesApis", []),
+                   *spec.get("consumesApis", []), *spec.get("dependsOn", [])]  # fmt: skip
+        for target in [t for t in targets if t]:
+            assert target in refs, (entity["metadata"]["name"], target)
+        assert schema_errors(entity) == [], entity["metadata"]["name"]
+    assert backstage_errors(entities) == {}
+
+
+def test_unique_names_do_not_depend_on_the_order_of_resources() -> None:
+    resources = colliding()
+    forward = export(resources)
+    backward = export(list(reversed(resources)))
+    assert sorted(by_ref(forward)) == sorted(by_ref(backward))
+
+
+def test_numbered_names_stay_valid_and_clear_of_taken_ones() -> None:
+    assert numbered("x", 2) == "x-2"
+    long = numbered("v" * 63, 12)
+    assert len(long) == 63
+    assert long.endswith("-12")
+    assert entity_name(long) == long
+    claims = [
+        Claim("API", "event-orders", "EventType", "orders", own=False),
+        Claim("API", "event-orders", "Api", "event-orders", own=True),
+        Claim("API", "event-orders-2", "Api", "event-orders-2", own=True),
+        Claim("API", "Event-Orders-3", "Api", "x", own=False),
+    ]
+    names = unique_names(claims, ["Api", "EventType"])
+    assert names[("Api", "event-orders")] == "event-orders"
+    assert names[("Api", "event-orders-2")] == "event-orders-2"
+    # next free number; Backstage compares names ignoring case
+    assert names[("Api", "x")] == "Event-Orders-3"
+    assert names[("EventType", "orders")] == "event-orders-4"
+
+
+# --- the YAML --------------------------------------------------------------------------
+
+AWKWARD = [
+    "", " lead", "trail ", "true", "No", "off", "Y", "null", "~", "1", "-1", "1.5", "0x1f",
+    "1e3", ".inf", "2024-01-01", "12:30:00", "- x", "a: b", "a:", "a #b", "#x", "[x]",
+    "{x}", "*alias", "&anchor", "!tag", "%x", "@x", "`x", "|", ">", "?", ":", "-", "---",
+    "...", "<<", "=", "'q'", 'say "hi"', "back\\slash", "tab\tx", "multi\nline",
+    "multi\n\nblank", "crlf\r\nx", "café", "emoji 😀", "line\u2028sep", "bom\ufeff",
+    "del\x7f", "nel\x85", "api:default/x", "group:default/sales-ops", "c#", "a+b",
+    "{\n  \"json\": true\n}", "{\n  \"trailing\": 1 \n}", "x\n",
+]  # fmt: skip
+
+
+def test_yaml_writer_reads_back_every_awkward_string() -> None:
+    document = {
+        "kind": "API",
+        "metadata": {"name": "x", "annotations": {s or "k": s for s in AWKWARD}},
+        "spec": {
+            "values": AWKWARD,
+            "numbers": [0, -3, 2.5, True, False, None, float("inf")],
+            "nested": [{"a": [1, {"b": "c"}], "d": {}}, [], {}, ["e", ["f"]]],
+            "empty": {},
+            "none": [],
+            "no": "yes",
+        },
+    }
+    text = backstage_yaml([document])
+    assert text.startswith("---\n")
+    assert parsed(text) == [json.loads(json.dumps(document))]
+
+
+def test_definitions_are_literal_json_blocks() -> None:
+    text = backstage_yaml(backstage_entities(build_entries(demo_resources()),
+                                             demo_resources(), ISSUER))  # fmt: skip
+    assert "  definition: |-\n    {\n" in text
+    for entity in parsed(text):
+        if entity["kind"] == "API":
+            assert isinstance(json.loads(entity["spec"]["definition"]), dict)
 
 
 # --- from a running hub ----------------------------------------------------------------

@@ -4,6 +4,8 @@ store revision, the admin API and the CLI."""
 
 from __future__ import annotations
 
+import asyncio
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -11,9 +13,11 @@ import pytest
 from typer.testing import CliRunner
 
 from isthmus.cli.main import app as cli_app
-from isthmus.governance.catalog import Catalog, Filters, build_entries, current_catalog
+from isthmus.governance.catalog import Catalog, Entry, Filters, build_entries, current_catalog
+from isthmus.governance.catalog import cache as catalog_cache
+from isthmus.governance.catalog.backstage import backstage_entities
 from isthmus.governance.catalog.entries import lifecycle
-from isthmus.governance.catalog.search import words
+from isthmus.governance.catalog.search import PREFIX_SCORED, completions, words
 from isthmus.model import Resource
 from isthmus.project.validate import load_project
 from isthmus.store import Change
@@ -233,6 +237,51 @@ def test_prefix_of_the_last_word(catalog: Catalog) -> None:
     assert names(catalog, "bil legacy") == []  # only the last word may be cut short
 
 
+def _api(name: str, **metadata: Any) -> Resource:
+    route = {"path": "/x", "target": {"type": "proxy", "connection": "c"}}
+    return resource(
+        {
+            "kind": "Api",
+            "metadata": {"name": name, "owner": "t", **metadata},
+            "spec": {"versions": [{"name": "v1", "routes": [route]}]},
+        }
+    )
+
+
+def test_a_prefix_finds_every_word_it_starts() -> None:
+    # More words start with "s" than the 50 completions the search once stopped at.
+    starts = ["sales", "sap", "scanners", "schools", "search", "security", "sensors", "shops"]
+    words_ = [f"{w}{n}" for w in starts for n in range(10)]  # 80 words, 80 Apis
+    found = Catalog(build_entries([_api(f"{w}-api") for w in words_])).search("s", limit=200)
+    assert found.total == 80
+    assert sorted(h.entry.name for h in found.hits) == sorted(f"{w}-api" for w in words_)
+    assert found.facets["kind"] == {"Api": 80}
+    assert found.facets["owner"] == {"t": 80}
+
+
+def test_a_prefix_of_very_many_words_still_finds_them_all_and_ranks_fields() -> None:
+    many = PREFIX_SCORED + 50  # past word-by-word scoring: one regex query matches them
+    apis = [_api(f"s{n:03d}") for n in range(many)]
+    apis.append(_api("other", description="about s999"))  # the prefix only in its text
+    catalog = Catalog(build_entries(apis))
+    found = catalog.search("s", limit=1000)
+    assert found.total == many + 1
+    assert found.hits[-1].entry.name == "other"  # a name outweighs a description
+    assert [h.entry.name for h in catalog.search("s12", limit=100).hits] == [
+        f"s{n}" for n in range(120, 130)
+    ]
+    assert [h.entry.name for h in catalog.search("s120").hits] == ["s120"]
+
+
+def test_completions_are_the_longer_words_sharing_the_prefix() -> None:
+    vocabulary = sorted(["s", "sa", "sap", "sb", "t", "s1", "ta"])
+    assert list(completions(vocabulary, "s")) == ["s1", "sa", "sap", "sb"]
+    assert list(completions(vocabulary, "sa")) == ["sap"]
+    assert list(completions(vocabulary, "t")) == ["ta"]
+    assert list(completions(vocabulary, "u")) == []
+    assert list(completions(vocabulary, "sap")) == []
+
+
 def test_accents_and_case_do_not_matter(catalog: Catalog) -> None:
     assert names(catalog, "cafe uberweisungen") == ["System/erp"]
     assert names(catalog, "CAFÉ") == ["System/erp"]
@@ -309,6 +358,59 @@ async def test_built_once_per_revision_and_grants_count(running: Running) -> Non
     stock = second.get("Api", "stock")
     assert stock is not None
     assert sorted(stock.related("consumedBy")) == ["other", "portal"]
+
+
+async def test_concurrent_callers_share_one_build(
+    running: Running, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    store = running.hub.store
+    await current_catalog(store)
+    builds: list[int] = []
+
+    def counted(*args: Any, **kwargs: Any) -> list[Entry]:
+        builds.append(1)
+        return build_entries(*args, **kwargs)
+
+    monkeypatch.setattr(catalog_cache, "build_entries", counted)
+    async with store.engine.begin() as conn:
+        await store.access.add_grant(conn, "other", "stock", "sandbox", None, None, "test")
+    before = catalog_cache.CATALOGS.builds
+    # Twenty requests arriving just after a write: one builds, the others wait for it.
+    built = await asyncio.gather(*(current_catalog(store) for _ in range(20)))
+    assert len(builds) == 1
+    assert catalog_cache.CATALOGS.builds == before + 1
+    assert all(c is built[0] for c in built)
+    assert built[0].revision == await store.resources.revision()
+
+
+async def test_backstage_export_is_built_once_per_revision_off_the_loop(
+    running: Running, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    threads: list[int] = []
+
+    def recorded(*args: Any, **kwargs: Any) -> list[dict[str, Any]]:
+        threads.append(threading.get_ident())
+        return backstage_entities(*args, **kwargs)
+
+    monkeypatch.setattr(catalog_cache, "backstage_entities", recorded)
+    path = "/admin/v1/catalog/backstage"
+    replies = await asyncio.gather(*(running.admin_call("GET", path) for _ in range(8)))
+    assert {r.status for r in replies} == {200}
+    assert len({r.body for r in replies}) == 1
+    assert len(threads) == 1  # one build for eight requests
+    assert threads[0] != threading.get_ident()  # in a worker thread, not the event loop's
+    again = await running.admin_call("GET", path)
+    assert again.body == replies[0].body
+    assert len(threads) == 1  # same revision, same owner: the built file
+    other_owner = await running.admin_call("GET", path, query="owner=platform")
+    assert b"group:default/platform" in other_owner.body
+    assert len(threads) == 2
+    store = running.hub.store
+    async with store.engine.begin() as conn:
+        await store.access.add_grant(conn, "other", "stock", "sandbox", None, None, "test")
+    moved = await running.admin_call("GET", path, query="owner=platform")
+    assert len(threads) == 3  # the store moved on
+    assert moved.body != other_owner.body  # the grant shows: other consumes stock
 
 
 async def test_admin_search(running: Running) -> None:

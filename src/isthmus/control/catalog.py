@@ -15,10 +15,10 @@ from isthmus.governance.catalog import (
     Entry,
     EntrySummary,
     Filters,
-    build_entries,
     current_catalog,
 )
-from isthmus.governance.catalog.backstage import HubComponent, backstage_entities, backstage_yaml
+from isthmus.governance.catalog.backstage import HubComponent
+from isthmus.governance.catalog.cache import current_backstage
 from isthmus.hub import Hub
 
 router = APIRouter(tags=["Catalog"])
@@ -83,19 +83,16 @@ async def backstage(
     ),
 ) -> Response:
     hub: Hub = request.app.state.hub
-    # Entries and documents from one read of the store, so they cannot disagree.
-    _, resources = await hub.store.resources.snapshot()
-    entries = build_entries(resources, await hub.store.access.grants())
     snapshot = hub.snapshots.current
-    entities = backstage_entities(
-        entries,
-        resources,
+    # Built off the event loop the gateway shares, once per store revision (and owner).
+    text = await current_backstage(
+        hub.store,
         hub.settings.issuer(),
+        HubComponent(owner=owner),
         view_shapes=snapshot.view_shapes if snapshot else None,
-        hub=HubComponent(owner=owner),
     )
     return Response(
-        backstage_yaml(entities),
+        text,
         media_type="application/yaml",
         headers={"Content-Disposition": 'attachment; filename="catalog-info.yaml"'},
     )

@@ -6,13 +6,17 @@ digits joined by single ``-``, ``_`` or ``.``; a tag is 1 to 63 characters of lo
 letters, digits, ``+`` and ``#`` in runs joined by single ``-`` (the default
 policy's rule; its laxer validator also takes ``:``); a label value
 follows the name rule (or is empty) and its key is a name with an optional DNS-subdomain
-prefix and ``/``. A reference is ``kind:namespace/name``.
+prefix and ``/``. A reference is ``kind:namespace/name``. Within a kind and namespace
+a name names one entity, compared ignoring case (the catalog keys entities by their
+lower-cased reference).
 """
 
 from __future__ import annotations
 
 import hashlib
 import re
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 
 NAMESPACE = "default"
 MAX_NAME = 63
@@ -45,6 +49,51 @@ def entity_name(text: str) -> str:
 
     cleaned = re.sub(r"[^A-Za-z0-9]+", one, text).strip("-_.")
     return _short(cleaned or "unnamed", MAX_NAME)
+
+
+def numbered(name: str, number: int) -> str:
+    """``name`` with ``-NUMBER`` at its end, cut to stay a valid entity name."""
+    suffix = f"-{number}"
+    return _short(name, MAX_NAME - len(suffix)).rstrip("-_.") + suffix
+
+
+@dataclass(frozen=True)
+class Claim:
+    """An entity that wants a name: the Backstage kind it is, the name it would have,
+    where it comes from (the Isthmus kind and name), and whether that name is the
+    resource's own, unchanged (not made up by the export: prefixed, cleaned or cut)."""
+
+    kind: str
+    name: str
+    source_kind: str
+    source_name: str
+    own: bool
+
+
+def unique_names(claims: Iterable[Claim], order: Sequence[str]) -> dict[tuple[str, str], str]:
+    """A distinct name per claim, by (source kind, source name).
+
+    Backstage keeps one entity per kind and name — compared ignoring case — so two claims
+    of one name would overwrite each other there, and references would point at the
+    survivor. Resources keep their own names; a name the export made up (``event-X``,
+    ``connection-X``, the hub's, a cleaned one) yields to them and to the claims sorted
+    before it (by ``order`` of source kinds, then name), taking ``-2``, ``-3``… instead:
+    the same resources always give the same names.
+    """
+    rank = {kind: at for at, kind in enumerate(order)}
+    taken: set[tuple[str, str]] = set()
+    names: dict[tuple[str, str], str] = {}
+    for claim in sorted(
+        claims,
+        key=lambda c: (not c.own, rank.get(c.source_kind, len(rank)), c.source_name),
+    ):
+        name, number = claim.name, 1
+        while (claim.kind, name.casefold()) in taken:
+            number += 1
+            name = numbered(claim.name, number)
+        taken.add((claim.kind, name.casefold()))
+        names[(claim.source_kind, claim.source_name)] = name
+    return names
 
 
 def ref(kind: str, name: str) -> str:

@@ -8,7 +8,8 @@ or digit — so "Café", "cafe" and "CAFÉ" are one word, and ``customer_360`` i
 A query matches an entry when each of its words is found in one of the entry's fields
 (name, title, tags, owner, description, docs); a hit in the name weighs most, one in the
 docs least. The last word also matches as a prefix, so typing "cust" already finds
-``customers``. An entry whose name is exactly the query (word for word) comes first.
+``customers``; every entry with such a word matches, however many words share the prefix.
+An entry whose name is exactly the query (word for word) comes first.
 There is no stemming: names and technical words are matched as written.
 
 Filters (kind, owner, system, lifecycle, tag) take several values each: an entry passes
@@ -21,6 +22,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from bisect import bisect_left, bisect_right
 from collections import Counter
 from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass, field
@@ -39,11 +41,17 @@ FIELDS: dict[str, float] = {
     "docs": 1.0,
 }
 PREFIX_WEIGHT = 0.8  # a completed word ranks just below the same word typed out
-PREFIX_EXPANSIONS = 50  # words a prefix stands for, at most, per field
+# Up to this many completions of a prefix in a field are scored word by word (BM25, like
+# words typed out); a prefix that stands for more (one or two letters in a big catalog)
+# matches them all through one regex query whose hits score the field's weight alone.
+# Expanding every word instead took seconds for "a" over 100,000 words; cutting the list
+# short, as before, silently lost matches.
+PREFIX_SCORED = 200
 FACETS = ("kind", "owner", "system", "lifecycle", "tag")
 _ANY_CASE = ("kind", "lifecycle")
 _WORD = re.compile(r"[^\W_]+")
 _HEAP = 15_000_000  # Tantivy's smallest writer heap; the index itself is far smaller
+_Vocabulary = dict[str, list[str]]  # field -> its distinct words, sorted
 
 
 def words(text: str) -> list[str]:
@@ -119,7 +127,7 @@ class Catalog:
         self._by_ref = {(e.kind.casefold(), e.name): e for e in self.entries}
         self._name_words = [words(e.name) for e in self.entries]
         self._keys = [_keys(e) for e in self.entries]
-        self._index, self._schema = _build(self.entries)
+        self._index, self._schema, self._vocabulary = _build(self.entries)
 
     def get(self, kind: str, name: str) -> Entry | None:
         """One entry; ``kind`` in any case (``api`` or ``Api``)."""
@@ -165,7 +173,7 @@ class Catalog:
             return [(at, Hit(entry, 0.0)) for at, entry in enumerate(self.entries)]
         searcher = self._index.searcher()
         found = searcher.search(
-            _query(self._schema, searcher, terms), limit=max(1, searcher.num_docs)
+            _query(self._schema, self._vocabulary, terms), limit=max(1, searcher.num_docs)
         )
         # One writer thread and one commit make one segment whose documents are numbered
         # as added: the entry's position, without reading the stored field back.
@@ -194,7 +202,7 @@ def _text(entry: Entry) -> dict[str, str]:
     }
 
 
-def _build(entries: Sequence[Entry]) -> tuple[tantivy.Index, tantivy.Schema]:
+def _build(entries: Sequence[Entry]) -> tuple[tantivy.Index, tantivy.Schema, _Vocabulary]:
     builder = tantivy.SchemaBuilder()
     builder.add_unsigned_field("ord", stored=True)
     for name in FIELDS:
@@ -203,19 +211,31 @@ def _build(entries: Sequence[Entry]) -> tuple[tantivy.Index, tantivy.Schema]:
     schema = builder.build()
     index = tantivy.Index(schema)
     writer = index.writer(heap_size=_HEAP, num_threads=1)
+    vocabulary: dict[str, set[str]] = {name: set() for name in FIELDS}
     for position, entry in enumerate(entries):
         document = tantivy.Document()
         document.add_unsigned("ord", position)
         for name, text in _text(entry).items():
-            document.add_text(name, " ".join(words(text)))
+            found = words(text)
+            vocabulary[name].update(found)
+            document.add_text(name, " ".join(found))
         writer.add_document(document)
     writer.commit()
     writer.wait_merging_threads()
     index.reload()
-    return index, schema
+    return index, schema, {name: sorted(found) for name, found in vocabulary.items()}
 
 
-def _query(schema: tantivy.Schema, searcher: tantivy.Searcher, terms: list[str]) -> tantivy.Query:
+def completions(vocabulary: Sequence[str], prefix: str) -> Sequence[str]:
+    """The words of a sorted ``vocabulary`` that start with ``prefix`` and are longer:
+    a slice, found by bisection (the words starting with it sort together, right at or
+    after it)."""
+    start = bisect_right(vocabulary, prefix)
+    end = bisect_left(vocabulary, True, lo=start, key=lambda word: not word.startswith(prefix))
+    return vocabulary[start:end]
+
+
+def _query(schema: tantivy.Schema, vocabulary: _Vocabulary, terms: list[str]) -> tantivy.Query:
     """Every word must match in some field; the last word also as a prefix."""
     must = []
     for position, term in enumerate(terms):
@@ -223,14 +243,23 @@ def _query(schema: tantivy.Schema, searcher: tantivy.Searcher, terms: list[str])
         for name, weight in FIELDS.items():
             should.append(_boosted(tantivy.Query.term_query(schema, name, term), weight))
             if position == len(terms) - 1:
-                completions = searcher.terms_with_prefix(name, term, limit=PREFIX_EXPANSIONS)
-                for word, _ in completions:
-                    if word != term:
-                        query = tantivy.Query.term_query(schema, name, word)
-                        should.append(_boosted(query, weight * PREFIX_WEIGHT))
+                should.extend(_prefix(schema, name, term, vocabulary[name], weight))
         any_field = tantivy.Query.boolean_query([(tantivy.Occur.Should, q) for q in should])
         must.append((tantivy.Occur.Must, any_field))
     return tantivy.Query.boolean_query(must)
+
+
+def _prefix(
+    schema: tantivy.Schema, field: str, term: str, vocabulary: Sequence[str], weight: float
+) -> list[tantivy.Query]:
+    """Queries matching the words of ``field`` that ``term`` is the start of."""
+    longer = completions(vocabulary, term)
+    boost = weight * PREFIX_WEIGHT
+    if len(longer) <= PREFIX_SCORED:
+        return [_boosted(tantivy.Query.term_query(schema, field, w), boost) for w in longer]
+    # A word holds letters and digits only (see words): nothing in it is a regex operator.
+    everything = tantivy.Query.regex_query(schema, field, f"{term}.+")
+    return [_boosted(everything, boost)]
 
 
 def _boosted(query: tantivy.Query, weight: float) -> tantivy.Query:
