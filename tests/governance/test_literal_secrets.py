@@ -218,12 +218,15 @@ def test_examples_are_data_and_a_false_alarm_can_be_waived(tmp_path: Path) -> No
     assert load_project(write_project(tmp_path / "c", {"c.yaml": waived})).issues == []
 
 
-def test_a_real_key_in_an_imported_document_is_refused(tmp_path: Path) -> None:
-    example = {"application/json": {"example": {"key": GITHUB}}}
+def test_an_imported_document_is_judged_by_its_servers_not_its_examples(
+    tmp_path: Path,
+) -> None:
+    example = {"application/json": {"example": {"token": GITHUB}}}  # a vendor's sample
     ok = {"200": {"description": "ok", "content": example}}
     document = orjson.dumps(
         {"openapi": "3.1.0", "info": {"title": "x", "version": "1"},
-         "paths": {"/x": {"get": {"responses": ok}}}}
+         "paths": {"/x": {"servers": [{"url": "https://ops:hunter2@erp.internal/api"}],
+                          "get": {"responses": ok}}}}
     ).decode()  # fmt: skip
     api = (
         "kind: Api\nmetadata: {name: leaky}\nspec:\n  versions:\n    - name: v1\n"
@@ -231,6 +234,6 @@ def test_a_real_key_in_an_imported_document_is_refused(tmp_path: Path) -> None:
         "      routes: [{method: GET, path: /x, target: {type: proxy, connection: crm}}]\n"
     )
     project = load_project(write_project(tmp_path, {"api.yaml": SYSTEM + api}))
-    found = [i for i in project.issues if "GitHub token" in i.message]
-    assert len(found) == 1
-    assert found[0].path.startswith("spec.versions[0].openapi")
+    found = [i for i in project.issues if "literal secret" in i.message]
+    assert [i.path for i in found] == ["spec.versions[0].openapi.paths./x.servers[0].url"]
+    assert "password in a URL" in found[0].message

@@ -40,6 +40,25 @@ def literal_secrets(
             yield here, f"{LITERAL_SECRET}: {what}", _reference_hint(here)
 
 
+def _server_secrets(document: dict[str, Any], at: Path_, labels: Any) -> Iterator[Finding]:
+    """Credentials in an imported document's server addresses (a password or a key in a
+    URL). Its examples are the vendor's documentation, sample tokens included: not ours
+    to judge."""
+    places: list[tuple[Path_, Any]] = [((*at, "servers"), document.get("servers"))]
+    for path, item in (document.get("paths") or {}).items():
+        if isinstance(item, dict):
+            places.append(((*at, "paths", path, "servers"), item.get("servers")))
+            for method, operation in item.items():
+                if isinstance(operation, dict):
+                    places.append(
+                        ((*at, "paths", path, method, "servers"), operation.get("servers"))
+                    )
+    for where, servers in places:
+        for index, server in enumerate(servers if isinstance(servers, list) else []):
+            if isinstance(server, dict):
+                yield from literal_secrets({"url": server.get("url")}, (*where, index), labels)
+
+
 def _not_secrets(labels: Any) -> set[str]:
     text = labels.get(NOT_A_SECRET) if isinstance(labels, dict) else None
     return {p.strip() for p in text.split(",") if p.strip()} if isinstance(text, str) else set()
@@ -77,9 +96,9 @@ def _all_checks(resource: Resource, raw: dict[str, Any]) -> Iterator[Finding]:
         ]
         spec = {**spec, "versions": versions}
         for index, version in enumerate(raw["spec"]["versions"]):
-            if isinstance(version, dict) and "openapi" in version:
+            if isinstance(version, dict) and isinstance(version.get("openapi"), dict):
                 at = ("spec", "versions", index, "openapi")
-                yield from literal_secrets(version["openapi"], at, labels, shapes_only=True)
+                yield from _server_secrets(version["openapi"], at, labels)
     yield from literal_secrets(spec, ("spec",), labels)
     if isinstance(resource, Api) and resource.metadata.name in GATEWAY_OWNED:
         # a check, not a model rule: a store that already holds such an Api still loads
