@@ -357,13 +357,15 @@ async def _exercise(
     # the portal: a wrong and a right password, then the pages
     jar = aiohttp.CookieJar(unsafe=True)
     async with aiohttp.ClientSession(cookie_jar=jar) as browser:
-        await call(browser, "GET", f"{control}/portal/sign-in")
         for password in (WRONG_PASSWORD, PASSWORD):
+            _, page = await call(browser, "GET", f"{control}/portal/sign-in")
+            csrf = re.search(r'name="csrf" value="([^"]+)"', page)
+            assert csrf is not None
             await call(
                 browser,
                 "POST",
                 f"{control}/portal/sign-in",
-                data={"name": "dana", "password": password},
+                data={"name": "dana", "password": password, "csrf": csrf.group(1)},
             )
         for page in ("", "apps", "requests", "audit", "apis/customers"):
             status, _ = await call(browser, "GET", f"{control}/portal/{page}")
