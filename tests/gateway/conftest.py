@@ -165,6 +165,17 @@ def resource(document: dict[str, Any]) -> Resource:
     return cls.model_validate(document)
 
 
+async def declare(running: Running, *documents: dict[str, Any]) -> None:
+    """Create or replace resources in the running hub's store, and serve them."""
+    changes = []
+    for document in documents:
+        made = resource(document)
+        exists = await running.hub.store.resources.get(made.key) is not None
+        changes.append(Change("update" if exists else "create", made.key, made))
+    await running.hub.store.resources.apply(changes)
+    await running.hub.snapshots.refresh()
+
+
 def project(backend_url: str) -> list[dict[str, Any]]:
     target = {"type": "proxy", "connection": "crm"}
     return [

@@ -9,8 +9,7 @@ from typing import Any
 import jsonschema
 import orjson
 
-from isthmus.store import Change
-from tests.gateway.conftest import Backend, Running, project, resource
+from tests.gateway.conftest import Backend, Running, declare, project
 from tests.helpers import assert_problem
 
 RECORD = {
@@ -75,20 +74,10 @@ LEDGER: list[dict[str, Any]] = [
 ]
 
 
-async def declare(running: Running, backend: Backend, *documents: dict[str, Any]) -> None:
-    changes = []
-    for document in documents:
-        made = resource(document)
-        exists = await running.hub.store.resources.get(made.key) is not None
-        changes.append(Change("update" if exists else "create", made.key, made))
-    await running.hub.store.resources.apply(changes)
-    await running.hub.snapshots.refresh()
-
-
 async def with_ledger(running: Running, backend: Backend) -> None:
     portal = next(d for d in project(backend.url) if d["metadata"]["name"] == "portal")
     granted = {**portal, "spec": {"apis": ["customers", "stock", "ledger"]}}
-    await declare(running, backend, *LEDGER, granted)
+    await declare(running, *LEDGER, granted)
 
 
 async def test_the_sandbox_endpoint_serves_the_same_routes_to_sandbox_credentials(
@@ -173,7 +162,7 @@ async def test_the_mock_pages_with_links_under_the_sandbox(
     routes = ledger["spec"]["versions"][0]["routes"]
     paged = {**routes[0], "examples": {"response": records}}
     changed = {**ledger, "spec": {"versions": [{"name": "v1", "routes": [paged, *routes[1:]]}]}}
-    await declare(running, backend, changed)
+    await declare(running, changed)
     first = await running.get("/sandbox/ledger/v1/entries", key=running.key, query="limit=2")
     body = first.json()
     assert [r["id"] for r in body["value"]] == ["LE-000000", "LE-000001"]
@@ -194,9 +183,7 @@ async def test_a_mock_that_cannot_fit_its_contract_says_so(
     route = {"path": "/odd", "target": {"type": "proxy", "connection": "ledger"},
              "response": impossible}  # fmt: skip
     routes = [*ledger["spec"]["versions"][0]["routes"], route]
-    await declare(
-        running, backend, {**ledger, "spec": {"versions": [{"name": "v1", "routes": routes}]}}
-    )
+    await declare(running, {**ledger, "spec": {"versions": [{"name": "v1", "routes": routes}]}})
     reply = await running.get("/sandbox/ledger/v1/odd", key=running.key)
     body = assert_problem(reply, 501, "mock-cannot-answer")
     assert "examples.response" in body["remediation"]

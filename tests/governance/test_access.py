@@ -13,8 +13,7 @@ import pytest
 from isthmus.errors import BadRequest, Conflict, NotFound
 from isthmus.governance.people import NotOwner, Principal
 from isthmus.model import Api
-from isthmus.store import Change
-from tests.gateway.conftest import Backend, Running, resource
+from tests.gateway.conftest import Backend, Running, declare
 from tests.helpers import assert_problem
 
 ASK = {"app": "other", "api": "customers", "version": "v2"}
@@ -28,18 +27,8 @@ def js(value: object) -> bytes:
     return orjson.dumps(value)
 
 
-async def add(running: Running, *documents: dict[str, Any]) -> None:
-    changes = []
-    for document in documents:
-        made = resource(document)
-        exists = await running.hub.store.resources.get(made.key) is not None
-        changes.append(Change("update" if exists else "create", made.key, made))
-    await running.hub.store.resources.apply(changes)
-    await running.hub.snapshots.refresh()
-
-
 async def with_production(running: Running, backend: Backend) -> None:
-    await add(
+    await declare(
         running,
         {
             "kind": "Connection",
@@ -217,7 +206,7 @@ async def test_rotation_keeps_the_old_value_for_the_grace_period(running: Runnin
 
 
 async def test_owners_ask_and_decide_and_nobody_else_can(running: Running) -> None:
-    await add(
+    await declare(
         running,
         {"kind": "App", "metadata": {"name": "field", "owner": "field-apps"}},
         {
@@ -322,7 +311,7 @@ def test_production_is_never_self_service() -> None:
 
 
 async def test_asking_for_another_plan_is_for_the_owner_to_decide(running: Running) -> None:
-    await add(
+    await declare(
         running,
         {"kind": "Plan", "metadata": {"name": "platinum"}, "spec": {"rate": {"requests": 999}}},
         {"kind": "App", "metadata": {"name": "field", "owner": "field-apps"}},

@@ -14,25 +14,14 @@ from isthmus.governance.literals import entropy, literal_secrets, looks_random
 from isthmus.project.validate import load_project
 from tests.gateway.conftest import Running
 from tests.helpers import assert_problem, write_project
+from tests.project.test_edge_cases import SYSTEM, connection
 
-SYSTEM = "kind: System\nmetadata: {name: crm, owner: a}\n---\n"
 # Shapes of real credentials, assembled so the source holds no scannable token.
 GITHUB = "ghp_" + "x7Yq2LmN9pQ4rS8tU1vW3zA5bC6dE0fG2hJ4"
 AWS = "AKIA" + "IOSFODNN7EXAMPLE"
 JWT = "eyJhbGciOiJIUzI1NiJ9" + ".eyJzdWIiOiIxMjM0NTY3ODkwIn0" + ".dBjftJeZ4CVPmB92K27uhbUJU1p1r"
 PEM = "-----BEGIN " + "RSA PRIVATE KEY-----\nMIIEow\n-----END RSA PRIVATE KEY-----"
 RANDOM = "q8Zr3Kf9Lw2Xp7Vb4Nc6Md1Tg5Hs0Jy"
-
-
-def connection(config: str) -> str:
-    return SYSTEM + (
-        "kind: Connection\n"
-        "metadata: {name: crm, environment: sandbox}\n"
-        "spec:\n"
-        "  system: crm\n"
-        "  connector: rest\n"
-        "  config:\n" + config
-    )
 
 
 @pytest.mark.parametrize(

@@ -8,9 +8,9 @@ from fastapi.responses import Response
 
 from isthmus.errors import NotFound
 from isthmus.governance.exports import FORMATS, export_format, serialize
-from isthmus.governance.exports.native import Environment, native_document, server_url
+from isthmus.governance.exports.native import Environment, served_document, server_url
 from isthmus.hub import Hub
-from isthmus.model import Api, EventType, ResourceKey
+from isthmus.model import Api, ResourceKey
 
 router = APIRouter(tags=["Api"])
 
@@ -46,16 +46,8 @@ async def export(
     resource = await hub.store.resources.get(ResourceKey(Api.__name__, api))
     if not isinstance(resource, Api):
         raise NotFound(f"No Api '{api}'.", remediation="List the Apis with GET /admin/v1/apis.")
-    event_types = {
-        r.metadata.name: r
-        for r in await hub.store.resources.list(EventType.__name__)
-        if isinstance(r, EventType)
-    }
-    snapshot = hub.snapshots.current
+    native = await served_document(hub, resource, version)
     issuer = hub.settings.issuer()
-    native = native_document(
-        resource, version, issuer, event_types, snapshot.view_shapes if snapshot else None
-    )
     body = serialize(chosen.render(native, server_url(issuer, api, version, environment)))
     filename = chosen.filename(api, version, environment)
     return Response(

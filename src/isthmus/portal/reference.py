@@ -11,9 +11,9 @@ import orjson
 from isthmus.errors import NotFound
 from isthmus.gateway.samples import sample
 from isthmus.gateway.sandbox import document as sandbox_document
-from isthmus.governance.exports.native import native_document
+from isthmus.governance.exports.native import served_document
 from isthmus.hub import Hub
-from isthmus.model import Api, EventType, ResourceKey
+from isthmus.model import Api, ResourceKey
 
 SERVED = ("published", "deprecated")
 _METHODS = ("get", "post", "put", "patch", "delete")
@@ -69,17 +69,8 @@ def served_versions(api: Api) -> list[str]:
 
 async def sandbox_contract(hub: Hub, api: Api, version: str) -> dict[str, Any]:
     """The version's document as its sandbox endpoint serves it."""
-    event_types = {
-        r.metadata.name: r
-        for r in await hub.store.resources.list(EventType.__name__)
-        if isinstance(r, EventType)
-    }
-    snapshot = hub.snapshots.current
-    issuer = hub.settings.issuer()
-    native = native_document(
-        api, version, issuer, event_types, snapshot.view_shapes if snapshot else None
-    )
-    return sandbox_document(native, issuer, api.metadata.name, version)
+    native = await served_document(hub, api, version)
+    return sandbox_document(native, hub.settings.issuer(), api.metadata.name, version)
 
 
 def operations(document: dict[str, Any]) -> list[Operation]:

@@ -4,13 +4,16 @@ with the View routes the gateway adds, and the address of an Environment's endpo
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from isthmus.errors import NotFound
 from isthmus.gateway.openapi import document
 from isthmus.model import Api, EventType
 from isthmus.virtual.routes import with_view_routes
 from isthmus.virtual.shapes import ViewShape
+
+if TYPE_CHECKING:  # the hub imports the gateway, which this module's callers serve
+    from isthmus.hub import Hub
 
 Environment = Literal["production", "sandbox"]
 
@@ -46,3 +49,16 @@ def native_document(
     if found.views:
         found = with_view_routes(found, view_shapes or {})
     return document(api, found, issuer.rstrip("/"), event_types or {})
+
+
+async def served_document(hub: Hub, api: Api, version: str) -> dict[str, Any]:
+    """The version's document as a running hub's gateway serves it: its EventTypes from
+    the store, its Views as the current snapshot planned them."""
+    event_types = {
+        r.metadata.name: r
+        for r in await hub.store.resources.list(EventType.__name__)
+        if isinstance(r, EventType)
+    }
+    snapshot = hub.snapshots.current
+    shapes = snapshot.view_shapes if snapshot else None
+    return native_document(api, version, hub.settings.issuer(), event_types, shapes)
