@@ -14,7 +14,7 @@ from fastapi.responses import RedirectResponse, Response
 from isthmus.errors import BadRequest, IsthmusError
 from isthmus.governance.exports import export_format, serialize
 from isthmus.governance.lint import lint_api
-from isthmus.model import App, Plan
+from isthmus.model import App, Plan, View
 from isthmus.portal import session
 from isthmus.portal.app import PREFIX, render
 from isthmus.portal.examples import operation_examples
@@ -37,8 +37,13 @@ def _pick(versions: list[str], wanted: str | None) -> str:
     return wanted if wanted in versions else versions[-1]
 
 
-async def _page(request: Request, name: str, version: str | None,
-                extra: dict[str, Any] | None = None, status: int = 200) -> Response:  # fmt: skip
+async def _page(
+    request: Request,
+    name: str,
+    version: str | None,
+    extra: dict[str, Any] | None = None,
+    status: int = 200,
+) -> Response:
     hub = session.hub_of(request)
     principal = await session.required(request)
     api = await api_or_404(hub, name)
@@ -47,16 +52,14 @@ async def _page(request: Request, name: str, version: str | None,
     document = await sandbox_contract(hub, api, chosen)
     download = f"{PREFIX}/apis/{quote(name)}/{quote(chosen)}/power-platform.json"
     ops = operations(document)
+    power_platform = str(request.base_url).rstrip("/") + download
     for op in ops:
-        op.examples.extend(operation_examples(
-            document, op.path, op.method.lower(), power_platform_url=str(
-                request.base_url).rstrip("/") + download,
-        ))  # fmt: skip
+        method = op.method.lower()
+        op.examples.extend(
+            operation_examples(document, op.path, method, power_platform_url=power_platform)
+        )
     everything = await hub.store.resources.list()
-    report = lint_api(
-        api,
-        views={r.metadata.name: r for r in everything if r.kind == "View"},  # type: ignore[misc]
-    )
+    report = lint_api(api, views={r.metadata.name: r for r in everything if isinstance(r, View)})
     apps = [r for r in everything if isinstance(r, App) and principal.owns(r)]
     plans = [r.metadata.name for r in everything if isinstance(r, Plan)]
     context = {
