@@ -65,6 +65,13 @@ class Snapshot:
     view_versions: frozenset[tuple[str, str]] = frozenset()
     # access decided per Environment (approved requests): (app, environment) -> Api -> Plan
     decided: dict[tuple[str, str], dict[str, Policies | None]] = field(default_factory=dict)
+    # declared and decided Apis together, made once (every call asks)
+    _granted: dict[tuple[str, str], frozenset[str]] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        for (app, environment), apis in self.decided.items():
+            declared = self.grants.get(app, frozenset())
+            self._granted[(app, environment)] = declared | frozenset(apis)
 
     def caller_for(self, key: str) -> Caller | None:
         """Who a credential belongs to, if it is active (looked up by its digest)."""
@@ -74,9 +81,8 @@ class Snapshot:
     def granted(self, app: str, environment: str) -> frozenset[str]:
         """The Apis ``app`` may call in ``environment``: those its spec declares (every
         Environment) and those granted there by an approved request."""
-        decided = self.decided.get((app, environment))
-        declared = self.grants.get(app, frozenset())
-        return declared | frozenset(decided) if decided else declared
+        found = self._granted.get((app, environment))
+        return found if found is not None else self.grants.get(app, frozenset())
 
     def policies_for(self, app: str, api: str, environment: str) -> Policies:
         """The limits of ``app`` on ``api``: the Plan its grant names, else the App's."""
