@@ -67,3 +67,41 @@ def test_backend_servers_and_authentication_are_not_published() -> None:
     assert served["security"] == [{"apiKey": []}, {"oauth2": ["orders"]}]
     assert "webhooks" not in served
     assert DOCUMENT["paths"]["/orders"]["servers"]  # the stored document is left as it is
+
+
+def test_an_imported_openapi_30_document_is_served_as_valid_31() -> None:
+    from openapi_spec_validator import validate
+
+    document = {
+        "openapi": "3.0.3",
+        "info": {"title": "Legacy", "version": "1"},
+        "paths": {
+            "/items": {
+                "get": {
+                    "operationId": "listItems",
+                    "responses": {
+                        "200": {
+                            "description": "ok",
+                            "content": {"application/json": {"schema": {
+                                "type": "object",
+                                "properties": {"note": {"type": "string", "nullable": True}},
+                            }}},
+                        }
+                    },
+                }
+            }
+        },
+    }  # fmt: skip
+    api = Api.model_validate(
+        {"kind": "Api", "metadata": {"name": "legacy"},
+         "spec": {"versions": [{"name": "v1", "openapi": document, "routes": [
+             {"method": "GET", "path": "/items",
+              "target": {"type": "proxy", "connection": "erp"}}]}]}}
+    )  # fmt: skip
+    served = native_document(api, "v1", "https://hub.example.test")
+    assert served["openapi"] == "3.1.0"
+    validate(served)  # the gateway's own problem schemas included
+    schema = served["paths"]["/items"]["get"]["responses"]["200"]["content"][
+        "application/json"]["schema"]  # fmt: skip
+    assert schema["properties"]["note"]["type"] == ["string", "null"]
+    assert document["openapi"] == "3.0.3"  # the stored document is left as it is

@@ -24,6 +24,7 @@ from isthmus.gateway.declarations import (
     security,
 )
 from isthmus.gateway.events import MAX_ATTRIBUTE_LENGTH, MAX_TIME_LENGTH
+from isthmus.governance.exports.openapi31 import is_openapi30, up_convert
 from isthmus.model import Api, ApiVersion, EventType, Route
 from isthmus.model.api import EventTarget, ViewTarget, path_params
 
@@ -291,7 +292,9 @@ def _imported(api: Api, version: ApiVersion, issuer: str) -> dict[str, Any]:
     with the gateway's ways to authenticate."""
     assert version.openapi is not None
     name = api.metadata.name
-    doc = copy.deepcopy(version.openapi)
+    # served as 3.1, whatever it was imported as: the gateway's additions are 3.1 schemas
+    original = version.openapi
+    doc = up_convert(original) if is_openapi30(original) else copy.deepcopy(original)
     routed: dict[str, set[str]] = {}
     routes = {(r.path, r.method.lower()): r for r in version.routes}
     for route in version.routes:
