@@ -16,7 +16,7 @@ from isthmus.events.triggers import TriggerWorker
 from isthmus.gateway.counters import counters_for
 from isthmus.gateway.metrics import GatewayMetrics
 from isthmus.gateway.pool import ConnectionPool
-from isthmus.gateway.ratelimit import STORAGE_TIMEOUT_SECONDS, RateLimiter
+from isthmus.gateway.ratelimit import RateLimiter
 from isthmus.gateway.snapshot import SnapshotHolder
 from isthmus.governance.access import AccessRequests
 from isthmus.governance.audit import AuditLog
@@ -44,10 +44,10 @@ class Hub:
         self.credentials = self.access.credentials
         self.pool = ConnectionPool(self.vault, self.audit)
         self.tokens = TokenAuthority(self.store.signing_keys, self.vault, settings.token_algorithm)
+        timeout = settings.rate_limit_timeout_seconds
         self.limiter = RateLimiter(
-            counters_for(
-                settings.rate_limit_storage, settings.rate_limit_prefix, STORAGE_TIMEOUT_SECONDS
-            )
+            counters_for(settings.rate_limit_storage, settings.rate_limit_prefix, timeout),
+            timeout,
         )
         self.metrics = GatewayMetrics()
         self.snapshots = SnapshotHolder(self.store, self.pool, self.tokens)

@@ -91,6 +91,13 @@ class Settings(BaseSettings):
         description="Where Plan counters live: 'memory://' (one hub) or "
         "'redis://host:port/db' (shared by every gateway).",
     )
+    rate_limit_timeout_seconds: float = Field(
+        default=0.25,
+        gt=0,
+        le=10,
+        description="A counter store slower than this is treated as down: the request is "
+        "served uncounted (fail open) and the store left alone for 5 seconds.",
+    )
     rate_limit_prefix: str = Field(
         default="isthmus", description="Prefix of the counter keys in Redis."
     )

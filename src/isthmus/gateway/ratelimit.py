@@ -90,8 +90,9 @@ NO_POLICIES = Policies((), b"")
 class RateLimiter:
     """Admits or refuses one request of an App to an Api under its Plan."""
 
-    def __init__(self, counters: Counters) -> None:
+    def __init__(self, counters: Counters, timeout: float = STORAGE_TIMEOUT_SECONDS) -> None:
         self.counters = counters
+        self.timeout = timeout  # a counter store slower than this is treated as down
         self._skip_until = 0.0
 
     async def __aenter__(self) -> Self:
@@ -119,7 +120,7 @@ class RateLimiter:
         scope = f"{environment}:{app}:{api}"
         try:
             if self.counters.remote:
-                async with asyncio.timeout(STORAGE_TIMEOUT_SECONDS):
+                async with asyncio.timeout(self.timeout):
                     verdict = await self.counters.take(scope, policies.items)
             else:
                 verdict = await self.counters.take(scope, policies.items)
