@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import time
 from collections.abc import Awaitable, Callable, MutableMapping
-from dataclasses import replace
 from typing import Any
 
 import orjson
@@ -134,13 +133,7 @@ class Gateway:
         with self.tracing.request(request.method, request.headers) as span:
             request.tracing = self.tracing
             try:
-                if receive is not None:
-                    try:
-                        request.body = await _read_body(receive, self.max_body_bytes)
-                    except IsthmusError:  # refused before handle(): still readable by pages
-                        self._cors_headers(request)
-                        raise
-                response = await self.handle(request)
+                response = await self.handle(request, receive)
             except ClientGone:
                 return None  # nobody to answer; a half-received body must not reach a backend
             except IsthmusError as error:
@@ -177,7 +170,9 @@ class Gateway:
                 ms=round(seconds * 1000, 2),
             )
 
-    async def handle(self, request: GatewayRequest) -> GatewayResponse:
+    async def handle(
+        self, request: GatewayRequest, receive: Receive | None = None
+    ) -> GatewayResponse:
         snapshot = self.holder.current
         if snapshot is None:
             raise StoreUnavailable("The gateway has not loaded its configuration yet.")
@@ -188,6 +183,8 @@ class Gateway:
         preflight = cors.apply(request, snapshot.routes.cors)
         if preflight is not None:
             return preflight
+        if receive is not None:  # read after CORS: a refused body is readable by pages too
+            request.body = await _read_body(receive, self.max_body_bytes)
         if request.path in oauth.PATHS:
             if request.prefix:  # one token endpoint for every Environment
                 raise sandbox.NotUnderSandbox(f"'{sandbox.PREFIX}{request.path}' is not served.")
@@ -336,16 +333,6 @@ class Gateway:
                 remediation="Run the hub (isthmus serve), which opens the bus.",
             )
         return await receiver.receive(request, snapshot.hooks, bus)
-
-    def _cors_headers(self, request: GatewayRequest) -> None:
-        """The CORS headers an answer on this path carries, for a refusal made before
-        the request was handled (a body too large)."""
-        snapshot = self.holder.current
-        if snapshot is not None:
-            path = sandbox.split(request.path) or request.path
-            probe = replace(request, path=path, method="GET", response_headers=[])
-            cors.apply(probe, snapshot.routes.cors)
-            request.response_headers += probe.response_headers
 
     def _link(self, request: GatewayRequest) -> str:
         """The address the caller used, for links in answers (next pages)."""
