@@ -17,7 +17,7 @@ from isthmus.governance.audit import AuditEntry, AuditSink
 from isthmus.governance.credentials import Credentials, Issued
 from isthmus.governance.people import NotOwner, Principal
 from isthmus.governance.vault import Vault
-from isthmus.model import Api, ResourceKey
+from isthmus.model import Api, App, ResourceKey
 from isthmus.store import Store
 from isthmus.store.access import AccessRequest, Grant
 from isthmus.store.keys import CredentialKind
@@ -54,7 +54,8 @@ class AccessRequests:
         justification: str, plan: str | None = None,
     ) -> Outcome:  # fmt: skip
         target = await self.api(api)
-        actor.require_owner(await self.credentials.app(app), "ask for access for it")
+        asker = await self.credentials.app(app)
+        actor.require_owner(asker, "ask for access for it")
         served = [v.name for v in target.spec.versions if v.status in SERVED]
         if version not in served:
             raise BadRequest(
@@ -64,14 +65,14 @@ class AccessRequests:
         if plan is not None and await self.store.resources.get(ResourceKey("Plan", plan)) is None:
             raise BadRequest(f"No Plan '{plan}'.", remediation="Pick a Plan from the catalog.")
         # a Plan other than the App's own changes its limits: the Api's owner decides that
-        own_plan = (await self.credentials.app(app)).spec.plan
+        own_plan = asker.spec.plan
         self_service = environment in target.spec.self_service and plan in (None, own_plan)
         if not self_service and len(justification.strip()) < MIN_JUSTIFICATION:
             raise BadRequest(
                 "Say why the App needs this access (a sentence the Api's owner can judge).",
                 remediation=f"Write at least {MIN_JUSTIFICATION} characters of justification.",
             )
-        if api in await self._granted(app, environment):
+        if api in await self._granted(asker, environment):
             raise Conflict(
                 f"App '{app}' already has access to '{api}' in {environment}.",
                 remediation="Use its credentials; see them under the App.",
@@ -138,10 +139,9 @@ class AccessRequests:
             return request
         raise NotOwner(f"Access request {request_id} is for neither your Apps nor your Apis.")
 
-    async def _granted(self, app: str, environment: str) -> set[str]:
-        declared = await self.credentials.app(app)
-        grants = await self.store.access.grants(app)
-        return set(declared.spec.apis) | {g.api for g in grants if g.environment == environment}
+    async def _granted(self, app: App, environment: str) -> set[str]:
+        grants = await self.store.access.grants(app.metadata.name)
+        return set(app.spec.apis) | {g.api for g in grants if g.environment == environment}
 
     async def _approve(
         self, actor: Principal, request: AccessRequest, by: str, reason: str | None, *,
@@ -159,13 +159,9 @@ class AccessRequests:
         if ("api-key", SANDBOX) not in have:
             needed.append(("api-key", SANDBOX))
         grant_in = [request.environment]
-        if request.environment != SANDBOX and request.api not in await self._granted(
-            request.app, SANDBOX
-        ):
+        app = await self.credentials.app(request.app)
+        if request.environment != SANDBOX and request.api not in await self._granted(app, SANDBOX):
             grant_in.append(SANDBOX)  # production access comes with the sandbox's
-
-        def seal(key_id: str, plain: str) -> bytes:
-            return self.vault.seal_for(key_id, plain)
 
         issued: list[Issued] = []
         async with self.store.engine.begin() as conn:
@@ -178,7 +174,7 @@ class AccessRequests:
             for kind, environment in needed:
                 info, plain = await self.store.keys.create(
                     request.app, environment, f"access request {request.id}", kind,
-                    seal=None if self_service else seal, conn=conn,
+                    seal=None if self_service else self.vault.seal_for, conn=conn,
                 )  # fmt: skip
                 issued.append(Issued(info, plain))
         decided = await self.store.access.request(request.id)
