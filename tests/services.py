@@ -4,6 +4,7 @@ machine, so a missing service is a failure that says how to start it, never a sk
 from __future__ import annotations
 
 import os
+from pathlib import Path
 from typing import NoReturn
 
 import pytest
@@ -44,3 +45,14 @@ def redis_url() -> str:
     finally:
         client.close()
     return url
+
+
+def fetched(path: Path, what: str) -> Path:
+    """A file or tool ``make test`` puts under .cache (npm checkers, GitHub's OpenAPI
+    document): missing is a failure that says how to get it, as for the services."""
+    if not path.exists():
+        pytest.fail(
+            f"{what} is missing ({path}); 'make test' fetches it from the npm registry",
+            pytrace=False,
+        )
+    return path

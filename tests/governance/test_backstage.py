@@ -3,21 +3,18 @@ Schemas (from ``@backstage/catalog-model``, validated here with ``jsonschema``) 
 catalog's policies and kind validators (run in Node), plus the references and relations
 a Backstage catalog builds its graph from.
 
-``@backstage/catalog-model`` comes from npm (``make .cache/npm/.installed-1``; ``make
-test`` installs it).
+``@backstage/catalog-model`` comes from npm (``make test`` installs it).
 """
 
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 from functools import cache
 from io import StringIO
 from pathlib import Path
 from typing import Any
 
-import pytest
 from jsonschema import Draft7Validator
 from referencing import Registry, Resource
 from referencing.jsonschema import DRAFT7
@@ -44,6 +41,7 @@ from isthmus.model import Resource as IsthmusResource
 from isthmus.project.validate import load_project
 from tests.gateway.conftest import Running, resource
 from tests.governance.test_catalog import DEMO, documents
+from tests.services import fetched
 
 ROOT = Path(__file__).parents[2]
 NPM = ROOT / ".cache" / "npm"
@@ -99,12 +97,8 @@ const validators = [m.apiEntityV1alpha1Validator, m.componentEntityV1alpha1Valid
 
 
 def node() -> str:
-    if MODEL.exists():
-        return "node"
-    message = f"{MODEL} is missing; install it with: make .cache/npm/.installed-1"
-    if os.environ.get("ISTHMUS_REQUIRE_SERVICES") == "1":
-        pytest.fail(message, pytrace=False)
-    pytest.skip(message)
+    fetched(MODEL, "@backstage/catalog-model")
+    return "node"
 
 
 def run_node(script: str, *args: str, stdin: str = "") -> Any:

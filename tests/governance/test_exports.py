@@ -4,7 +4,6 @@ rules — for every demo Api version and for a test Api that uses what 3.1 allow
 
 from __future__ import annotations
 
-import os
 import re
 import subprocess
 from collections.abc import Iterator
@@ -29,6 +28,7 @@ from isthmus.model import Api, EventType, Resource, View, kind_of
 from isthmus.project.validate import load_project
 from isthmus.virtual.plans import Column
 from isthmus.virtual.shapes import ViewShape
+from tests.services import fetched
 
 ROOT = Path(__file__).resolve().parents[2]
 SWAGGER_CLI = ROOT / ".cache/npm/node_modules/.bin/swagger-cli"
@@ -458,12 +458,7 @@ def operations(swagger: dict[str, Any]) -> Iterator[tuple[str, str, dict[str, An
 
 
 def swagger_cli() -> Path:
-    if SWAGGER_CLI.exists():
-        return SWAGGER_CLI
-    message = f"{SWAGGER_CLI} is missing; install it with: make .cache/npm/.installed-1"
-    if os.environ.get("ISTHMUS_REQUIRE_SERVICES") == "1":
-        pytest.fail(message, pytrace=False)
-    pytest.skip(message)
+    return fetched(SWAGGER_CLI, "swagger-cli")
 
 
 def swagger_cli_says(document: dict[str, Any], folder: Path) -> tuple[int, str]:

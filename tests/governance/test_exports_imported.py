@@ -5,7 +5,6 @@ and the Power Platform profile carries only the formats a connector may have."""
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +21,7 @@ from isthmus.governance.exports.connector_formats import CONNECTOR_FORMATS
 from isthmus.governance.exports.native import native_document
 from isthmus.model import Api
 from tests.governance.test_exports import DOCUMENTS, IDS, ISSUER, resource, schemas_of
+from tests.services import fetched
 
 ROOT = Path(__file__).resolve().parents[2]
 GITHUB = ROOT / ".cache/openapi/api.github.com.json"
@@ -75,12 +75,7 @@ def imported(openapi: dict[str, Any], routes: list[tuple[str, str]]) -> dict[str
 @pytest.fixture(scope="module")
 def github() -> dict[str, Any]:
     """GitHub's document as the gateway serves it for its first 40 routes."""
-    if not GITHUB.is_file():
-        message = f"{GITHUB} is missing: 'make test' fetches it (npm pack @octokit/openapi)"
-        if os.environ.get("ISTHMUS_REQUIRE_SERVICES") == "1":
-            pytest.fail(message, pytrace=False)
-        pytest.skip(message)
-    document = json.loads(GITHUB.read_text())
+    document = json.loads(fetched(GITHUB, "GitHub's OpenAPI document").read_text())
     routes = [
         (path, method)
         for path, item in document["paths"].items()

@@ -2,7 +2,7 @@
 
 The documents come from a demo hub run in this process (its CRM on loopback, its
 billing database and plant files written), so View routes carry their real columns.
-Spectral comes from npm (``make .cache/npm/.installed-1``; ``make test`` installs it).
+Spectral comes from npm (``make test`` installs it).
 
 The ruleset file extends the OWASP ruleset and changes nothing: every rule at its own
 severity. Any error fails the test; warnings may stay (docs/api-lint.md lists them).
@@ -25,6 +25,7 @@ from isthmus.hub import Hub
 from isthmus.model import Api
 from isthmus.settings import Settings
 from tests.helpers import free_port
+from tests.services import fetched
 
 ROOT = Path(__file__).parents[2]
 NODE_MODULES = ROOT / ".cache" / "npm" / "node_modules"
@@ -35,12 +36,7 @@ RULESET = 'extends:\n  - "@stoplight/spectral-owasp-ruleset"\n'
 
 
 def spectral_binary() -> Path:
-    if SPECTRAL.exists():
-        return SPECTRAL
-    message = f"{SPECTRAL} is missing; install it with: make .cache/npm/.installed-1"
-    if os.environ.get("ISTHMUS_REQUIRE_SERVICES") == "1":
-        pytest.fail(message, pytrace=False)
-    pytest.skip(message)
+    return fetched(SPECTRAL, "Spectral")
 
 
 @pytest.fixture

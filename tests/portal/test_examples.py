@@ -41,6 +41,7 @@ from tests.portal.conftest import (
     LiveSandbox,
     Seen,
 )
+from tests.services import fetched
 
 ROOT = Path(__file__).resolve().parents[2]
 SWAGGER_CLI = ROOT / ".cache/npm/node_modules/.bin/swagger-cli"
@@ -289,12 +290,7 @@ def test_powershell_quotes_survive_typographic_quotes_and_expansion() -> None:
 
 
 def swagger_cli() -> Path:
-    if SWAGGER_CLI.exists():
-        return SWAGGER_CLI
-    message = f"{SWAGGER_CLI} is missing; install it with: make .cache/npm/.installed-1"
-    if os.environ.get("ISTHMUS_REQUIRE_SERVICES") == "1":
-        pytest.fail(message, pytrace=False)
-    pytest.skip(message)
+    return fetched(SWAGGER_CLI, "swagger-cli")
 
 
 async def test_the_power_platform_entry_downloads_a_connector_swagger_cli_accepts(
