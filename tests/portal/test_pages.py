@@ -268,3 +268,20 @@ async def test_the_audit_page_shows_people_their_own_trail(portal: Running) -> N
     await olivia.sign_in("olivia")
     theirs = text_of(await olivia.get("/portal/audit", query="action=credential."))
     assert "credential.issue" not in theirs  # not olivia's App, not olivia's doing
+
+
+async def test_a_pending_request_can_be_withdrawn(portal: Running) -> None:
+    dana = Visitor(portal)
+    await dana.sign_in("dana")
+    await dana.get("/portal/apis/customers")
+    await dana.post(
+        "/portal/apis/customers/access",
+        {"app": "field", "version": "v2", "environment": "production", "justification": WHY},
+    )
+    page = text_of(await dana.get("/portal/requests"))
+    number = re.search(r'data-request="(\d+)"', page)
+    assert number is not None
+    reply = await dana.post(f"/portal/requests/{number.group(1)}/withdraw", {})
+    assert reply.status == 303
+    [request] = await portal.hub.store.access.requests()
+    assert request.status == "withdrawn"

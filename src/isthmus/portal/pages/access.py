@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Literal
 
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import RedirectResponse, Response
@@ -45,24 +45,6 @@ async def _decide(request: Request, request_id: int, approve: bool, reason: str)
     return RedirectResponse(f"{PREFIX}/requests", status_code=303)
 
 
-@router.post("/requests/{request_id}/approve")
-async def approve(
-    request: Request, request_id: int, csrf: Annotated[str, Form()],
-    reason: Annotated[str, Form(max_length=2000)] = "",
-) -> Response:  # fmt: skip
-    session.check_csrf(request, csrf)
-    return await _decide(request, request_id, True, reason)
-
-
-@router.post("/requests/{request_id}/reject")
-async def reject(
-    request: Request, request_id: int, csrf: Annotated[str, Form()],
-    reason: Annotated[str, Form(max_length=2000)] = "",
-) -> Response:  # fmt: skip
-    session.check_csrf(request, csrf)
-    return await _decide(request, request_id, False, reason)
-
-
 @router.post("/requests/{request_id}/withdraw")
 async def withdraw(request: Request, request_id: int, csrf: Annotated[str, Form()]) -> Response:
     session.check_csrf(request, csrf)
@@ -73,3 +55,16 @@ async def withdraw(request: Request, request_id: int, csrf: Annotated[str, Form(
     except IsthmusError as error:
         request.session["flash"] = f"{error.title}: {error.detail}"
     return RedirectResponse(f"{PREFIX}/requests", status_code=303)
+
+
+# after /withdraw: routes match in order, and this one takes any last segment
+@router.post("/requests/{request_id}/{decision}")
+async def decide(
+    request: Request,
+    request_id: int,
+    decision: Literal["approve", "reject"],
+    csrf: Annotated[str, Form()],
+    reason: Annotated[str, Form(max_length=2000)] = "",
+) -> Response:
+    session.check_csrf(request, csrf)
+    return await _decide(request, request_id, decision == "approve", reason)
